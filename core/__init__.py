@@ -1,0 +1,3 @@
+"""LabelGuard's domain logic: pure Python, never imports QGIS or Qt."""
+
+from __future__ import annotations

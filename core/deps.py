@@ -1,0 +1,35 @@
+"""Checks that the Python packages core needs are importable, naming the version needed."""
+
+from __future__ import annotations
+
+import importlib
+
+REQUIRED = (
+    ("shapely", "2.0", "shapely 2.0 or newer"),
+    ("pyproj", "3.0", "pyproj 3.0 or newer"),
+    ("yaml", "5.1", "PyYAML 5.1 or newer"),
+    ("numpy", "1.21", "numpy 1.21 or newer"),
+)
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in text.split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def missing_dependencies() -> list[str]:
+    """Human-readable list of what is missing or too old; empty when all is well."""
+    problems = []
+    for module, minimum, label in REQUIRED:
+        try:
+            mod = importlib.import_module(module)
+        except Exception as exc:  # an ImportError, or a broken binary wheel
+            problems.append(f"{label} (not importable: {exc})")
+            continue
+        version = getattr(mod, "__version__", "0")
+        if _version_tuple(version) < _version_tuple(minimum):
+            problems.append(f"{label} (found {version})")
+    return problems

@@ -1,0 +1,29 @@
+"""The one place that resolves QGIS API differences between 3.22 and newer releases."""
+
+from __future__ import annotations
+
+from qgis.core import QgsProcessing, QgsProcessingParameterDefinition
+
+try:  # QGIS >= 3.36 moved these to Qgis.*; the class-scoped forms remain as aliases.
+    FLAG_ADVANCED = QgsProcessingParameterDefinition.Flag.FlagAdvanced
+except AttributeError:  # pragma: no cover - depends on the QGIS build
+    from qgis.core import Qgis
+
+    FLAG_ADVANCED = Qgis.ProcessingParameterFlag.Advanced
+
+try:
+    TYPE_VECTOR_ANY = QgsProcessing.SourceType.TypeVectorAnyGeometry
+    TYPE_VECTOR_POLYGON = QgsProcessing.SourceType.TypeVectorPolygon
+    TYPE_VECTOR_LINE = QgsProcessing.SourceType.TypeVectorLine
+    TYPE_RASTER = QgsProcessing.SourceType.TypeRaster
+    TYPE_MAPLAYER = QgsProcessing.SourceType.TypeMapLayer
+    TYPE_FILE = QgsProcessing.SourceType.TypeFile
+except AttributeError:  # pragma: no cover
+    from qgis.core import Qgis
+
+    TYPE_VECTOR_ANY = Qgis.ProcessingSourceType.VectorAnyGeometry
+    TYPE_VECTOR_POLYGON = Qgis.ProcessingSourceType.VectorPolygon
+    TYPE_VECTOR_LINE = Qgis.ProcessingSourceType.VectorLine
+    TYPE_RASTER = Qgis.ProcessingSourceType.Raster
+    TYPE_MAPLAYER = Qgis.ProcessingSourceType.MapLayer
+    TYPE_FILE = Qgis.ProcessingSourceType.File
