@@ -1,0 +1,150 @@
+"""CRS normalization on pyproj: EPSG where identifiable, WKT2, kind, axis order, area of use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Optional, Tuple, Union
+
+import pyproj
+from pyproj.enums import WktVersion
+from pyproj.exceptions import CRSError as _PyprojCRSError
+
+from .errors import CrsError
+
+# Minimum confidence (0-100) for pyproj's to_epsg() to call a WKT "EPSG:n". 70 is pyproj's
+# default; WKT written by GDAL/QGIS for an EPSG CRS matches at 100, close variants at 70+.
+EPSG_MIN_CONFIDENCE = 70
+
+
+@dataclass(frozen=True)
+class CrsInfo:
+    """A CRS described by meaning.
+
+    ``area_of_use`` is (west, south, east, north) in degrees (EPSG:4326 longitude/latitude),
+    or None when the CRS does not declare one. ``axis_order`` lists the axis directions in
+    the CRS's own order, e.g. ("north", "east") for EPSG:4326.
+    """
+
+    epsg: Optional[int]
+    name: str
+    wkt2: str
+    is_geographic: bool
+    is_projected: bool
+    units: str
+    axis_order: Tuple[str, ...]
+    area_of_use: Optional[Tuple[float, float, float, float]]
+    area_name: Optional[str]
+
+    @property
+    def authid(self) -> Optional[str]:
+        return f"EPSG:{self.epsg}" if self.epsg is not None else None
+
+    def to_dict(self) -> dict:
+        """Plain, deterministic mapping for sidecars and reports (fixed key order)."""
+        return {
+            "epsg": self.epsg,
+            "name": self.name,
+            "kind": "geographic" if self.is_geographic else ("projected" if self.is_projected
+                                                            else "other"),
+            "units": self.units,
+            "axis_order": list(self.axis_order),
+            "area_of_use": (
+                None
+                if self.area_of_use is None
+                else {
+                    "west": round(self.area_of_use[0], 6),
+                    "south": round(self.area_of_use[1], 6),
+                    "east": round(self.area_of_use[2], 6),
+                    "north": round(self.area_of_use[3], 6),
+                    "name": self.area_name,
+                }
+            ),
+            "wkt2": self.wkt2,
+        }
+
+
+CrsLike = Union[str, CrsInfo, pyproj.CRS]
+
+
+def to_pyproj(crs: CrsLike) -> pyproj.CRS:
+    """A pyproj CRS from WKT (1 or 2), a PROJ string, "EPSG:n" or a CrsInfo.
+
+    Raises CrsError when the text is empty or PROJ cannot interpret it.
+    """
+    if isinstance(crs, pyproj.CRS):
+        return crs
+    text = crs.wkt2 if isinstance(crs, CrsInfo) else crs
+    if text is None or not str(text).strip():
+        raise CrsError("No CRS is defined.")
+    return _parse(str(text).strip())
+
+
+@lru_cache(maxsize=256)
+def _parse(text: str) -> pyproj.CRS:
+    try:
+        return pyproj.CRS.from_user_input(text)
+    except _PyprojCRSError as exc:
+        short = text if len(text) <= 80 else text[:77] + "..."
+        raise CrsError(f"PROJ cannot interpret the CRS '{short}': {exc}") from exc
+
+
+def _units(crs: pyproj.CRS) -> str:
+    names = sorted({(axis.unit_name or "unknown") for axis in crs.axis_info})
+    return ",".join(names) if names else "unknown"
+
+
+@lru_cache(maxsize=256)
+def _describe(text: str) -> CrsInfo:
+    crs = _parse(text)
+    epsg = crs.to_epsg(min_confidence=EPSG_MIN_CONFIDENCE)
+    area = crs.area_of_use
+    if epsg is not None:
+        # Describe an identified CRS by its registry definition, so the same CRS written by two
+        # tools (GDAL WKT1, QGIS WKT2, "EPSG:n") gives the same WKT2 and axis order.
+        crs = pyproj.CRS.from_epsg(epsg)
+        area = crs.area_of_use or area
+    return CrsInfo(
+        epsg=epsg,
+        name=crs.name,
+        wkt2=crs.to_wkt(WktVersion.WKT2_2019),
+        is_geographic=bool(crs.is_geographic),
+        is_projected=bool(crs.is_projected),
+        units=_units(crs),
+        axis_order=tuple(axis.direction for axis in crs.axis_info),
+        area_of_use=None if area is None else tuple(area.bounds),  # type: ignore[arg-type]
+        area_name=None if area is None else area.name,
+    )
+
+
+def describe_crs(crs: CrsLike) -> CrsInfo:
+    """Normalized description of a CRS; raises CrsError if it is missing or uninterpretable."""
+    if isinstance(crs, CrsInfo):
+        return crs
+    if isinstance(crs, pyproj.CRS):
+        return _describe(crs.to_wkt(WktVersion.WKT2_2019))
+    if crs is None or not str(crs).strip():
+        raise CrsError("No CRS is defined.")
+    return _describe(str(crs).strip())
+
+
+def same_crs(a: CrsLike, b: CrsLike) -> bool:
+    """True when two CRS definitions mean the same CRS (EPSG:4326 equals its WKT).
+
+    Compares EPSG codes when both are identifiable, else pyproj equality ignoring axis order
+    only when both declare the same axis directions.
+    """
+    ia, ib = describe_crs(a), describe_crs(b)
+    if ia.epsg is not None and ib.epsg is not None:
+        return ia.epsg == ib.epsg
+    return to_pyproj(ia) == to_pyproj(ib)
+
+
+def crs_label(crs: CrsLike) -> str:
+    """Short human label: "EPSG:32633 (WGS 84 / UTM zone 33N)" or the CRS name."""
+    info = describe_crs(crs)
+    return f"{info.authid} ({info.name})" if info.epsg is not None else info.name
+
+
+def crs_summary(info: Optional[CrsInfo]) -> Any:
+    return None if info is None else info.to_dict()

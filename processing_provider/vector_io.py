@@ -1,0 +1,200 @@
+"""Bulk vector reading through OGR: WKB and attribute columns in batches, no per-feature QGIS work.
+
+GDAL >= 3.6 streams a layer as Arrow batches (``GetArrowStreamAsNumPy``), about 12x faster than
+``getFeatures()`` on a million polygons. Older GDAL falls back to OGR's feature iterator; both
+paths give the same batches.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+
+import numpy as np
+from osgeo import gdal, ogr
+
+from ..core.errors import Cancelled, FileVanished, InputError
+
+gdal.UseExceptions()
+ogr.UseExceptions()
+
+BATCH_SIZE = 65536
+
+
+@dataclass
+class VectorBatch:
+    """One batch of features: ``fids`` (int64), ``wkb`` (object array of bytes or None) and
+    attribute ``columns`` as Python lists (str, int, float, bool, ISO date strings or None)."""
+
+    fids: np.ndarray
+    wkb: np.ndarray
+    columns: Dict[str, List[Any]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.fids)
+
+
+def open_vector(path: str, layer_name: Optional[str] = None):
+    """(dataset, layer) for a vector file; raises FileVanished / InputError with a clear message."""
+    try:
+        ds = gdal.OpenEx(str(path), gdal.OF_VECTOR | gdal.OF_READONLY)
+    except RuntimeError as exc:
+        raise FileVanished(f"Cannot open '{path}' as a vector dataset: {exc}") from exc
+    if ds is None:
+        raise FileVanished(f"Cannot open '{path}' as a vector dataset.")
+    if layer_name:
+        lyr = ds.GetLayerByName(layer_name)
+        if lyr is None:
+            raise InputError(f"'{path}' has no layer named '{layer_name}'.")
+    else:
+        if ds.GetLayerCount() < 1:
+            raise InputError(f"'{path}' contains no vector layer.")
+        lyr = ds.GetLayer(0)
+    return ds, lyr
+
+
+def _py_column(values: Any) -> List[Any]:
+    """A numpy (masked) column from Arrow as a list of plain Python values."""
+    mask = np.ma.getmaskarray(values) if np.ma.isMaskedArray(values) else None
+    data = np.ma.getdata(values)
+    kind = data.dtype.kind
+    if kind == "M":  # datetime64: ISO 8601 without offset (Arrow drops it) - as OGR's fallback
+        out = [None if np.isnat(v) else str(v.astype("datetime64[ms]")) for v in data]
+        out = [_trim_iso(v) for v in out]
+    elif kind == "S":
+        out = [v.decode("utf-8", "replace") for v in data.tolist()]
+    elif kind == "O":
+        out = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in data.tolist()]
+    else:
+        out = data.tolist()
+    if mask is not None and mask.any():
+        out = [None if m else v for v, m in zip(out, mask.tolist())]
+    return out
+
+
+def _trim_iso(text: Optional[str]) -> Optional[str]:
+    """Drop a zero millisecond part so Arrow and OGR give the same ISO string."""
+    if text is not None and text.endswith(".000"):
+        return text[:-4]
+    return text
+
+
+def _wkb_column(values: Any) -> np.ndarray:
+    mask = np.ma.getmaskarray(values) if np.ma.isMaskedArray(values) else None
+    data = np.ma.getdata(values)
+    if data.dtype.kind == "V":  # all WKBs of equal size come back as fixed-width void
+        out = np.array([bytes(v) for v in data], dtype=object)
+    else:
+        out = np.asarray(data, dtype=object)
+    if mask is not None and mask.any():
+        out = out.copy()
+        out[mask] = None
+    return out
+
+
+def _fields(lyr) -> List[str]:
+    defn = lyr.GetLayerDefn()
+    return [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
+
+
+def _arrow_batches(lyr, fields: Optional[Sequence[str]], batch_size: int) -> Iterator[VectorBatch]:
+    opts = [f"MAX_FEATURES_IN_BATCH={batch_size}", "INCLUDE_FID=YES"]
+    fid_col = lyr.GetFIDColumn() or "OGC_FID"
+    geom_col = lyr.GetGeometryColumn() or "wkb_geometry"
+    stream = lyr.GetArrowStreamAsNumPy(options=opts)
+    for batch in stream:
+        fids = np.asarray(batch[fid_col], dtype=np.int64)
+        if geom_col in batch:
+            wkb = _wkb_column(batch[geom_col])
+        else:
+            wkb = np.full(len(fids), None, dtype=object)
+        cols = {name: _py_column(batch[name]) for name in (fields or []) if name in batch}
+        yield VectorBatch(fids, wkb, cols)
+
+
+def _feature_value(feat, i: int, ftype: int) -> Any:
+    if not feat.IsFieldSetAndNotNull(i):
+        return None
+    if ftype in (ogr.OFTDate, ogr.OFTDateTime, ogr.OFTTime):
+        y, mo, d, h, mi, s, _tz = feat.GetFieldAsDateTime(i)
+        if ftype == ogr.OFTDate:
+            return f"{y:04d}-{mo:02d}-{d:02d}"
+        if ftype == ogr.OFTTime:
+            return _dt.time(h, mi, int(s)).isoformat()
+        return f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{int(s):02d}"
+    return feat.GetField(i)
+
+
+def _feature_batches(lyr, fields: Optional[Sequence[str]], batch_size: int) -> Iterator[VectorBatch]:
+    defn = lyr.GetLayerDefn()
+    wanted = [(name, defn.GetFieldIndex(name)) for name in (fields or [])]
+    wanted = [(n, i, defn.GetFieldDefn(i).GetType()) for n, i in wanted if i >= 0]
+    fids: List[int] = []
+    wkbs: List[Optional[bytes]] = []
+    cols: Dict[str, List[Any]] = {n: [] for n, _, _ in wanted}
+    lyr.ResetReading()
+    for feat in lyr:  # GDAL < 3.6 has no Arrow stream: one pass over OGR features
+        fids.append(feat.GetFID())
+        geom = feat.GetGeometryRef()
+        wkbs.append(None if geom is None else bytes(geom.ExportToIsoWkb()))
+        for name, i, ftype in wanted:
+            cols[name].append(_feature_value(feat, i, ftype))
+        if len(fids) >= batch_size:
+            yield VectorBatch(np.array(fids, np.int64), np.array(wkbs + [None], object)[:-1], cols)
+            fids, wkbs, cols = [], [], {n: [] for n, _, _ in wanted}
+    if fids:
+        yield VectorBatch(np.array(fids, np.int64), np.array(wkbs + [None], object)[:-1], cols)
+
+
+def read_ogr(
+    path: str,
+    layer_name: Optional[str] = None,
+    *,
+    where: Optional[str] = None,
+    fields: Optional[Sequence[str]] = None,
+    all_fields: bool = False,
+    batch_size: int = BATCH_SIZE,
+    should_stop: Optional[Callable[[], bool]] = None,
+    use_arrow: Optional[bool] = None,
+) -> Iterator[VectorBatch]:
+    """Batches of (fid, WKB, attributes) from a vector file.
+
+    ``where`` is an OGR SQL attribute filter (a QGIS subset string on an OGR layer is one).
+    ``fields`` selects attribute columns (``all_fields`` takes every field). Raises Cancelled
+    between batches when ``should_stop`` returns true.
+    """
+    ds, lyr = open_vector(path, layer_name)
+    if where:
+        try:
+            lyr.SetAttributeFilter(where)
+        except RuntimeError as exc:
+            raise InputError(f"Invalid filter '{where}' on '{path}': {exc}") from exc
+    names = _fields(lyr) if all_fields else list(fields or [])
+    if use_arrow is None:
+        use_arrow = hasattr(lyr, "GetArrowStreamAsNumPy")
+    batches = _arrow_batches if use_arrow else _feature_batches
+    try:
+        for batch in batches(lyr, names, batch_size):
+            if should_stop is not None and should_stop():
+                raise Cancelled()
+            yield batch
+    finally:
+        lyr = None
+        ds = None
+
+
+def feature_count(path: str, layer_name: Optional[str] = None, where: Optional[str] = None) -> int:
+    ds, lyr = open_vector(path, layer_name)
+    if where:
+        lyr.SetAttributeFilter(where)
+    n = lyr.GetFeatureCount()
+    ds = None
+    return int(n)
+
+
+def field_names(path: str, layer_name: Optional[str] = None) -> List[str]:
+    ds, lyr = open_vector(path, layer_name)
+    names = _fields(lyr)
+    ds = None
+    return names
