@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -24,6 +25,13 @@ GROUPS = {
 }
 
 T = TypeVar("T")
+
+
+def plugin_version() -> str:
+    """``version`` from metadata.txt, the single source of the version."""
+    parser = configparser.ConfigParser()
+    parser.read(Path(__file__).resolve().parents[1] / "metadata.txt", encoding="utf-8")
+    return parser.get("general", "version", fallback="0")
 
 
 class LabelGuardAlgorithm(QgsProcessingAlgorithm):

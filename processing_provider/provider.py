@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import configparser
-from pathlib import Path
-
 from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
-from .base import ICON_PATH
+from .base import ICON_PATH, plugin_version
+from .build_manifest import BuildManifestAlgorithm
+from .diff_versions import DiffVersionsAlgorithm
+from .export_sidecars import ExportSidecarsAlgorithm
+from .verify_manifest import VerifyManifestAlgorithm
 
-ALGORITHMS: tuple = ()
+# Ordered like PRODUCT.md's table.
+ALGORITHMS = (
+    ExportSidecarsAlgorithm,
+    BuildManifestAlgorithm,
+    VerifyManifestAlgorithm,
+    DiffVersionsAlgorithm,
+)
 
-
-def plugin_version() -> str:
-    """``version`` from metadata.txt, the single source of the version."""
-    parser = configparser.ConfigParser()
-    parser.read(Path(__file__).resolve().parents[1] / "metadata.txt", encoding="utf-8")
-    return parser.get("general", "version", fallback="0")
 
 
 class LabelGuardProvider(QgsProcessingProvider):

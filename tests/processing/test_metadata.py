@@ -52,7 +52,7 @@ def _algorithms(provider):
 
 
 def test_provider_identity(labelguard_provider):
-    from labelguard.processing_provider.provider import plugin_version
+    from labelguard.processing_provider.base import plugin_version
 
     assert labelguard_provider.id() == "labelguard"
     assert labelguard_provider.name() == "LabelGuard"

@@ -1,0 +1,194 @@
+"""Format-independent content hashes.
+
+Vectors: every feature hashes to sha256(geometry hash + attribute hash), where the geometry hash
+covers the normalized ISO WKB (shapely ``normalize``: ring start, ring orientation and part
+order no longer matter; coordinates rounded to ``COORD_DECIMALS``) and the attribute hash covers
+canonical JSON of the attributes sorted by field name, FID excluded. The layer hash is the
+SHA-256 over the sorted feature hashes, so feature order, FIDs and the container format (GeoPackage,
+GeoJSON, Shapefile) do not matter. Per-feature hashes are what ``diffversions`` compares.
+
+Rasters: SHA-256 over a canonical header (size, band types, nodata, geotransform, CRS by EPSG or
+WKT2) followed by the pixel bytes of every band in row order.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .geos import shapely
+from .progress import StopFn, check_stop
+
+VECTOR_METHOD = "labelguard.vector-content/1"
+RASTER_METHOD = "labelguard.raster-content/1"
+# GeoJSON written by GDAL keeps 15 significant digits; rounding to 1e-7 CRS units (0.1 um in
+# metres, 1 cm in degrees) makes the same features hash the same in every container.
+COORD_DECIMALS = 7
+EXCLUDED_FIELDS = frozenset({"fid", "ogc_fid"})
+
+
+def _canonical_value(value: Any) -> Any:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if value.is_integer() and abs(value) < 2**53:
+            return int(value)  # 3.0 (Real) and 3 (Integer) are the same attribute value
+        return float(repr(value))
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).hex()
+    if isinstance(value, (list, tuple)):
+        return [_canonical_value(v) for v in value]
+    return value
+
+
+def canonical_attributes(columns: Dict[str, List[Any]], n: int) -> List[bytes]:
+    """Canonical JSON bytes of each feature's attributes (fields sorted, FID columns dropped)."""
+    names = sorted(name for name in columns if name.lower() not in EXCLUDED_FIELDS)
+    if not names:
+        return [b"{}"] * n
+    dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
+    encoded_cols = []
+    for name in names:
+        values = columns[name]
+        key = dumps(name)
+        encoded_cols.append([f"{key}:{dumps(_canonical_value(v))}" for v in values])
+    return [("{" + ",".join(parts) + "}").encode("utf-8") for parts in zip(*encoded_cols)]
+
+
+def normalized_wkb(wkb: np.ndarray) -> np.ndarray:
+    """Normalized ISO WKB (object array; None for null geometries) from raw WKB."""
+    geoms = shapely.from_wkb(wkb, on_invalid="ignore")
+    present = ~shapely.is_missing(geoms)
+    out = np.full(len(wkb), None, dtype=object)
+    if present.any():
+        g = geoms[present]
+        g = shapely.transform(g, lambda c: np.round(c, COORD_DECIMALS), include_z=True)
+        g = shapely.normalize(g)
+        out[present] = shapely.to_wkb(g, byte_order=1, flavor="iso")
+    return out
+
+
+@dataclass(frozen=True)
+class FeatureHashes:
+    """Per-feature hashes of one batch (hex strings, aligned with ``fids``)."""
+
+    fids: np.ndarray
+    geometry: List[str]
+    attributes: List[str]
+    attributes_json: List[str]
+
+    @property
+    def feature(self) -> List[str]:
+        return [feature_hash(g, a) for g, a in zip(self.geometry, self.attributes)]
+
+
+_NULL_GEOMETRY = hashlib.sha256(b"null").hexdigest()
+
+
+def feature_hash(geometry_hash: str, attributes_hash: str) -> str:
+    return hashlib.sha256(f"{geometry_hash}:{attributes_hash}".encode()).hexdigest()
+
+
+def hash_feature_batch(fids: np.ndarray, wkb: np.ndarray, columns: Dict[str, List[Any]]
+                       ) -> FeatureHashes:
+    norm = normalized_wkb(wkb)
+    sha = hashlib.sha256
+    geom = [_NULL_GEOMETRY if w is None else sha(w).hexdigest() for w in norm.tolist()]
+    attrs_json = canonical_attributes(columns, len(fids))
+    attrs = [sha(a).hexdigest() for a in attrs_json]
+    return FeatureHashes(np.asarray(fids, dtype=np.int64), geom, attrs,
+                         [a.decode("utf-8") for a in attrs_json])
+
+
+@dataclass
+class VectorContent:
+    """Result of hashing a vector layer: the layer hash and its per-feature index."""
+
+    sha256: str
+    feature_count: int
+    index: List[Tuple[int, str, str, str]] = field(repr=False, default_factory=list)
+    """(fid, geometry hash, attributes hash, canonical attributes JSON) per feature, by fid."""
+
+
+def vector_content(batches: Iterable[Any], *, keep_index: bool = True,
+                   progress=None, total: Optional[int] = None,
+                   should_stop: StopFn = None) -> VectorContent:
+    """Content hash of a layer given batches with ``fids``, ``wkb`` and ``columns`` attributes
+    (see processing_provider.vector_io.VectorBatch). ``total`` (feature count) drives progress."""
+    feature_hashes: List[str] = []
+    index: List[Tuple[int, str, str, str]] = []
+    seen = 0
+    for batch in batches:
+        check_stop(should_stop)
+        fh = hash_feature_batch(batch.fids, batch.wkb, batch.columns)
+        feature_hashes.extend(fh.feature)
+        if keep_index:
+            index.extend(zip(fh.fids.tolist(), fh.geometry, fh.attributes, fh.attributes_json))
+        seen += len(fh.fids)
+        if progress is not None and total:
+            progress(min(1.0, seen / total))
+    feature_hashes.sort()
+    digest = hashlib.sha256(f"{VECTOR_METHOD}\n".encode())
+    for h in feature_hashes:
+        digest.update(bytes.fromhex(h))
+    index.sort(key=lambda row: row[0])
+    return VectorContent(digest.hexdigest(), seen, index)
+
+
+def write_feature_index(rows: Sequence[Tuple[int, str, str, str]]) -> bytes:
+    """Deterministic gzip'd TSV of the per-feature index (mtime 0, so same rows, same bytes)."""
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=6, mtime=0, filename="") as gz:
+        gz.write(b"fid\tgeometry_sha256\tattributes_sha256\tattributes\n")
+        for fid, g, a, attrs in rows:
+            gz.write(f"{fid}\t{g}\t{a}\t{attrs}\n".encode())
+    return buf.getvalue()
+
+
+def read_feature_index(data: bytes) -> List[Tuple[int, str, str, str]]:
+    text = gzip.decompress(data).decode("utf-8")
+    rows = []
+    for line in text.splitlines()[1:]:
+        fid, g, a, attrs = line.split("\t", 3)
+        rows.append((int(fid), g, a, attrs))
+    return rows
+
+
+@dataclass(frozen=True)
+class RasterHeader:
+    width: int
+    height: int
+    band_types: Tuple[str, ...]
+    nodata: Tuple[Optional[float], ...]
+    geotransform: Tuple[float, ...]
+    crs: Optional[str]
+    """EPSG:n when identifiable, else WKT2, else None (no CRS)."""
+
+    def canonical(self) -> bytes:
+        doc = {
+            "method": RASTER_METHOD,
+            "size": [self.width, self.height],
+            "bands": list(self.band_types),
+            "nodata": [None if v is None or (isinstance(v, float) and math.isnan(v))
+                       else repr(float(v)) for v in self.nodata],
+            "geotransform": [repr(float(v)) for v in self.geotransform],
+            "crs": self.crs,
+        }
+        return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+
+
+def raster_content(header: RasterHeader, blocks: Iterable[bytes], *, should_stop: StopFn = None
+                   ) -> str:
+    """SHA-256 over the canonical header then the pixel blocks (band-major, row order)."""
+    digest = hashlib.sha256(header.canonical())
+    for block in blocks:
+        check_stop(should_stop)
+        digest.update(block)
+    return digest.hexdigest()

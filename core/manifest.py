@@ -1,0 +1,442 @@
+"""Version manifests (``labelguard.manifest/1``): build, write, read, chain check, verify.
+
+Paths inside a manifest are POSIX paths relative to the dataset root; ``root`` is the root's
+path relative to the manifest's folder. Feature indexes (per-feature hashes of vector entries,
+for ``diffversions``) live in ``<manifest stem>.features/`` next to the manifest, referenced by
+path (relative to the manifest's folder) and SHA-256. The parent link holds the parent
+manifest's SHA-256, so rewriting any ancestor breaks the chain visibly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from .crs import CrsInfo, same_crs
+from .errors import (
+    FileVanished,
+    InputError,
+    LabelGuardError,
+    ManifestChainError,
+    PathOutsideRoot,
+    SchemaError,
+)
+from .hashing import FileHash, sha256_bytes, sha256_file
+from .io import atomic_write_bytes
+from .progress import StopFn, Ticker
+from .schema import validate
+
+SCHEMA_ID = "labelguard.manifest/1"
+POLICY = {
+    "auxiliary_files": (
+        "Auxiliary files (.aux.xml, .ovr, .msk, spatial indexes) are hashed and listed with "
+        "role 'auxiliary'. GDAL rewrites them by itself (statistics, overviews), so a change in "
+        "them alone is not a mismatch while the entry's content hash is unchanged."
+    ),
+    "content_hash": (
+        "Vectors: SHA-256 over sorted per-feature hashes of normalized geometry WKB (coordinates "
+        "rounded to 1e-7 CRS units) and canonical attribute JSON; independent of format, "
+        "feature order and FIDs. Rasters: SHA-256 over size, band types, nodata, geotransform, "
+        "CRS and pixel data."
+    ),
+    "bytes_vs_content": (
+        "'rewritten' means the file's bytes changed but its content hash did not (GeoPackages "
+        "change bytes when opened); 'modified' means the content changed."
+    ),
+}
+STATUSES = ("ok", "modified", "rewritten", "missing", "sidecar_mismatch", "crs_drift", "untracked")
+DATA_EXTENSIONS = frozenset({
+    ".tif", ".tiff", ".gpkg", ".geojson", ".shp", ".jp2", ".vrt", ".fgb", ".gml", ".kml",
+    ".img", ".png", ".jpg", ".jpeg", ".nc", ".sqlite", ".parquet",
+})
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What an adapter measured for one data file now (all paths absolute)."""
+
+    path: Path
+    kind: str  # "raster" | "vector" | "file"
+    file: FileHash
+    components: Tuple[Tuple[FileHash, str], ...] = ()  # (hash, role)
+    layer: Optional[str] = None
+    content_sha256: Optional[str] = None
+    content_method: Optional[str] = None
+    feature_count: Optional[int] = None
+    crs: Optional[CrsInfo] = None
+    sidecar: Optional[FileHash] = None
+    sidecar_content_sha256: Optional[str] = None
+    feature_index: Optional[bytes] = None
+
+
+def relative_to_root(path: Path, root: Path) -> str:
+    """POSIX path of ``path`` relative to ``root``; PathOutsideRoot if it is not inside."""
+    rp, rr = Path(os.path.abspath(path)), Path(os.path.abspath(root))
+    try:
+        rel = rp.relative_to(rr)
+    except ValueError:
+        raise PathOutsideRoot(
+            f"'{path}' lies outside the dataset root '{root}'. Choose a dataset root that "
+            "contains every layer (or save the manifest in a common parent folder)."
+        ) from None
+    return PurePosixPath(*rel.parts).as_posix()
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "entry"
+
+
+def build_manifest(
+    observations: Sequence[Observation],
+    *,
+    root: Path,
+    manifest_path: Path,
+    version: str,
+    creator: Dict[str, str],
+    created_at: str,
+    parent_path: Optional[Path] = None,
+) -> Tuple[Dict[str, Any], Dict[str, bytes]]:
+    """The manifest document and the feature-index files to write with it.
+
+    Returns (document, {path relative to the manifest folder: bytes}). Raises PathOutsideRoot,
+    InputError (duplicate entries, empty version) and ManifestChainError (parent unusable).
+    """
+    if not version.strip():
+        raise InputError("The version label is empty; give the version a name, e.g. 'v1'.")
+    manifest_dir = Path(os.path.abspath(manifest_path)).parent
+    parent = None
+    if parent_path is not None:
+        parent = parent_link(Path(parent_path), manifest_dir)
+    index_dir = f"{Path(manifest_path).stem}.features"
+    entries: List[Dict[str, Any]] = []
+    extra: Dict[str, bytes] = {}
+    seen = set()
+    for i, obs in enumerate(sorted(observations, key=lambda o: (str(o.path), o.layer or ""))):
+        rel = relative_to_root(obs.path, root)
+        key = (rel, obs.layer)
+        if key in seen:
+            raise InputError(f"'{rel}' (layer {obs.layer!r}) is listed twice.")
+        seen.add(key)
+        entry: Dict[str, Any] = {
+            "path": rel,
+            "layer": obs.layer,
+            "kind": obs.kind,
+            "size": obs.file.size,
+            "sha256": obs.file.sha256,
+            "content_sha256": obs.content_sha256,
+            "content_method": obs.content_method,
+            "feature_count": obs.feature_count,
+            "crs": None if obs.crs is None else {"epsg": obs.crs.epsg, "wkt2": obs.crs.wkt2},
+            "components": [
+                {"path": relative_to_root(fh.path, root), "size": fh.size, "sha256": fh.sha256,
+                 "role": role}
+                for fh, role in obs.components
+            ],
+            "sidecar": None if obs.sidecar is None else {
+                "path": relative_to_root(obs.sidecar.path, root), "sha256": obs.sidecar.sha256},
+            "feature_index": None,
+        }
+        if obs.feature_index is not None:
+            name = f"{index_dir}/{i:04d}-{_safe_name(rel)}" + (
+                f"-{_safe_name(obs.layer)}" if obs.layer else "") + ".tsv.gz"
+            extra[name] = obs.feature_index
+            entry["feature_index"] = {"path": name, "sha256": sha256_bytes(obs.feature_index)}
+        entries.append(entry)
+    root_rel = os.path.relpath(os.path.abspath(root), manifest_dir)
+    doc = {
+        "schema": SCHEMA_ID,
+        "version": version,
+        "created_at": created_at,
+        "creator": {k: str(creator[k]) for k in sorted(creator)},
+        "root": PurePosixPath(*Path(root_rel).parts).as_posix() if root_rel != "." else ".",
+        "parent": parent,
+        "policy": dict(POLICY),
+        "entries": entries,
+    }
+    validate(doc, "labelguard.manifest", "the new manifest")
+    return doc, extra
+
+
+def dump_manifest(doc: Dict[str, Any]) -> bytes:
+    return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def write_manifest(path: Path, doc: Dict[str, Any], extra: Dict[str, bytes]) -> str:
+    """Write feature indexes, then the manifest (each atomically); returns the manifest SHA-256.
+
+    The manifest is renamed into place last, so a crash leaves either no manifest or a
+    complete one whose referenced files all exist.
+    """
+    validate(doc, "labelguard.manifest", "the manifest")
+    base = Path(path).parent
+    for rel, data in sorted(extra.items()):
+        atomic_write_bytes(base / rel, data)
+    data = dump_manifest(doc)
+    atomic_write_bytes(path, data)
+    return sha256_bytes(data)
+
+
+def read_manifest(path: Path) -> Dict[str, Any]:
+    """Parse and validate a manifest; FileVanished / SchemaError / UnknownSchemaVersion."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError as exc:
+        raise FileVanished(f"Manifest '{p}' does not exist.") from exc
+    except OSError as exc:
+        raise FileVanished(f"Manifest '{p}' cannot be read: {exc}") from exc
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SchemaError(f"Manifest '{p}' is not valid JSON: {exc}") from exc
+    validate(doc, "labelguard.manifest", f"Manifest '{p}'")
+    return doc
+
+
+def manifest_root(path: Path, doc: Dict[str, Any]) -> Path:
+    return Path(os.path.normpath(Path(os.path.abspath(path)).parent / doc["root"]))
+
+
+def parent_link(parent_path: Path, manifest_dir: Path) -> Dict[str, str]:
+    """The ``parent`` value for a new manifest; ManifestChainError if the parent is unusable."""
+    try:
+        parent_doc = read_manifest(parent_path)
+        digest = sha256_file(parent_path)
+    except FileVanished as exc:
+        raise ManifestChainError(f"Parent manifest: {exc}") from exc
+    except SchemaError as exc:
+        raise ManifestChainError(f"Parent manifest is unusable: {exc}") from exc
+    chain = check_chain(parent_path)
+    if not chain.ok:
+        raise ManifestChainError(
+            f"The parent manifest's own history is broken: {chain.message} Fix or rebuild it "
+            "before linking a new version to it.")
+    rel = os.path.relpath(os.path.abspath(parent_path), manifest_dir)
+    return {"path": PurePosixPath(*Path(rel).parts).as_posix(), "sha256": digest,
+            "version": parent_doc["version"]}
+
+
+@dataclass(frozen=True)
+class ChainStatus:
+    ok: bool
+    versions: Tuple[str, ...]  # newest first, as far as the chain could be followed
+    message: str = ""
+
+
+def check_chain(path: Path, max_depth: int = 10000) -> ChainStatus:
+    """Follow parent links from ``path`` to the first version, checking each recorded SHA-256."""
+    versions: List[str] = []
+    current = Path(os.path.abspath(path))
+    visited = set()
+    for _ in range(max_depth):
+        doc = read_manifest(current)
+        versions.append(doc["version"])
+        parent = doc["parent"]
+        if parent is None:
+            return ChainStatus(True, tuple(versions))
+        ppath = Path(os.path.normpath(current.parent / parent["path"]))
+        if ppath in visited:
+            return ChainStatus(False, tuple(versions), f"Manifest chain loops back to {ppath}.")
+        visited.add(current)
+        if not ppath.is_file():
+            return ChainStatus(False, tuple(versions),
+                               f"Version '{doc['version']}' links to parent manifest "
+                               f"'{parent['path']}', which is missing.")
+        actual = sha256_file(ppath)
+        if actual != parent["sha256"]:
+            return ChainStatus(False, tuple(versions),
+                               f"Parent manifest '{parent['path']}' of version "
+                               f"'{doc['version']}' was changed after it was linked: SHA-256 is "
+                               f"{actual[:12]}..., the link records {parent['sha256'][:12]}....")
+        try:
+            read_manifest(ppath)
+        except LabelGuardError as exc:
+            return ChainStatus(False, tuple(versions), str(exc))
+        current = ppath
+    return ChainStatus(False, tuple(versions), "Manifest chain is too long.")
+
+
+@dataclass
+class EntryStatus:
+    """Verification result of one entry; ``details`` lists every difference found."""
+
+    path: str
+    layer: Optional[str]
+    kind: str
+    status: str
+    message: str
+    details: List[str] = field(default_factory=list)
+    expected_sha256: Optional[str] = None
+    actual_sha256: Optional[str] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+Measure = Callable[[Path, Dict[str, Any]], Observation]
+
+
+def compare_entry(entry: Dict[str, Any], obs: Observation, root: Path) -> EntryStatus:
+    """Status of one manifest entry against a fresh observation of its file."""
+    details: List[str] = []
+    bytes_changed = obs.file.sha256 != entry["sha256"]
+    recorded_components = {c["path"]: c for c in entry["components"]}
+    current_components = {relative_to_root(fh.path, root): (fh, role)
+                          for fh, role in obs.components}
+    for rel, comp in sorted(recorded_components.items()):
+        now = current_components.get(rel)
+        if now is None:
+            if comp.get("role") == "required":
+                bytes_changed = True
+                details.append(f"component {rel} is missing")
+            else:
+                details.append(f"auxiliary file {rel} is gone (ignored)")
+        elif now[0].sha256 != comp["sha256"]:
+            if comp.get("role") == "required":
+                bytes_changed = True
+                details.append(f"component {rel} changed")
+            else:
+                details.append(f"auxiliary file {rel} was rewritten (ignored)")
+    for rel in sorted(set(current_components) - set(recorded_components)):
+        details.append(f"new companion file {rel}")
+    content_changed = (entry["content_sha256"] is not None
+                       and obs.content_sha256 != entry["content_sha256"])
+    if entry["content_sha256"] is None:
+        content_changed = bytes_changed
+    crs_drift = False
+    if entry["crs"] is not None or obs.crs is not None:
+        if entry["crs"] is None or obs.crs is None:
+            crs_drift = True
+        else:
+            crs_drift = not same_crs(entry["crs"]["wkt2"], obs.crs)
+    if crs_drift:
+        was = "none" if entry["crs"] is None else (
+            f"EPSG:{entry['crs']['epsg']}" if entry["crs"]["epsg"] else "a custom CRS")
+        now_label = "none" if obs.crs is None else (obs.crs.authid or obs.crs.name)
+        details.insert(0, f"CRS was {was}, is now {now_label}")
+    sidecar_problem = None
+    if entry["sidecar"] is not None:
+        if obs.sidecar is None:
+            sidecar_problem = f"sidecar {entry['sidecar']['path']} is missing"
+        elif obs.sidecar.sha256 != entry["sidecar"]["sha256"]:
+            sidecar_problem = f"sidecar {entry['sidecar']['path']} changed since the manifest"
+    if (sidecar_problem is None and obs.sidecar_content_sha256 is not None
+            and obs.content_sha256 is not None
+            and obs.sidecar_content_sha256 != obs.content_sha256):
+        sidecar_problem = "sidecar describes different content than the data file holds"
+    if sidecar_problem:
+        details.append(sidecar_problem)
+    if crs_drift:
+        status, message = "crs_drift", details[0]
+    elif content_changed:
+        status = "modified"
+        message = ("content changed" if entry["kind"] != "file" else "bytes changed")
+        if obs.feature_count is not None and entry.get("feature_count") is not None:
+            message += f" ({entry['feature_count']} -> {obs.feature_count} features)"
+    elif sidecar_problem:
+        status, message = "sidecar_mismatch", sidecar_problem
+    elif bytes_changed:
+        status, message = "rewritten", "bytes changed, content identical"
+    else:
+        status, message = "ok", "matches the manifest"
+    return EntryStatus(entry["path"], entry.get("layer"), entry["kind"], status, message,
+                       details, entry["sha256"], obs.file.sha256)
+
+
+def verify_manifest(
+    path: Path,
+    measure: Measure,
+    *,
+    scan_untracked: bool = True,
+    progress=None,
+    should_stop: StopFn = None,
+) -> Tuple[List[EntryStatus], ChainStatus]:
+    """Re-measure every entry of the manifest at ``path`` (``measure(abs_path, entry)``) and
+    compare. Entries whose file is gone are ``missing``; data files under the root that no
+    entry tracks are ``untracked``. Returns (statuses in manifest order, chain status)."""
+    doc = read_manifest(path)
+    root = manifest_root(path, doc)
+    chain = check_chain(path)
+    entries = doc["entries"]
+    ticker = Ticker(sum(max(e["size"], 1) for e in entries) or 1, progress, should_stop)
+    statuses: List[EntryStatus] = []
+    for entry in entries:
+        ticker.check()
+        abs_path = root / entry["path"]
+        if not abs_path.exists():
+            statuses.append(EntryStatus(entry["path"], entry.get("layer"), entry["kind"],
+                                        "missing", "file is missing", [],
+                                        entry["sha256"], None))
+        else:
+            try:
+                obs = measure(abs_path, entry)
+            except FileVanished as exc:
+                statuses.append(EntryStatus(entry["path"], entry.get("layer"), entry["kind"],
+                                            "missing", str(exc), [], entry["sha256"], None))
+            else:
+                statuses.append(compare_entry(entry, obs, root))
+        ticker.advance(max(entry["size"], 1))
+    if scan_untracked:
+        statuses.extend(find_untracked(doc, root, Path(path)))
+    return statuses, chain
+
+
+def tracked_paths(doc: Dict[str, Any]) -> set:
+    tracked = set()
+    for e in doc["entries"]:
+        tracked.add(e["path"])
+        tracked.update(c["path"] for c in e["components"])
+        if e["sidecar"]:
+            tracked.add(e["sidecar"]["path"])
+    return tracked
+
+
+def find_untracked(doc: Dict[str, Any], root: Path, manifest_path: Path) -> List[EntryStatus]:
+    """Data files (by extension) under the root that the manifest does not track."""
+    tracked = tracked_paths(doc)
+    skip_dirs = {f"{Path(manifest_path).stem}.features"}
+    out: List[EntryStatus] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames
+                             if not d.startswith(".") and d not in skip_dirs
+                             and not d.endswith(".features"))
+        for name in sorted(filenames):
+            if name.startswith(".") or Path(name).suffix.lower() not in DATA_EXTENSIONS:
+                continue
+            rel = relative_to_root(Path(dirpath) / name, root)
+            if rel not in tracked:
+                out.append(EntryStatus(rel, None, "file", "untracked",
+                                       "data file not in the manifest"))
+    return out
+
+
+def load_feature_index(manifest_path: Path, entry: Dict[str, Any]) -> Optional[bytes]:
+    """The bytes of an entry's feature index, checked against the recorded SHA-256."""
+    ref = entry.get("feature_index")
+    if not ref:
+        return None
+    p = Path(os.path.abspath(manifest_path)).parent / ref["path"]
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise FileVanished(f"Feature index '{p}' of '{entry['path']}' is missing: {exc}") from exc
+    if sha256_bytes(data) != ref["sha256"]:
+        raise SchemaError(f"Feature index '{p}' was changed after the manifest was built "
+                          "(SHA-256 differs).")
+    return data
+
+
+def entries_by_key(doc: Dict[str, Any]) -> Dict[Tuple[str, Optional[str]], Dict[str, Any]]:
+    return {(e["path"], e.get("layer")): e for e in doc["entries"]}
+
+
+def summarize(statuses: Iterable[EntryStatus]) -> Dict[str, int]:
+    counts = {s: 0 for s in STATUSES}
+    for st in statuses:
+        counts[st.status] += 1
+    return counts

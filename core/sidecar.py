@@ -1,0 +1,192 @@
+"""Deterministic YAML metadata sidecars: ``<data file name>.labelguard.yaml``.
+
+Same input, same bytes: fixed key order, no wall-clock time, floats as Python's shortest
+round-trip repr, multi-line strings (WKT2) as YAML literal blocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import yaml
+
+from .crs import CrsInfo
+from .errors import FileVanished, SchemaError
+from .io import atomic_write_bytes
+from .schema import validate
+from .timeutil import Timestamp
+
+SCHEMA_ID = "labelguard.sidecar/1"
+SUFFIX = ".labelguard.yaml"
+
+
+def sidecar_path(data_path: Path, output_folder: Optional[Path] = None,
+                 layer: Optional[str] = None, multi_layer: bool = False) -> Path:
+    """Where the sidecar of ``data_path`` goes; one per layer for multi-layer containers."""
+    name = data_path.name + (f".{layer}" if multi_layer and layer else "") + SUFFIX
+    return (output_folder if output_folder is not None else data_path.parent) / name
+
+
+@dataclass(frozen=True)
+class BandInfo:
+    index: int
+    data_type: str
+    nodata: Optional[float]
+    color: Optional[str] = None
+    description: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class DataDescription:
+    """Everything a sidecar records about one data file, as read by an adapter (GDAL/OGR).
+
+    ``geotransform`` follows GDAL's order (x0, dx, rx, y0, ry, dy); extents are in CRS units.
+    """
+
+    name: str
+    format: str
+    kind: str  # "raster" | "vector"
+    crs: Optional[CrsInfo]
+    extent: Optional[Tuple[float, float, float, float]]
+    content_method: str
+    content_sha256: str
+    components: Tuple[str, ...] = ()
+    layer: Optional[str] = None
+    width: int = 0
+    height: int = 0
+    geotransform: Tuple[float, ...] = ()
+    bands: Tuple[BandInfo, ...] = ()
+    geometry_type: str = ""
+    feature_count: int = 0
+    fields: Tuple[FieldInfo, ...] = ()
+    class_field: Optional[str] = None
+    class_counts: Optional[Dict[str, int]] = None
+    acquisition_time: Optional[Timestamp] = None
+    metadata: Dict[str, str] = field(default_factory=dict)
+
+
+def _num(value: float) -> Any:
+    value = float(value)
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+
+
+def build_sidecar(desc: DataDescription, generator: str) -> Dict[str, Any]:
+    """The sidecar document (a dict in its fixed key order) for one data file."""
+    doc: Dict[str, Any] = {
+        "schema": SCHEMA_ID,
+        "file": {
+            "name": desc.name,
+            "format": desc.format,
+            "layer": desc.layer,
+            "components": list(desc.components),
+        },
+        "kind": desc.kind,
+        "crs": None if desc.crs is None else desc.crs.to_dict(),
+        "extent": None if desc.extent is None else dict(
+            zip(("xmin", "ymin", "xmax", "ymax"), (_num(v) for v in desc.extent))),
+    }
+    if desc.kind == "raster":
+        gt = [_num(v) for v in desc.geotransform]
+        doc["raster"] = {
+            "width": desc.width,
+            "height": desc.height,
+            "geotransform": gt,
+            "resolution": [abs(gt[1]), abs(gt[5])] if len(gt) == 6 else [],
+            "bands": [
+                {"index": b.index, "data_type": b.data_type,
+                 "nodata": None if b.nodata is None else _num(b.nodata),
+                 "color": b.color, "description": b.description or None}
+                for b in desc.bands
+            ],
+        }
+    else:
+        doc["vector"] = {
+            "geometry_type": desc.geometry_type,
+            "feature_count": desc.feature_count,
+            "fields": [{"name": f.name, "type": f.type} for f in desc.fields],
+            "class_field": desc.class_field,
+            "class_counts": None if desc.class_counts is None else {
+                k: desc.class_counts[k] for k in sorted(desc.class_counts)},
+        }
+    doc["content"] = {"method": desc.content_method, "sha256": desc.content_sha256}
+    doc["acquisition_time"] = (None if desc.acquisition_time is None
+                               else desc.acquisition_time.to_dict())
+    doc["provenance"] = {"generator": generator}
+    if desc.metadata:
+        doc["metadata"] = {k: str(desc.metadata[k]) for k in sorted(desc.metadata)}
+    return doc
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str_representer(dumper: yaml.SafeDumper, data: str):
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+def _float_representer(dumper: yaml.SafeDumper, data: float):
+    text = repr(data) if data == data and data not in (float("inf"), float("-inf")) else (
+        ".nan" if data != data else (".inf" if data > 0 else "-.inf"))
+    return dumper.represent_scalar("tag:yaml.org,2002:float", text)
+
+
+_Dumper.add_representer(str, _str_representer)
+_Dumper.add_representer(float, _float_representer)
+
+
+def dump_sidecar(doc: Dict[str, Any]) -> bytes:
+    """Validated, deterministic YAML bytes."""
+    validate(doc, "labelguard.sidecar", "sidecar")
+    text = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
+                     allow_unicode=True, width=100, indent=2)
+    return text.encode("utf-8")
+
+
+def write_sidecar(path: Path, doc: Dict[str, Any]) -> Path:
+    atomic_write_bytes(path, dump_sidecar(doc))
+    return path
+
+
+def read_sidecar(path: Path) -> Dict[str, Any]:
+    """Parse and validate a sidecar; FileVanished / SchemaError / UnknownSchemaVersion on bad input."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise FileVanished(f"Sidecar '{path}' does not exist.") from exc
+    except OSError as exc:
+        raise FileVanished(f"Sidecar '{path}' cannot be read: {exc}") from exc
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SchemaError(f"Sidecar '{path}' is not valid YAML: {exc}") from exc
+    validate(doc, "labelguard.sidecar", f"Sidecar '{path}'")
+    return doc
+
+
+def class_counts(values: Sequence[Any]) -> Dict[str, int]:
+    """Counts per class value (as text; missing values under "<null>")."""
+    counts: Dict[str, int] = {}
+    for v in values:
+        key = "<null>" if v is None else str(v)
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def guess_class_field(names: List[str]) -> Optional[str]:
+    """The conventional class field of an annotation layer, if one is present."""
+    lowered = {n.lower(): n for n in names}
+    for candidate in ("class", "label", "category", "class_name", "classname", "class_id",
+                      "category_id", "label_id", "type"):
+        if candidate in lowered:
+            return lowered[candidate]
+    return None

@@ -1,0 +1,80 @@
+"""Acquisition times to ISO 8601 UTC; a local time without an offset is recorded as such."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+_PATTERNS = (
+    # EXIF / TIFFTAG_DATETIME: "2024:05:17 10:42:00"
+    re.compile(r"^(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(\.\d+)?(.*)$"),
+    # ISO 8601 and GDAL's "2024/05/17 10:42:00+02"
+    re.compile(r"^(\d{4})[-/](\d{2})[-/](\d{2})[ T](\d{2}):(\d{2}):(\d{2})(\.\d+)?(.*)$"),
+)
+_OFFSET = re.compile(r"^\s*(?:(Z|UTC|GMT)|([+-])(\d{2}):?(\d{2})?)\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Timestamp:
+    """``local`` is the time as written (ISO 8601, no offset). ``utc`` is ISO 8601 with "Z" when
+    the offset is known, else None: an offset-less time is never silently taken as UTC."""
+
+    local: str
+    utc: Optional[str]
+    offset: Optional[str]
+    source: str
+
+    @property
+    def offset_known(self) -> bool:
+        return self.utc is not None
+
+    def to_dict(self) -> dict:
+        return {
+            "value": self.local,
+            "utc": self.utc,
+            "offset": self.offset,
+            "offset_known": self.offset_known,
+            "source": self.source,
+            "note": None if self.offset_known else
+            "local time without a UTC offset; recorded as written, not converted",
+        }
+
+
+def parse_timestamp(text: str, source: str = "") -> Optional[Timestamp]:
+    """Parse EXIF/TIFF ("2024:05:17 10:42:00"), GDAL and ISO 8601 times; None if unparseable."""
+    raw = (text or "").strip()
+    for pattern in _PATTERNS:
+        m = pattern.match(raw)
+        if not m:
+            continue
+        y, mo, d, h, mi, s = (int(x) for x in m.groups()[:6])
+        frac = m.group(7) or ""
+        try:
+            base = dt.datetime(y, mo, d, h, mi, s, int(round(float(frac or 0) * 1e6)))
+        except ValueError:
+            return None
+        local = base.isoformat()
+        rest = (m.group(8) or "").strip()
+        if not rest:
+            return Timestamp(local, None, None, source)
+        om = _OFFSET.match(rest)
+        if not om:
+            return Timestamp(local, None, None, source)
+        if om.group(1):
+            delta = dt.timedelta(0)
+        else:
+            sign = -1 if om.group(2) == "-" else 1
+            delta = sign * dt.timedelta(hours=int(om.group(3)), minutes=int(om.group(4) or 0))
+        aware = base.replace(tzinfo=dt.timezone(delta))
+        utc = aware.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat() + "Z"
+        total = int(delta.total_seconds() // 60)
+        offset = "{}{:02d}:{:02d}".format("+" if total >= 0 else "-", abs(total) // 60,
+                                          abs(total) % 60)
+        return Timestamp(local, utc, offset, source)
+    return None
+
+
+def utc_now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")

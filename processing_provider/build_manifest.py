@@ -1,0 +1,179 @@
+"""labelguard:buildmanifest: a version manifest over layers/files, linked to its parent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from osgeo import gdal, osr
+from qgis.core import (
+    Qgis,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterString,
+)
+
+from ..core.hashing import companion_files, hash_files
+from ..core.manifest import build_manifest, write_manifest
+from ..core.progress import Ticker
+from ..core.timeutil import utc_now_iso
+from .base import LabelGuardAlgorithm, plugin_version
+from .compat import FLAG_ADVANCED, TYPE_MAPLAYER
+from .layers import layer_file
+from .measure import detect_kind, observe, sidecar_for
+
+
+def creator_versions() -> Dict[str, str]:
+    proj = "{}.{}.{}".format(osr.GetPROJVersionMajor(), osr.GetPROJVersionMinor(),
+                             osr.GetPROJVersionMicro())
+    return {"plugin": f"LabelGuard {plugin_version()}", "qgis": Qgis.QGIS_VERSION,
+            "gdal": gdal.__version__, "proj": proj}
+
+
+def collect_observations(sources: List[Tuple[Path, Optional[str]]], keep_index: bool,
+                         progress=None, should_stop=None):
+    """Hash every file and its companions in parallel threads (first half of the progress),
+    then measure content, CRS and sidecar per source (second half)."""
+    plans = []
+    all_files: List[Path] = []
+    for path, layer in sources:
+        comps = companion_files(path)
+        plans.append((path, layer, len(all_files), 1 + len(comps)))
+        all_files.extend([path] + [c.path for c in comps])
+    half = None if progress is None else (lambda f: progress(0.5 * f))
+    hashed = hash_files(all_files, progress=half, should_stop=should_stop)
+    stage = Ticker(len(plans), progress, should_stop, start=0.5, end=1.0)
+    out = []
+    for path, layer, start, n in plans:
+        out.append(observe(path, layer, file_hash=hashed[start],
+                           component_hashes=hashed[start + 1:start + n], keep_index=keep_index,
+                           sidecar=sidecar_for(path, layer), should_stop=should_stop))
+        stage.advance()
+    return out
+
+
+def make_manifest(sources, *, root: Path, manifest_path: Path, version: str,
+                  parent: Optional[Path], keep_index: bool, progress=None, should_stop=None):
+    """Measure, build and write a manifest; returns (document, manifest SHA-256)."""
+    observations = collect_observations(sources, keep_index, progress, should_stop)
+    doc, extra = build_manifest(observations, root=root, manifest_path=manifest_path,
+                                version=version, creator=creator_versions(),
+                                created_at=utc_now_iso(), parent_path=parent)
+    return doc, write_manifest(manifest_path, doc, extra)
+
+
+class BuildManifestAlgorithm(LabelGuardAlgorithm):
+    GROUP_ID = "versioning"
+    LAYERS = "LAYERS"
+    VERSION = "VERSION"
+    PARENT = "PARENT"
+    OUTPUT = "OUTPUT"
+    DATASET_ROOT = "DATASET_ROOT"
+    FEATURE_INDEX = "FEATURE_INDEX"
+    MANIFEST_SHA256 = "MANIFEST_SHA256"
+    ENTRY_COUNT = "ENTRY_COUNT"
+
+    def name(self) -> str:
+        return "buildmanifest"
+
+    def displayName(self) -> str:  # noqa: N802 (QGIS API)
+        return self.tr("Build version manifest")
+
+    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
+        return self.tr(
+            "Records a dataset version: for every input layer's data file, its size and "
+            "SHA-256, the SHA-256 of each companion file (.shx/.dbf/.prj, world files; "
+            ".aux.xml and overviews as auxiliary), a format-independent content hash (the same "
+            "features in GeoPackage and GeoJSON hash the same; a GeoPackage that QGIS merely "
+            "opened keeps its content hash), its CRS, and the SHA-256 of its sidecar if one "
+            "sits next to it. For vector layers, per-feature hashes are stored next to the "
+            "manifest so Compare dataset versions can name the features that changed.\n\n"
+            "With a parent manifest, the new manifest records the parent's SHA-256: history "
+            "becomes a hash chain, and editing an old manifest breaks it visibly.\n\n"
+            "Paths are stored relative to the dataset root (by default the manifest's folder); "
+            "every layer must lie inside it. The manifest is written atomically.\n\n"
+            "Outputs: OUTPUT (manifest path), MANIFEST_SHA256, ENTRY_COUNT."
+        )
+
+    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
+        p = QgsProcessingParameterMultipleLayers(self.LAYERS, self.tr("Layers"), TYPE_MAPLAYER)
+        p.setHelp(self.tr("File-based raster and vector layers that make up this version."))
+        self.addParameter(p)
+        p = QgsProcessingParameterString(self.VERSION, self.tr("Version label"), "v1")
+        p.setHelp(self.tr("Name of this version, e.g. v3 or 2024-05-labels."))
+        self.addParameter(p)
+        p = QgsProcessingParameterFile(self.PARENT, self.tr("Parent manifest"),
+                                       extension="json", optional=True)
+        p.setHelp(self.tr("Manifest of the previous version. Its SHA-256 is recorded; it must "
+                          "be intact (its own parent chain is checked)."))
+        self.addParameter(p)
+        p = QgsProcessingParameterFileDestination(
+            self.OUTPUT, self.tr("Manifest"), self.tr("LabelGuard manifest (*.json)"))
+        p.setHelp(self.tr("Where to write the manifest (JSON). Per-feature hashes go into a "
+                          "<name>.features folder next to it."))
+        self.addParameter(p)
+        p = QgsProcessingParameterFile(
+            self.DATASET_ROOT, self.tr("Dataset root folder"),
+            behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True)
+        p.setHelp(self.tr("Folder that paths in the manifest are relative to. Empty: the "
+                          "manifest's folder."))
+        p.setFlags(p.flags() | FLAG_ADVANCED)
+        self.addParameter(p)
+        p = QgsProcessingParameterBoolean(self.FEATURE_INDEX,
+                                          self.tr("Store per-feature hashes"), True)
+        p.setHelp(self.tr("Needed by Compare dataset versions to tell which features changed. "
+                          "Turn off only for very large layers you never diff."))
+        p.setFlags(p.flags() | FLAG_ADVANCED)
+        self.addParameter(p)
+        self.addOutput(QgsProcessingOutputString(self.MANIFEST_SHA256,
+                                                 self.tr("Manifest SHA-256")))
+        self.addOutput(QgsProcessingOutputNumber(self.ENTRY_COUNT, self.tr("Entries")))
+
+    def processAlgorithm(  # noqa: N802 (QGIS API)
+        self, parameters: Dict[str, Any], context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback
+    ) -> Dict[str, Any]:
+        layers = self.parameterAsLayerList(parameters, self.LAYERS, context)
+        if not layers:
+            raise QgsProcessingException(self.tr("No layers given: choose at least one layer."))
+        version = self.parameterAsString(parameters, self.VERSION, context).strip()
+        parent_text = self.parameterAsFile(parameters, self.PARENT, context)
+        out = Path(self.parameterAsFileOutput(parameters, self.OUTPUT, context))
+        root_text = self.parameterAsFile(parameters, self.DATASET_ROOT, context)
+        root = Path(root_text) if root_text else out.parent
+        parent = Path(parent_text) if parent_text else None
+        if parent is not None and os.path.abspath(parent) == os.path.abspath(out):
+            raise QgsProcessingException(self.tr(
+                "The output manifest is the parent manifest {}; choose a new file name so the "
+                "parent version is kept.").format(out))
+        sources: List[Tuple[Path, Optional[str]]] = []
+        for layer in layers:
+            src = layer_file(layer)
+            if src not in sources:
+                sources.append(src)
+        for path, _ in sources:
+            if detect_kind(path) == "file":
+                feedback.pushWarning(self.tr("{} is not a raster or vector dataset; only its "
+                                             "bytes are tracked.").format(path.name))
+        feedback.pushInfo(self.tr("Hashing {} data files").format(len(sources)))
+        keep_index = self.parameterAsBoolean(parameters, self.FEATURE_INDEX, context)
+        doc, digest = self.run_core(feedback, make_manifest, sources, root=root,
+                                    manifest_path=out, version=version, parent=parent,
+                                    keep_index=keep_index)
+        for entry in doc["entries"]:
+            if entry["sidecar"] is None and entry["kind"] != "file":
+                feedback.pushWarning(self.tr(
+                    "{} has no sidecar next to it; run Export metadata sidecars to record its "
+                    "metadata.").format(entry["path"]))
+        feedback.pushInfo(self.tr("Manifest {} ({} entries), SHA-256 {}").format(
+            out, len(doc["entries"]), digest))
+        return {self.OUTPUT: str(out), self.MANIFEST_SHA256: digest,
+                self.ENTRY_COUNT: len(doc["entries"])}

@@ -1,0 +1,126 @@
+"""labelguard:exportsidecars: one deterministic YAML sidecar per input data file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict
+
+from qgis.core import (
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterString,
+)
+
+from ..core.io import atomic_write_bytes
+from ..core.sidecar import build_sidecar, dump_sidecar, sidecar_path
+from .base import LabelGuardAlgorithm, plugin_version
+from .compat import FLAG_ADVANCED, TYPE_MAPLAYER
+from .layers import layer_file
+from .measure import describe, is_multi_layer
+
+
+class ExportSidecarsAlgorithm(LabelGuardAlgorithm):
+    GROUP_ID = "versioning"
+    LAYERS = "LAYERS"
+    OUTPUT_FOLDER = "OUTPUT_FOLDER"
+    CLASS_FIELD = "CLASS_FIELD"
+    SIDECARS = "SIDECARS"
+    COUNT = "COUNT"
+
+    def name(self) -> str:
+        return "exportsidecars"
+
+    def displayName(self) -> str:  # noqa: N802 (QGIS API)
+        return self.tr("Export metadata sidecars")
+
+    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
+        return self.tr(
+            "Writes one YAML metadata sidecar per input layer's data file, named "
+            "<data file name>.labelguard.yaml (one per layer for multi-layer GeoPackages). "
+            "A sidecar records what format conversions tend to lose: the CRS as EPSG code and "
+            "WKT2 (with axis order and area of use), extent, the affine transform, resolution, "
+            "bands and nodata of rasters, geometry type, fields and class counts of vectors, "
+            "the acquisition time in ISO 8601 UTC (a local time without offset is recorded as "
+            "written and flagged, never guessed), and a content hash.\n\n"
+            "Sidecars are deterministic: the same data gives byte-identical files, so they can "
+            "be committed and diffed. Existing sidecars of the same data are replaced "
+            "atomically; the data files themselves are never written.\n\n"
+            "Outputs: SIDECARS (the paths written) and COUNT."
+        )
+
+    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
+        layers = QgsProcessingParameterMultipleLayers(
+            self.LAYERS, self.tr("Raster and vector layers"), TYPE_MAPLAYER)
+        layers.setHelp(self.tr("File-based raster and vector layers to describe. Memory and "
+                               "database layers are refused: they have no file to sit next to."))
+        self.addParameter(layers)
+        folder = QgsProcessingParameterFolderDestination(
+            self.OUTPUT_FOLDER, self.tr("Output folder (empty: next to each data file)"),
+            optional=True, createByDefault=False)
+        folder.setHelp(self.tr("Where to write the sidecars. Leave empty to write each sidecar "
+                               "next to its data file, where verify and the dock look for it."))
+        self.addParameter(folder)
+        cls = QgsProcessingParameterString(
+            self.CLASS_FIELD, self.tr("Class field for class counts"), optional=True)
+        cls.setHelp(self.tr("Field holding the annotation class, for per-class counts in "
+                            "vector sidecars. Empty: a field named class, label or category "
+                            "is used if present."))
+        cls.setFlags(cls.flags() | FLAG_ADVANCED)
+        self.addParameter(cls)
+        self.addOutput(QgsProcessingOutputString(self.SIDECARS, self.tr("Sidecar files")))
+        self.addOutput(QgsProcessingOutputNumber(self.COUNT, self.tr("Number of sidecars")))
+
+    def processAlgorithm(  # noqa: N802 (QGIS API)
+        self, parameters: Dict[str, Any], context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback
+    ) -> Dict[str, Any]:
+        layers = self.parameterAsLayerList(parameters, self.LAYERS, context)
+        if not layers:
+            raise QgsProcessingException(self.tr("No layers given: choose at least one layer."))
+        folder_text = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
+        folder = Path(folder_text) if folder_text else None
+        class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
+        sources = []
+        for layer in layers:
+            path, sublayer = layer_file(layer)
+            if (path, sublayer) not in sources:
+                sources.append((path, sublayer))
+        generator = f"LabelGuard {plugin_version()}"
+        # Describe everything first, then write: a bad input leaves no partial set of sidecars.
+        planned = []
+        for i, (path, sublayer) in enumerate(sources):
+            if feedback.isCanceled():
+                raise QgsProcessingException(self.tr("Cancelled; nothing was written."))
+            feedback.pushInfo(self.tr("Describing {}").format(path.name))
+            desc = self.run_core(None, describe, path, sublayer, class_field,
+                                 should_stop=feedback.isCanceled)
+            data = self.run_core(None, dump_sidecar, build_sidecar(desc, generator))
+            if desc.crs is None:
+                feedback.pushWarning(self.tr("{} has no CRS; the sidecar records crs: null.")
+                                     .format(path.name))
+            if desc.acquisition_time is not None and not desc.acquisition_time.offset_known:
+                feedback.pushWarning(self.tr(
+                    "{}: acquisition time {} has no UTC offset; recorded as local time, not "
+                    "converted.").format(path.name, desc.acquisition_time.local))
+            target = sidecar_path(path, folder, desc.layer, is_multi_layer(path))
+            planned.append((target, data))
+            feedback.setProgress(100.0 * (i + 1) / len(sources))
+        written = []
+        for target, data in planned:
+            unchanged = target.is_file() and target.read_bytes() == data
+            if not unchanged:
+                try:
+                    atomic_write_bytes(target, data)
+                except OSError as exc:
+                    raise QgsProcessingException(
+                        self.tr("Cannot write sidecar {}: {}").format(target, exc)) from exc
+            feedback.pushInfo(self.tr("{}: {}").format(
+                self.tr("unchanged") if unchanged else self.tr("written"), target))
+            written.append(str(target))
+        return {self.SIDECARS: written, self.COUNT: len(written)}
+
