@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib
 
+# shapely is imported through core.geos, the one place that decides how (RTLD_DEEPBIND inside
+# QGIS); a plain import here would bind it to QGIS's older GEOS for the whole session.
 REQUIRED = (
-    ("shapely", "2.0", "shapely 2.0 or newer"),
+    (".geos", "2.0", "shapely 2.0 or newer"),
     ("pyproj", "3.0", "pyproj 3.0 or newer"),
     ("yaml", "5.1", "PyYAML 5.1 or newer"),
     ("numpy", "1.21", "numpy 1.21 or newer"),
@@ -25,7 +27,9 @@ def missing_dependencies() -> list[str]:
     problems = []
     for module, minimum, label in REQUIRED:
         try:
-            mod = importlib.import_module(module)
+            mod = importlib.import_module(module, __package__)
+            if module == ".geos":
+                mod = mod.shapely  # type: ignore[attr-defined]
         except Exception as exc:  # an ImportError, or a broken binary wheel
             problems.append(f"{label} (not importable: {exc})")
             continue

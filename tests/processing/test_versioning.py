@@ -6,57 +6,14 @@ import json
 import sqlite3
 from pathlib import Path
 
-import numpy as np
 import pytest
-from osgeo import gdal, ogr, osr
-
-gdal.UseExceptions()
-
-POLYS = [
-    (1, "building", "POLYGON((500010 5000010,500030 5000010,500030 5000030,500010 5000030,500010 5000010))"),
-    (2, "tree", "POLYGON((500040 5000040,500050 5000040,500045 5000055,500040 5000040))"),
-    (3, "water", "POLYGON((500060 5000010,500090 5000010,500090 5000030,500060 5000030,500060 5000010))"),
-]
-
-
-def _srs(epsg):
-    s = osr.SpatialReference()
-    s.ImportFromEPSG(epsg)
-    return s
-
-
-def write_vector(path: Path, rows=POLYS, driver="GPKG", epsg=32633):
-    ds = ogr.GetDriverByName(driver).CreateDataSource(str(path))
-    lyr = ds.CreateLayer("annotations", _srs(epsg), ogr.wkbPolygon)
-    lyr.CreateField(ogr.FieldDefn("id", ogr.OFTInteger))
-    lyr.CreateField(ogr.FieldDefn("class", ogr.OFTString))
-    for fid, cls, wkt in rows:
-        f = ogr.Feature(lyr.GetLayerDefn())
-        f["id"], f["class"] = fid, cls
-        f.SetGeometry(ogr.CreateGeometryFromWkt(wkt))
-        lyr.CreateFeature(f)
-    ds = None
-    return path
-
-
-def write_raster(path: Path, epsg=32633, when="2024:05:17 10:42:00"):
-    ds = gdal.GetDriverByName("GTiff").Create(str(path), 100, 80, 3, gdal.GDT_Byte)
-    ds.SetGeoTransform((500000, 1, 0, 5000080, 0, -1))
-    if epsg:
-        ds.SetProjection(_srs(epsg).ExportToWkt())
-    ds.SetMetadataItem("TIFFTAG_DATETIME", when)
-    for b in range(1, 4):
-        ds.GetRasterBand(b).WriteArray(np.full((80, 100), 40 * b, dtype=np.uint8))
-    ds = None
-    return path
-
 
 @pytest.fixture()
-def dataset(tmp_path):
+def dataset(tmp_path, gis):
     root = tmp_path / "ds"
     root.mkdir()
-    return {"root": root, "tif": write_raster(root / "ortho.tif"),
-            "gpkg": write_vector(root / "labels.gpkg")}
+    return {"root": root, "tif": gis.write_raster(root / "ortho.tif"),
+            "gpkg": gis.write_vector(root / "labels.gpkg")}
 
 
 def test_sidecars_are_deterministic_and_describe_the_data(run_alg, dataset, tmp_path):
@@ -122,20 +79,20 @@ def test_build_then_verify_is_clean(run_alg, dataset, tmp_path):
     assert (verify["OK_COUNT"], verify["MISMATCH_COUNT"], verify["CHAIN_OK"]) == (2, 0, 1)
 
 
-def test_verify_tells_rewritten_modified_missing_crs_drift_untracked(run_alg, dataset, tmp_path):
+def test_verify_tells_rewritten_modified_missing_crs_drift_untracked(run_alg, dataset, tmp_path, gis):
     res = _build(run_alg, dataset)
     # Same features, new bytes: VACUUM with a changed page size rewrites the whole file.
     con = sqlite3.connect(dataset["gpkg"])
     con.execute("PRAGMA page_size=8192")
     con.execute("VACUUM")
     con.close()
-    write_raster(dataset["tif"], epsg=32634)  # same pixels, other CRS
-    write_vector(dataset["root"] / "extra.gpkg")
+    gis.write_raster(dataset["tif"], epsg=32634)  # same pixels, other CRS
+    gis.write_vector(dataset["root"] / "extra.gpkg")
     verify, statuses = _verify(run_alg, res["OUTPUT"], tmp_path)
     assert statuses == {"labels.gpkg": "rewritten", "ortho.tif": "crs_drift",
                         "extra.gpkg": "untracked"}
     assert (verify["OK_COUNT"], verify["MISMATCH_COUNT"], verify["REWRITTEN_COUNT"]) == (1, 2, 1)
-    write_vector(dataset["gpkg"], POLYS[:2])
+    gis.write_vector(dataset["gpkg"], gis.POLYS[:2])
     dataset["tif"].unlink()
     _, statuses = _verify(run_alg, res["OUTPUT"], tmp_path, SCAN_UNTRACKED=False)
     assert statuses == {"labels.gpkg": "modified", "ortho.tif": "missing"}
@@ -192,10 +149,10 @@ def test_missing_parent_and_unknown_schema_version(run_alg, dataset, tmp_path):
     assert not (dataset["root"] / "v2.json").exists()
 
 
-def test_layer_outside_root_is_refused(run_alg, dataset, tmp_path):
+def test_layer_outside_root_is_refused(run_alg, dataset, tmp_path, gis):
     from qgis.core import QgsProcessingException
 
-    other = write_vector(tmp_path / "elsewhere.gpkg")
+    other = gis.write_vector(tmp_path / "elsewhere.gpkg")
     with pytest.raises(QgsProcessingException, match="lies outside the dataset root"):
         _build(run_alg, dataset, layers=[str(dataset["gpkg"]), str(other)])
     assert not (dataset["root"] / "v1.json").exists()
@@ -213,19 +170,19 @@ def test_cancel_writes_nothing(run_alg, dataset):
     assert sorted(p.name for p in dataset["root"].iterdir()) == ["labels.gpkg", "ortho.tif"]
 
 
-def test_gpkg_and_geojson_have_the_same_content_hash(run_alg, dataset):
-    geojson = write_vector(dataset["root"] / "labels.geojson", driver="GeoJSON")
+def test_gpkg_and_geojson_have_the_same_content_hash(run_alg, dataset, gis):
+    geojson = gis.write_vector(dataset["root"] / "labels.geojson", driver="GeoJSON")
     res = _build(run_alg, dataset, layers=[str(dataset["gpkg"]), str(geojson)])
     entries = json.loads(Path(res["OUTPUT"]).read_text())["entries"]
     assert entries[0]["sha256"] != entries[1]["sha256"]
     assert entries[0]["content_sha256"] == entries[1]["content_sha256"]
 
 
-def test_diff_by_id_and_by_content(run_alg, dataset, tmp_path):
+def test_diff_by_id_and_by_content(run_alg, dataset, tmp_path, gis):
     v1 = _build(run_alg, dataset, layers=[str(dataset["gpkg"])])
-    moved = POLYS[0][2].replace("500030", "500033")
-    write_vector(dataset["gpkg"], [(1, "building", moved), (2, "shrub", POLYS[1][2]),
-                                   (4, "tree", POLYS[2][2].replace("5000030", "5000035"))])
+    moved = gis.POLYS[0][2].replace("500030", "500033")
+    gis.write_vector(dataset["gpkg"], [(1, "building", moved), (2, "shrub", gis.POLYS[1][2]),
+                                   (4, "tree", gis.POLYS[2][2].replace("5000030", "5000035"))])
     v2 = _build(run_alg, dataset, "v2.json", "v2", parent=v1["OUTPUT"],
                 layers=[str(dataset["gpkg"])])
     report = tmp_path / "diff.json"
@@ -250,10 +207,10 @@ def test_diff_by_id_and_by_content(run_alg, dataset, tmp_path):
     assert doc["counts"]["removed"] == 1 and len(doc["findings"]) == 4
 
 
-def test_diff_refuses_a_non_unique_id_field(run_alg, dataset):
+def test_diff_refuses_a_non_unique_id_field(run_alg, dataset, gis):
     from qgis.core import QgsProcessingException
 
-    write_vector(dataset["gpkg"], [(1, "a", POLYS[0][2]), (1, "b", POLYS[1][2])])
+    gis.write_vector(dataset["gpkg"], [(1, "a", gis.POLYS[0][2]), (1, "b", gis.POLYS[1][2])])
     v1 = _build(run_alg, dataset, layers=[str(dataset["gpkg"])])
     with pytest.raises(QgsProcessingException, match="ID field 'id' is not unique"):
         run_alg("labelguard:diffversions", {"BASE": v1["OUTPUT"], "HEAD": v1["OUTPUT"],
