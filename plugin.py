@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from qgis.core import Qgis, QgsApplication, QgsMessageLog
+from pathlib import Path
+
+from qgis.core import Qgis, QgsApplication, QgsMessageLog, QgsSettings
 
 LOG_TAG = "LabelGuard"
+ICON = Path(__file__).resolve().parent / "ui" / "icons" / "labelguard.svg"
 
 
 class LabelGuardPlugin:
@@ -21,8 +24,8 @@ class LabelGuardPlugin:
         missing = missing_dependencies()
         if not missing:
             return True
-        message = "LabelGuard needs these Python packages: {}. Install them with pip into the " \
-            "Python QGIS uses, then restart QGIS.".format("; ".join(missing))
+        message = ("LabelGuard needs these Python packages: {}. Install them with pip into the "
+                   "Python QGIS uses, then restart QGIS.").format("; ".join(missing))
         QgsMessageLog.logMessage(message, LOG_TAG, Qgis.Critical)
         if self.iface is not None:
             self.iface.messageBar().pushMessage(LOG_TAG, message, level=Qgis.Critical, duration=0)
@@ -38,8 +41,40 @@ class LabelGuardPlugin:
 
     def initGui(self) -> None:  # noqa: N802 (QGIS API)
         self.initProcessing()
+        if self.provider is None:
+            return
+        from qgis.core import QgsProject
+        from qgis.PyQt.QtCore import Qt
+        from qgis.PyQt.QtGui import QIcon
+        from qgis.PyQt.QtWidgets import QAction
+
+        from .ui.dock import LabelGuardDock
+
+        def message(text: str, level: int) -> None:
+            self.iface.messageBar().pushMessage(LOG_TAG, text, level=level, duration=8)
+
+        self.dock = LabelGuardDock(self.iface.mainWindow(), QgsProject.instance(), message)
+        self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        self.dock_action = QAction(QIcon(str(ICON)), "LabelGuard", self.iface.mainWindow())
+        self.dock_action.setCheckable(True)
+        self.dock.setToggleVisibilityAction(self.dock_action)
+        self.iface.addPluginToMenu("LabelGuard", self.dock_action)
+        self.iface.addToolBarIcon(self.dock_action)
+        visible = QgsSettings().value("labelguard/dock/visible", True, type=bool)
+        self.dock.setUserVisible(visible)
 
     def unload(self) -> None:
+        if self.dock is not None:
+            QgsSettings().setValue("labelguard/dock/visible", self.dock.isUserVisible())
+            self.dock.unload()
+            self.iface.removeDockWidget(self.dock)
+            self.dock.deleteLater()
+        if self.dock_action is not None:
+            self.iface.removePluginMenu("LabelGuard", self.dock_action)
+            self.iface.removeToolBarIcon(self.dock_action)
+            self.dock_action.deleteLater()
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
+        self.dock = None
+        self.dock_action = None
         self.provider = None

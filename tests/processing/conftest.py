@@ -9,27 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import numpy as np
-from osgeo import gdal, ogr, osr
-
-gdal.UseExceptions()
 
 ROOT = Path(__file__).resolve().parents[2]
 QGIS_PROCESS = os.environ.get("QGIS_PROCESS", "/usr/bin/qgis_process.bin")
-
-
-@pytest.fixture(scope="session")
-def labelguard_provider(qgis_processing):
-    from qgis.core import QgsApplication
-
-    from labelguard.processing_provider.provider import LabelGuardProvider
-
-    registry = QgsApplication.processingRegistry()
-    provider = registry.providerById("labelguard")
-    if provider is None:
-        provider = LabelGuardProvider()
-        assert registry.addProvider(provider)
-    return provider
 
 
 @pytest.fixture()
@@ -83,57 +65,3 @@ def qgis_process(plugin_dir, tmp_path_factory):
         )
 
     return _run
-
-
-POLYS = [
-    (1, "building", "POLYGON((500010 5000010,500030 5000010,500030 5000030,500010 5000030,500010 5000010))"),
-    (2, "tree", "POLYGON((500040 5000040,500050 5000040,500045 5000055,500040 5000040))"),
-    (3, "water", "POLYGON((500060 5000010,500090 5000010,500090 5000030,500060 5000030,500060 5000010))"),
-]
-
-
-def _srs(epsg):
-    s = osr.SpatialReference()
-    s.ImportFromEPSG(epsg)
-    return s
-
-
-def write_vector(path: Path, rows=None, driver="GPKG", epsg=32633):
-    rows = POLYS if rows is None else rows
-    ds = ogr.GetDriverByName(driver).CreateDataSource(str(path))
-    lyr = ds.CreateLayer("annotations", _srs(epsg), ogr.wkbPolygon)
-    lyr.CreateField(ogr.FieldDefn("id", ogr.OFTInteger))
-    lyr.CreateField(ogr.FieldDefn("class", ogr.OFTString))
-    for fid, cls, wkt in rows:
-        f = ogr.Feature(lyr.GetLayerDefn())
-        f["id"], f["class"] = fid, cls
-        f.SetGeometry(ogr.CreateGeometryFromWkt(wkt))
-        lyr.CreateFeature(f)
-    ds = None
-    return path
-
-
-def write_raster(path: Path, epsg=32633, when="2024:05:17 10:42:00"):
-    ds = gdal.GetDriverByName("GTiff").Create(str(path), 100, 80, 3, gdal.GDT_Byte)
-    ds.SetGeoTransform((500000, 1, 0, 5000080, 0, -1))
-    if epsg:
-        ds.SetProjection(_srs(epsg).ExportToWkt())
-    ds.SetMetadataItem("TIFFTAG_DATETIME", when)
-    for b in range(1, 4):
-        ds.GetRasterBand(b).WriteArray(np.full((80, 100), 40 * b, dtype=np.uint8))
-    ds = None
-    return path
-
-
-
-
-class _Gis:
-    POLYS = POLYS
-    write_raster = staticmethod(write_raster)
-    write_vector = staticmethod(write_vector)
-
-
-@pytest.fixture()
-def gis():
-    """Writers for tiny GeoTIFF / GeoPackage / GeoJSON fixtures (UTM 33N by default)."""
-    return _Gis

@@ -1,0 +1,140 @@
+"""LabelGuardDock: hash status and version lineage of every loaded layer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Dict, Optional
+
+from qgis.core import Qgis, QgsApplication, QgsMessageLog, QgsProject, QgsSettings
+from qgis.gui import QgsDockWidget
+from qgis.PyQt import uic
+from qgis.PyQt.QtWidgets import QLabel, QSplitter, QToolButton, QTreeView, QWidget
+
+from .models import LayerStatus, LayerStatusModel, LineageModel, Role
+from .tasks import LayerStatusTask, layer_ref
+
+FORM_CLASS, _ = uic.loadUiType(str(Path(__file__).resolve().parent / "dock.ui"))
+LOG_TAG = "LabelGuard"
+SETTINGS = "labelguard/dock/"
+
+
+class _Contents(QWidget, FORM_CLASS):
+    summaryLabel: QLabel
+    refreshButton: QToolButton
+    splitter: QSplitter
+    layerView: QTreeView
+    lineageLabel: QLabel
+    lineageView: QTreeView
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setupUi(self)
+
+
+class LabelGuardDock(QgsDockWidget):
+    """Shows, per loaded layer, whether its file still matches the newest manifest that lists
+    it (verified, modified, CRS drift, untracked, unsaved edits...) and that dataset's versions.
+    """
+
+    def __init__(self, parent=None, project: Optional[QgsProject] = None,
+                 message: Optional[Callable[[str, int], None]] = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("LabelGuard"))
+        self.setObjectName("LabelGuardDock")
+        self.project = project or QgsProject.instance()
+        self._message = message
+        self.ui = _Contents(self)
+        self.setWidget(self.ui)
+        self.layer_model = LayerStatusModel(self)
+        self.lineage_model = LineageModel(self)
+        self.ui.layerView.setModel(self.layer_model)
+        self.ui.lineageView.setModel(self.lineage_model)
+        self.ui.refreshButton.setIcon(QgsApplication.getThemeIcon("/mActionRefresh.svg"))
+        self.task: Optional[LayerStatusTask] = None
+        self._statuses: Dict[str, LayerStatus] = {}
+        self._connections = [
+            (self.ui.refreshButton.clicked, self.refresh),
+            (self.project.layersAdded, self._layers_changed),
+            (self.project.layersRemoved, self._layers_changed),
+            (self.ui.layerView.selectionModel().currentRowChanged, self._row_changed),
+        ]
+        for signal, slot in self._connections:
+            signal.connect(slot)
+        splitter_state = QgsSettings().value(SETTINGS + "splitter")
+        if splitter_state is not None:
+            self.ui.splitter.restoreState(splitter_state)
+
+    def _layers_changed(self, *_args) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Start verifying every layer of the project in a background task."""
+        if self.task is not None:
+            self.task.cancel()
+        layers = list(self.project.mapLayers().values())
+        refs = [layer_ref(layer) for layer in sorted(layers, key=lambda lyr: lyr.name().lower())]
+        self.layer_model.set_statuses(LayerStatus(r.layer_id, r.name, "checking") for r in refs)
+        self.ui.summaryLabel.setText(self.tr("Checking {} layers…").format(len(refs)))
+        task = LayerStatusTask(refs)
+        task.taskCompleted.connect(lambda t=task: self._finished(t))
+        task.taskTerminated.connect(lambda t=task: self._finished(t))
+        self.task = task
+        QgsApplication.taskManager().addTask(task)
+
+    def _finished(self, task: LayerStatusTask) -> None:
+        if task is not self.task:  # a newer refresh replaced this one
+            return
+        self.task = None
+        if task.error:
+            QgsMessageLog.logMessage(task.error, LOG_TAG, Qgis.Warning)
+            self.ui.summaryLabel.setText(self.tr("Check failed: {}").format(task.error))
+            if self._message is not None:
+                self._message(task.error, Qgis.Warning)
+            return
+        self.show_statuses(task.statuses)
+
+    def show_statuses(self, statuses) -> None:
+        self._statuses = {s.layer_id: s for s in statuses}
+        self.layer_model.set_statuses(statuses)
+        for col in range(3):
+            self.ui.layerView.resizeColumnToContents(col)
+        counts: Dict[str, int] = {}
+        for s in statuses:
+            counts[s.status] = counts.get(s.status, 0) + 1
+        verified = counts.get("ok", 0) + counts.get("rewritten", 0)
+        problems = sum(counts.get(k, 0) for k in ("modified", "missing", "crs_drift",
+                                                   "sidecar_mismatch", "error", "unsaved"))
+        self.ui.summaryLabel.setText(
+            self.tr("{} verified, {} need attention, {} untracked").format(
+                verified, problems, counts.get("untracked", 0) + counts.get("no_file", 0)))
+        first = next((s for s in statuses if s.lineage is not None), None)
+        self.lineage_model.set_lineage(first.lineage if first else None,
+                                       first.manifest if first else None)
+        self.ui.lineageView.resizeColumnToContents(0)
+        self.ui.lineageView.resizeColumnToContents(1)
+
+    def _row_changed(self, current, _previous) -> None:
+        status = self._statuses.get(current.data(Role.LAYER_ID)) if current.isValid() else None
+        if status is not None and status.lineage is not None:
+            self.lineage_model.set_lineage(status.lineage, status.manifest)
+            self.ui.lineageLabel.setText(self.tr("Version lineage of {}").format(
+                Path(status.manifest).name if status.manifest else ""))
+
+    def unload(self) -> None:
+        """Cancel work, disconnect every signal this dock connected, save state."""
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
+        for signal, slot in self._connections:
+            try:
+                signal.disconnect(slot)
+            except (TypeError, RuntimeError):
+                pass
+        self._connections = []
+        QgsSettings().setValue(SETTINGS + "splitter", self.ui.splitter.saveState())
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
+        super().closeEvent(event)

@@ -1,0 +1,131 @@
+"""Background work of the dock: verifying loaded layers against their manifests (QgsTask)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from qgis.core import (
+    QgsApplication,
+    QgsMapLayer,
+    QgsProcessingContext,
+    QgsProcessingFeedback,
+    QgsProviderRegistry,
+    QgsTask,
+)
+from qgis.PyQt.QtCore import QCoreApplication
+
+from ..core.errors import LabelGuardError
+from ..core.lineage import latest_manifest_for, lineage
+from .models import LayerStatus
+
+VERIFY_ALG = "labelguard:verifymanifest"
+
+
+@dataclass(frozen=True)
+class LayerRef:
+    """What the task needs from a layer, read on the main thread."""
+
+    layer_id: str
+    name: str
+    path: Optional[str]
+    sublayer: Optional[str]
+    modified: bool
+
+
+def layer_ref(layer: QgsMapLayer) -> LayerRef:
+    path = sub = None
+    if layer.providerType() in ("ogr", "gdal"):
+        parts = QgsProviderRegistry.instance().decodeUri(layer.providerType(), layer.source())
+        path, sub = parts.get("path") or None, parts.get("layerName") or None
+    modified = bool(getattr(layer, "isModified", lambda: False)())
+    return LayerRef(layer.id(), layer.name(), path, sub, modified)
+
+
+def verify_with_algorithm(manifest: Path, feedback: QgsProcessingFeedback
+                          ) -> Dict[Tuple[str, Optional[str]], Tuple[str, str]]:
+    """Runs labelguard:verifymanifest by id; {(path, layer): (status, message)}."""
+    alg = QgsApplication.processingRegistry().createAlgorithmById(VERIFY_ALG)
+    if alg is None:
+        raise LabelGuardError("The LabelGuard Processing provider is not loaded.")
+    with tempfile.TemporaryDirectory(prefix="labelguard-dock-") as tmp:
+        report = os.path.join(tmp, "report.json")
+        context = QgsProcessingContext()
+        params = {"MANIFEST": str(manifest), "REPORT": report, "SCAN_UNTRACKED": False,
+                  "OUTPUT": "TEMPORARY_OUTPUT"}
+        _results, ok = alg.run(params, context, feedback)
+        if not ok:
+            raise LabelGuardError(f"Verification of {manifest.name} failed; see the log.")
+        with open(report, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    return {(f["path"], f.get("layer")): (f["rule"], f["message"]) for f in doc["findings"]}
+
+
+def compute_statuses(refs: List[LayerRef], feedback: QgsProcessingFeedback) -> List[LayerStatus]:
+    """Status of each layer; one verification run per manifest involved."""
+    tr = lambda t: QCoreApplication.translate("LabelGuardDock", t)  # noqa: E731
+    out: Dict[str, LayerStatus] = {}
+    by_manifest: Dict[Path, List[Tuple[LayerRef, dict]]] = {}
+    for ref in refs:
+        if ref.path is None:
+            out[ref.layer_id] = LayerStatus(ref.layer_id, ref.name, "no_file",
+                                            message=tr("memory, database or web layer"))
+            continue
+        found = latest_manifest_for(Path(ref.path), ref.sublayer)
+        if found is None:
+            out[ref.layer_id] = LayerStatus(ref.layer_id, ref.name, "untracked",
+                                            message=tr("no manifest lists this file"))
+            continue
+        by_manifest.setdefault(found[0], []).append((ref, found[1]))
+    n = max(len(by_manifest), 1)
+    for i, (manifest, items) in enumerate(sorted(by_manifest.items())):
+        if feedback.isCanceled():
+            break
+        try:
+            results = verify_with_algorithm(manifest, feedback)
+            lin = lineage(manifest)
+        except LabelGuardError as exc:
+            for ref, _ in items:
+                out[ref.layer_id] = LayerStatus(ref.layer_id, ref.name, "error",
+                                                message=str(exc), manifest=str(manifest))
+            continue
+        version = lin.versions[0].version if lin.versions else ""
+        for ref, entry in items:
+            status, message = results.get((entry["path"], entry.get("layer")),
+                                          ("error", tr("entry not verified")))
+            if ref.modified:
+                status, message = "unsaved", tr("layer has unsaved edits; save to verify them")
+            out[ref.layer_id] = LayerStatus(ref.layer_id, ref.name, status, version, message,
+                                            str(manifest), lin)
+        feedback.setProgress(100.0 * (i + 1) / n)
+    return [out[r.layer_id] for r in refs if r.layer_id in out]
+
+
+class LayerStatusTask(QgsTask):
+    """Computes LayerStatus records in the background; touches no widget or layer."""
+
+    def __init__(self, refs: List[LayerRef]) -> None:
+        super().__init__(QCoreApplication.translate("LabelGuardDock",
+                                                    "LabelGuard: verifying layers"),
+                         QgsTask.Flag.CanCancel)
+        self.refs = refs
+        self.statuses: List[LayerStatus] = []
+        self.error: Optional[str] = None
+        self._feedback = QgsProcessingFeedback()
+
+    def run(self) -> bool:
+        self._feedback.progressChanged.connect(self.setProgress)
+        try:
+            self.statuses = compute_statuses(self.refs, self._feedback)
+        except Exception as exc:  # reported in the dock, never raised into the task manager
+            self.error = str(exc)
+            return False
+        return not self.isCanceled()
+
+    def cancel(self) -> None:
+        self._feedback.cancel()
+        super().cancel()
