@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 from osgeo import gdal, ogr
@@ -198,3 +198,128 @@ def field_names(path: str, layer_name: Optional[str] = None) -> List[str]:
     names = _fields(lyr)
     ds = None
     return names
+
+
+# --- Whole-layer WKB reading for QGIS layers (validatetopology) -----------------------------
+
+# OGR drivers whose OGR FIDs are the feature ids QGIS shows, so "selected features only" can be
+# applied to OGR's output. Others (GeoJSON, CSV, ...) may number features differently.
+_FID_SAFE_STORAGE = ("GPKG", "ESRI Shapefile", "FlatGeobuf")
+
+
+def _ogr_fast_path(layer) -> Optional[tuple]:
+    """(path, layer name or index, where) when ``layer`` can be read straight through OGR with
+    the same features and ids QGIS gives; None when QGIS's own iterator must be used."""
+    from qgis.core import QgsProviderRegistry, QgsVectorLayer, QgsWkbTypes
+
+    if not isinstance(layer, QgsVectorLayer) or not layer.isValid():
+        return None
+    if layer.providerType() != "ogr" or layer.isModified():  # unsaved edits live in QGIS only
+        return None
+    if layer.dataProvider().storageType() not in _FID_SAFE_STORAGE:
+        return None
+    if QgsWkbTypes.isCurvedType(layer.wkbType()):  # GEOS/shapely read no curves
+        return None
+    parts = QgsProviderRegistry.instance().decodeUri("ogr", layer.source())
+    path = parts.get("path")
+    if not path or parts.get("geometryType") or parts.get("subset"):
+        return None
+    where = (layer.subsetString() or "").strip()
+    if where.lower().startswith("select"):  # a full SQL statement, not an attribute filter
+        return None
+    name = parts.get("layerName") or None
+    if name is None and parts.get("layerId") not in (None, ""):
+        name = int(parts["layerId"])
+    return str(path), name, where or None
+
+
+def _read_ogr_any(path: str, name, where, should_stop) -> Tuple[np.ndarray, np.ndarray]:
+    if isinstance(name, int):
+        ds, lyr = open_vector(path)
+        lyr = ds.GetLayer(name)
+        name = lyr.GetName() if lyr is not None else None
+        ds = None
+    fids, wkbs = [], []
+    for batch in read_ogr(path, name, where=where, should_stop=should_stop):
+        fids.append(batch.fids)
+        wkbs.append(batch.wkb)
+    if not fids:
+        return np.empty(0, np.int64), np.empty(0, dtype=object)
+    return np.concatenate(fids), np.concatenate(wkbs)
+
+
+def read_layer_wkb(
+    layer,
+    *,
+    selected_only: bool = False,
+    feature_source=None,
+    should_stop: Optional[Callable[[], bool]] = None,
+    use_ogr: Optional[bool] = None,
+) -> Tuple[np.ndarray, np.ndarray]:
+    """(feature ids, WKB or None per feature) of a vector layer, honouring its subset string
+    and, with ``selected_only``, its selection.
+
+    GeoPackage, Shapefile and FlatGeobuf layers without unsaved edits are read in bulk through
+    OGR; everything else (memory, PostGIS, WFS, curved geometries) goes through QGIS's feature
+    iterator (``feature_source`` when given, e.g. a Processing source, else ``layer``), with
+    geometry validity checks off: the caller wants the invalid ones. Both give the same ids and
+    geometries. ``use_ogr=False`` forces the iterator.
+    """
+    fast = _ogr_fast_path(layer) if use_ogr is not False and layer is not None else None
+    if fast is not None:
+        fids, wkb = _read_ogr_any(*fast, should_stop=should_stop)
+        if selected_only:
+            keep = np.isin(fids, np.fromiter(layer.selectedFeatureIds(), dtype=np.int64))
+            fids, wkb = fids[keep], wkb[keep]
+        order = np.argsort(fids, kind="stable")
+        return fids[order], wkb[order]
+    return read_features_wkb(feature_source if feature_source is not None else layer,
+                             selected_only=selected_only and feature_source is None,
+                             should_stop=should_stop)
+
+
+def read_features_wkb(
+    source,
+    *,
+    selected_only: bool = False,
+    crs=None,
+    transform_context=None,
+    should_stop: Optional[Callable[[], bool]] = None,
+) -> Tuple[np.ndarray, np.ndarray]:
+    """(feature ids, WKB or None) through QGIS's feature iterator, sorted by id; geometries
+    reprojected to ``crs`` when given. Curves are segmentized (GEOS reads no curves)."""
+    from qgis.core import (
+        QgsFeatureRequest,
+        QgsProcessingFeatureSource,
+        QgsVectorLayer,
+        QgsWkbTypes,
+    )
+
+    request = QgsFeatureRequest()
+    request.setNoAttributes()
+    request.setInvalidGeometryCheck(QgsFeatureRequest.InvalidGeometryCheck.GeometryNoCheck)
+    if crs is not None and crs.isValid():
+        request.setDestinationCrs(crs, transform_context)
+    if selected_only and isinstance(source, QgsVectorLayer):
+        request.setFilterFids(source.selectedFeatureIds())
+    if isinstance(source, QgsProcessingFeatureSource):
+        it = source.getFeatures(request, QgsProcessingFeatureSource.Flag.FlagSkipGeometryValidityChecks)
+    else:
+        it = source.getFeatures(request)
+    fids: List[int] = []
+    wkbs: List[Optional[bytes]] = []
+    for n, feat in enumerate(it):  # the slow path: providers OGR cannot open
+        if n % 10000 == 0 and should_stop is not None and should_stop():
+            raise Cancelled()
+        fids.append(feat.id())
+        geom = feat.geometry()
+        if geom is None or geom.isNull():
+            wkbs.append(None)
+            continue
+        if QgsWkbTypes.isCurvedType(geom.wkbType()):
+            geom = geom.__class__(geom.constGet().segmentize())
+        wkbs.append(bytes(geom.asWkb()))
+    fid_arr = np.array(fids, dtype=np.int64)
+    wkb_arr = np.array(wkbs + [None], dtype=object)[:-1]
+    order = np.argsort(fid_arr, kind="stable")
+    return fid_arr[order], wkb_arr[order]

@@ -1,0 +1,225 @@
+"""Benchmark: labelguard:validatetopology against qgis:checkvalidity on 100k and 1M polygons.
+
+Usage (from the repository root, with the venv):
+    PROJ_DATA=/usr/share/proj QT_QPA_PLATFORM=offscreen .venv/bin/python \
+        benchmarks/bench_topology.py [--sizes 100000 1000000] [--runs validity,all,qgis]
+
+The data is an annotation coverage: a grid of cells whose shared corners and edge midpoints
+are jittered (neighbours share vertices exactly, 9 vertices per cell), written once to
+benchmarks/data/coverage_<n>.gpkg, with injected defects (per 10 000 cells): 10 bow ties
+(invalid), 5 cells whose edge midpoint is pushed into a neighbour (overlap), 5 shrunk cells
+(gaps), 5 duplicates, 5 slivers appended along cell edges (sliver + overlap). Each variant
+runs in its own process through processing.run, so the peak RSS is per variant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DATA = HERE / "data"
+
+
+def _grid(n_side: int, rng: np.random.Generator):
+    """Corner and edge-midpoint coordinates of a jittered n_side x n_side grid (cell = 10 m)."""
+    size = 10.0
+    cx = np.arange(n_side + 1) * size
+    corners = np.stack(np.meshgrid(cx, cx, indexing="ij"), axis=-1).astype(np.float64)
+    corners[1:-1, 1:-1] += rng.uniform(-2.0, 2.0, corners[1:-1, 1:-1].shape)
+    # Midpoints of horizontal edges (between (i, j) and (i+1, j)) and vertical edges.
+    hmid = 0.5 * (corners[:-1, :, :] + corners[1:, :, :])
+    vmid = 0.5 * (corners[:, :-1, :] + corners[:, 1:, :])
+    hmid[:, 1:-1, 1] += rng.uniform(-1.0, 1.0, hmid[:, 1:-1, 1].shape)
+    vmid[1:-1, :, 0] += rng.uniform(-1.0, 1.0, vmid[1:-1, :, 0].shape)
+    return corners, hmid, vmid
+
+
+def make_coverage(n: int, path: Path, seed: int = 42) -> dict:
+    """Writes the benchmark GeoPackage; returns the injected defect counts."""
+    from labelguard.core.geos import shapely
+    from osgeo import ogr, osr
+
+    rng = np.random.default_rng(seed)
+    n_side = int(round(n**0.5))
+    corners, hmid, vmid = _grid(n_side, rng)
+    i, j = np.meshgrid(np.arange(n_side), np.arange(n_side), indexing="ij")
+    i, j = i.ravel(), j.ravel()
+    # Ring (counter-clockwise): c(i,j), h(i,j), c(i+1,j), v(i+1,j), c(i+1,j+1), h(i,j+1),
+    # c(i,j+1), v(i,j), back to c(i,j).
+    ring = np.stack(
+        [
+            corners[i, j],
+            hmid[i, j],
+            corners[i + 1, j],
+            vmid[i + 1, j],
+            corners[i + 1, j + 1],
+            hmid[i, j + 1],
+            corners[i, j + 1],
+            vmid[i, j],
+            corners[i, j],
+        ],
+        axis=1,
+    )
+    m = len(i)
+    per = max(1, m // 10000)
+    pick = rng.permutation(m)
+    bow = pick[: 10 * per]
+    ovl = pick[10 * per : 15 * per]
+    gap = pick[15 * per : 20 * per]
+    dup = pick[20 * per : 25 * per]
+    sliv = pick[25 * per : 30 * per]
+    ring[bow, 2], ring[bow, 6] = ring[bow, 6].copy(), ring[bow, 2].copy()  # bow tie
+    ring[ovl, 3, 0] += 3.0  # push the right midpoint into the right neighbour
+    centre = ring[gap, :8].mean(axis=1, keepdims=True)
+    ring[gap] = centre + 0.9 * (ring[gap] - centre)
+    polys = shapely.polygons(ring)
+    extra = [polys[dup]]
+    c = ring[sliv, 0]
+    slivers = shapely.box(c[:, 0], c[:, 1], c[:, 0] + 6.0, c[:, 1] + 0.05)
+    extra.append(slivers)
+    allp = np.concatenate([polys] + extra)
+    wkb = shapely.to_wkb(allp)
+    if path.exists():
+        path.unlink()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(3857)
+    lyr = ds.CreateLayer("labels", srs, ogr.wkbPolygon, ["SPATIAL_INDEX=NO"])
+    lyr.CreateField(ogr.FieldDefn("cls", ogr.OFTInteger))
+    defn = lyr.GetLayerDefn()
+    lyr.StartTransaction()
+    for k, blob in enumerate(wkb):
+        feat = ogr.Feature(defn)
+        feat.SetField(0, int(k % 5))
+        feat.SetGeometryDirectly(ogr.CreateGeometryFromWkb(blob))
+        lyr.CreateFeature(feat)
+    lyr.CommitTransaction()
+    ds = None
+    return {
+        "features": int(len(allp)),
+        "bow_ties": int(len(bow)),
+        "pushed": int(len(ovl)),
+        "shrunk": int(len(gap)),
+        "duplicates": int(len(dup)),
+        "slivers": int(len(sliv)),
+    }
+
+
+def _child(variant: str, path: str) -> None:
+    """Runs one variant in this process and prints a JSON line with time and peak RSS."""
+    from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingFeedback
+
+    app = QgsApplication([], False)
+    app.initQgis()
+    sys.path.insert(0, "/usr/share/qgis/python/plugins")
+    import processing
+    from processing.core.Processing import Processing
+
+    Processing.initialize()
+    sys.path.insert(0, str(ROOT / "tests"))
+    import conftest  # noqa: F401  (registers the checkout as package labelguard)
+    from labelguard.processing_provider.provider import LabelGuardProvider
+    from labelguard.processing_provider.validate_topology import ValidateTopologyAlgorithm
+
+    registry = QgsApplication.processingRegistry()
+    provider = LabelGuardProvider()
+    registry.addProvider(provider)
+    if registry.algorithmById("labelguard:validatetopology") is None:
+        provider.addAlgorithm(ValidateTopologyAlgorithm())
+    uri = f"{path}|layername=labels"
+    context = QgsProcessingContext()
+    feedback = QgsProcessingFeedback()
+    if variant == "qgis":
+        params = {"INPUT_LAYER": uri, "METHOD": 2}
+        alg = "qgis:checkvalidity"
+    else:
+        rules = [0] if variant == "validity" else [0, 1, 2, 4, 5, 6, 7]
+        params = {
+            "INPUT": uri,
+            "RULES": rules,
+            "MIN_AREA": 1.0,
+            "OUTPUT": "TEMPORARY_OUTPUT",
+            "OUTPUT_POINTS": "TEMPORARY_OUTPUT",
+        }
+        alg = "labelguard:validatetopology"
+    t0 = time.perf_counter()
+    res = processing.run(alg, params, context=context, feedback=feedback)
+    dt = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    counts = {k: v for k, v in res.items() if isinstance(v, (int, float))}
+    print(
+        "RESULT "
+        + json.dumps({"variant": variant, "seconds": dt, "peak_rss_mb": rss, "counts": counts})
+    )
+    app.exitQgis()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", nargs="*", type=int, default=[100_000, 1_000_000])
+    ap.add_argument("--runs", default="all,validity,qgis")
+    ap.add_argument("--child", nargs=2, metavar=("VARIANT", "PATH"))
+    args = ap.parse_args()
+    if args.child:
+        _child(*args.child)
+        return
+    sys.path.insert(0, str(ROOT / "tests"))
+    import conftest  # noqa: F401
+
+    rows = []
+    for n in args.sizes:
+        path = DATA / f"coverage_{n}.gpkg"
+        meta_path = path.with_suffix(".json")
+        if not path.exists() or not meta_path.exists():
+            t0 = time.perf_counter()
+            meta = make_coverage(n, path)
+            meta_path.write_text(json.dumps(meta))
+            print(f"generated {path} in {time.perf_counter() - t0:.1f} s: {meta}", flush=True)
+        meta = json.loads(meta_path.read_text())
+        for variant in args.runs.split(","):
+            env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", variant, str(path)],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
+            if not line:  # exitQgis may crash on the way out; the RESULT line is what counts
+                print(out.stdout[-2000:], out.stderr[-4000:])
+                continue
+            res = json.loads(line[-1][7:])
+            rows.append((meta["features"], res))
+            print(
+                f"  {n}: {variant} {res['seconds']:.2f} s {res['peak_rss_mb']:.0f} MB "
+                f"{res['counts']}",
+                flush=True,
+            )
+    names = {
+        "all": "LabelGuard all rules",
+        "validity": "LabelGuard validity only",
+        "qgis": "qgis:checkvalidity (GEOS)",
+    }
+    print()
+    print(f"| {'features':>9} | {'variant':<28} | {'time (s)':>8} | {'peak RSS (MB)':>13} |")
+    print(f"|{'-' * 11}|{'-' * 30}|{'-' * 10}|{'-' * 15}|")
+    for feats, res in rows:
+        print(
+            f"| {feats:>9} | {names.get(res['variant'], res['variant']):<28} | "
+            f"{res['seconds']:>8.2f} | {res['peak_rss_mb']:>13.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

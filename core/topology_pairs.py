@@ -1,0 +1,419 @@
+"""Pairwise polygon rules (overlap, near_duplicate, gap) that stay fast on a million polygons.
+
+The costly part of overlap detection is the exact intersection of neighbours that merely
+touch: in an annotation coverage almost every bounding-box pair is such a pair. Edge balance
+removes them without any GEOS call:
+
+1. Every polygon boundary segment is oriented with the polygon on its left and hashed. In a
+   clean coverage each inner segment occurs exactly twice, once in each direction (one
+   neighbour on each side), so the number of polygons covering a point cannot change across it.
+2. A polygon with any other kind of segment (unmatched, doubled, or crossing) is a *suspect*.
+   Only pairs with a suspect are intersected exactly; every polygon found overlapping becomes a
+   suspect too and its pairs are tested in the next round, until no new polygon turns up.
+   This finds every overlapping pair: the region covered twice is bounded by unbalanced
+   segments, so some polygon in it is a suspect, and the rounds walk from it across the region.
+3. Gaps: the boundary of the union of all polygons consists of unbalanced segments only. They
+   are noded and polygonized; a face covered by no polygon and bounded by at least two features
+   is a gap. Labels that only touch (no shared vertices) add faces that are covered, so they
+   cost time but are never reported.
+
+With GEOS >= 3.12 (``HAS_COVERAGE``) and ``PREFER_GEOS_COVERAGE``, ``coverage_invalid_edges``
+seeds the suspects instead of edge balance when no gaps are needed; both seeds give the same
+findings, but GEOS's validator is slower on annotation coverages (see the constant).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import geos as _geos
+from .geos import shapely
+from .progress import Ticker
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .topology import _Run
+
+_K1 = np.uint64(0x9E3779B97F4A7C15)
+_K2 = np.uint64(0xC2B2AE3D27D4EB4F)
+_K3 = np.uint64(0x165667B19E3779F9)
+_K4 = np.uint64(0x27D4EB2F165667C5)
+_PAIR_CHUNK = 20000
+# GEOS's coverage validator as the suspect seed. Measured on 1M polygons (GEOS 3.14, 2 cores):
+# coverage_invalid_edges 14.2 s against 3.1 s for edge balance, so it is off by default.
+PREFER_GEOS_COVERAGE = False
+
+
+def edge_balance(polys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Suspect polygons and the unbalanced boundary segments of valid polygons.
+
+    Returns ``suspect`` (bool per polygon: it has a segment not matched by exactly one
+    opposite segment) and ``free`` ((k, 2, 2) float array, one copy of every unbalanced
+    segment).
+    """
+    m = len(polys)
+    if m == 0:
+        return np.zeros(0, dtype=bool), np.empty((0, 2, 2))
+    coords, cidx, is_ext, poly_of_ring = _ring_coordinates(polys)
+    # Segments join consecutive coordinates of one ring; boolean compression of the shifted
+    # views reads memory sequentially (much faster than gathering by index).
+    is_seg = cidx[:-1] == cidx[1:]
+    ring_of_seg = cidx[:-1][is_seg]
+    del cidx
+    x1 = coords[:-1, 0][is_seg] + 0.0  # + 0.0 turns -0.0 into 0.0 so equal numbers hash equal
+    y1 = coords[:-1, 1][is_seg] + 0.0
+    x2 = coords[1:, 0][is_seg] + 0.0
+    y2 = coords[1:, 1][is_seg] + 0.0
+    del coords, is_seg
+    # Orientation: exterior rings counter-clockwise, holes clockwise, i.e. polygon on the left.
+    area2 = np.bincount(ring_of_seg, weights=x1 * y2 - x2 * y1, minlength=len(is_ext))
+    flip = (area2 > 0) != is_ext
+    fseg = flip[ring_of_seg]
+    # Canonical (undirected) key: the lexicographically smaller end first.
+    swap = (x2 < x1) | ((x2 == x1) & (y2 < y1))
+    forward = swap == fseg  # segment (after orientation) runs from the smaller end
+    del fseg
+    ax = np.where(swap, x2, x1)
+    ay = np.where(swap, y2, y1)
+    bx = np.where(swap, x1, x2)
+    by = np.where(swap, y1, y2)
+    del x1, y1, x2, y2, swap
+    # Two independent 64-bit hashes of the four coordinates: sorting by the first groups equal
+    # segments, the second must then agree within each group (a false match needs both to
+    # collide, about 1e-25 for ten million segments).
+    h = _hash4(ax, ay, bx, by, _K1, _K2, _K3, _K4)
+    order = np.argsort(h)
+    hs = h[order]
+    del h
+    h2 = _hash4(ax, ay, bx, by, _K3, _K4, _K1, _K2)[order]
+    new = np.empty(len(hs), dtype=bool)
+    new[0] = True
+    np.not_equal(hs[1:], hs[:-1], out=new[1:])
+    del hs
+    if np.any(~new[1:] & (h2[1:] != h2[:-1])):
+        # A 64-bit collision between different segments: sort by the coordinates instead.
+        order = np.lexsort((by, bx, ay, ax))
+        new[1:] = (
+            (ax[order][1:] != ax[order][:-1])
+            | (ay[order][1:] != ay[order][:-1])
+            | (bx[order][1:] != bx[order][:-1])
+            | (by[order][1:] != by[order][:-1])
+        )
+    del h2
+    starts = np.flatnonzero(new)
+    fwd = np.add.reduceat(forward[order].astype(np.int32), starts)
+    size = np.diff(np.append(starts, len(order)))
+    balanced = (fwd == 1) & (size == 2)
+    group = np.cumsum(new) - 1
+    bad_seg = order[~balanced[group]]
+    suspect = np.zeros(m, dtype=bool)
+    suspect[poly_of_ring[ring_of_seg[bad_seg]]] = True
+    reps = order[starts[~balanced]]
+    free = np.stack(
+        [np.stack([ax[reps], ay[reps]], axis=1), np.stack([bx[reps], by[reps]], axis=1)],
+        axis=1,
+    )
+    return suspect, free
+
+
+def _hash4(
+    a: np.ndarray,
+    b: np.ndarray,
+    c: np.ndarray,
+    d: np.ndarray,
+    k1: np.uint64,
+    k2: np.uint64,
+    k3: np.uint64,
+    k4: np.uint64,
+) -> np.ndarray:
+    h = a.view(np.uint64) * k1
+    h ^= b.view(np.uint64) * k2
+    h = (h ^ (h >> np.uint64(31))) * k3
+    h ^= c.view(np.uint64) * k4
+    h ^= d.view(np.uint64) * k1
+    h ^= h >> np.uint64(29)
+    return h
+
+
+def _ring_coordinates(polys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(coords, ring index per coordinate, is-exterior per ring, polygon per ring).
+
+    Polygons without holes (nearly all annotations) are read with one ``get_coordinates``
+    call, ring = polygon; only the others are split into parts and rings, which creates a
+    Python object per ring and costs ten times more.
+    """
+    simple = (shapely.get_type_id(polys) == 3) & (shapely.get_num_interior_rings(polys) == 0)
+    s_idx = np.flatnonzero(simple)
+    c1, i1 = shapely.get_coordinates(polys[s_idx], return_index=True)
+    ext1 = np.ones(len(s_idx), dtype=bool)
+    c_idx = np.flatnonzero(~simple)
+    if c_idx.size == 0:
+        return c1, i1, ext1, s_idx
+    parts, part_of = shapely.get_parts(polys[c_idx], return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    ext2 = np.ones(len(rings), dtype=bool)
+    ext2[1:] = ring_part[1:] != ring_part[:-1]
+    c2, i2 = shapely.get_coordinates(rings, return_index=True)
+    return (
+        np.concatenate([c1, c2]),
+        np.concatenate([i1, i2 + len(s_idx)]),
+        np.concatenate([ext1, ext2]),
+        np.concatenate([s_idx, c_idx[part_of[ring_part]]]),
+    )
+
+
+def coverage_suspects(polys: np.ndarray) -> np.ndarray:
+    """Suspects from GEOS's coverage validator (GEOS >= 3.12): polygons with invalid edges."""
+    edges = shapely.coverage_invalid_edges(polys)
+    return ~shapely.is_empty(edges) & ~shapely.is_missing(edges)
+
+
+def _bbox_overlap_area(ba: np.ndarray, bb: np.ndarray) -> np.ndarray:
+    w = np.minimum(ba[:, 2], bb[:, 2]) - np.maximum(ba[:, 0], bb[:, 0])
+    h = np.minimum(ba[:, 3], bb[:, 3]) - np.maximum(ba[:, 1], bb[:, 1])
+    return np.clip(w, 0, None) * np.clip(h, 0, None)
+
+
+def _intersect_chunk(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    inter = shapely.intersection(a, b)
+    return inter, shapely.area(inter)
+
+
+def overlapping_pairs(
+    run: _Run, polys: np.ndarray, suspect: np.ndarray, ticker: Ticker
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(i, j, intersection, area) for every pair of polygons whose interiors intersect,
+    i < j, indices into ``polys``; area in CRS units squared."""
+    m = len(polys)
+    tree = shapely.STRtree(polys)
+    bounds = shapely.bounds(polys)
+    tested = np.zeros(m, dtype=bool)
+    frontier = suspect.copy()
+    found_i, found_j, found_g, found_a = [], [], [], []
+    rounds = 0
+    while frontier.any():
+        rounds += 1
+        q = np.flatnonzero(frontier)
+        a, b = tree.query(polys[q])
+        i, j = q[a], b
+        # Each unordered pair once: drop self pairs, pairs tested in an earlier round, and
+        # the mirror of pairs where both ends are in this round.
+        keep = (i != j) & ~tested[j] & ~(frontier[j] & (j < i))
+        i, j = i[keep], j[keep]
+        tested[q] = True
+        lo, hi = np.minimum(i, j), np.maximum(i, j)
+        keep = _bbox_overlap_area(bounds[lo], bounds[hi]) > 0  # touching boxes cannot overlap
+        lo, hi = lo[keep], hi[keep]
+        if rounds == 1:  # later rounds are small; they only poll for cancel
+            ticker.total = float(max(1, len(lo)))
+        results = run.pmap(
+            _intersect_chunk, [polys[lo], polys[hi]], _PAIR_CHUNK, ticker if rounds == 1 else None
+        )
+        if results:
+            inter = np.concatenate([r[0] for r in results])
+            area = np.concatenate([r[1] for r in results])
+        else:
+            inter, area = np.empty(0, dtype=object), np.empty(0)
+        hit = area > 0
+        found_i.append(lo[hit])
+        found_j.append(hi[hit])
+        found_g.append(inter[hit])
+        found_a.append(area[hit])
+        frontier = np.zeros(m, dtype=bool)
+        frontier[lo[hit]] = True
+        frontier[hi[hit]] = True
+        frontier &= ~tested
+    if not found_i:
+        return (
+            np.empty(0, np.int64),
+            np.empty(0, np.int64),
+            np.empty(0, dtype=object),
+            np.empty(0),
+        )
+    i = np.concatenate(found_i)
+    j = np.concatenate(found_j)
+    g = np.concatenate(found_g)
+    ar = np.concatenate(found_a)
+    order = np.lexsort((j, i))
+    return i[order], j[order], g[order], ar[order]
+
+
+def _polygonal(geom: Any) -> Any:
+    """The polygonal part of an intersection result."""
+    tid = shapely.get_type_id(geom)
+    if tid in (3, 6):
+        return geom
+    parts = shapely.get_parts(geom)
+    parts = parts[np.isin(shapely.get_type_id(parts), (3, 6))]
+    if len(parts) == 1:
+        return parts[0]
+    return shapely.union_all(parts)
+
+
+def pair_rules(
+    run: _Run,
+    idx: np.ndarray,
+    active: set[str],
+    dup_pairs: set[tuple[int, int]],
+    *,
+    tolerance: float,
+    max_gap_area: float,
+    near_duplicate_iou: float,
+    ticker: Ticker,
+    cover_extra: np.ndarray | None = None,
+) -> None:
+    """Adds overlap, near_duplicate and gap findings for the valid polygons ``idx``."""
+    polys = run.geoms[idx]
+    if len(polys) == 0:
+        ticker.advance(1)
+        return
+    need_gaps = "gap" in active
+    if PREFER_GEOS_COVERAGE and _geos.HAS_COVERAGE and not need_gaps:
+        suspect = coverage_suspects(polys)
+        free = np.empty((0, 2, 2))
+    else:
+        suspect, free = edge_balance(polys)
+    ticker.check()
+    pairs_ticker = ticker.sub(1, 0.3, 0.85)
+    if active & {"overlap", "near_duplicate"}:
+        i, j, inter, _ = overlapping_pairs(run, polys, suspect, pairs_ticker)
+        _overlap_findings(
+            run, idx, polys, i, j, inter, active, dup_pairs, tolerance, near_duplicate_iou
+        )
+    ticker.check()
+    if need_gaps:
+        _gap_findings(run, idx, polys, free, max_gap_area, cover_extra)
+    ticker.sub(1, 0.85, 1.0).advance(1)
+
+
+def _overlap_findings(
+    run: _Run,
+    idx: np.ndarray,
+    polys: np.ndarray,
+    i: np.ndarray,
+    j: np.ndarray,
+    inter: np.ndarray,
+    active: set[str],
+    dup_pairs: set[tuple[int, int]],
+    tolerance: float,
+    near_iou: float,
+) -> None:
+    if len(i) == 0:
+        return
+    inter = np.array([_polygonal(g) for g in inter] + [None], dtype=object)[:-1]
+    area = run.area(inter)
+    a_area = run.area(polys[i])
+    b_area = run.area(polys[j])
+    union = a_area + b_area - area
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = np.where(union > 0, area / union, 0.0)
+    unit = "m²" if run.ellipsoid is not None else "square units"
+    is_dup = np.zeros(len(i), dtype=bool)
+    if "duplicate" in active:
+        cand = np.flatnonzero(iou >= 1.0 - 1e-9)
+        is_dup[cand] = shapely.equals_exact(
+            shapely.normalize(polys[i[cand]]), shapely.normalize(polys[j[cand]]), tolerance=0.0
+        )
+    pairs = []
+    for k in range(len(i)):
+        gi, gj = int(idx[i[k]]), int(idx[j[k]])
+        if run.fids[gj] < run.fids[gi]:
+            gi, gj = gj, gi
+        pairs.append((gi, gj))
+    # A group of n copies gives (first, other) pairs only, as the hashing method does.
+    copy_of: dict = {}
+    for k in sorted(
+        np.flatnonzero(is_dup), key=lambda k: (run.fids[pairs[k][0]], run.fids[pairs[k][1]])
+    ):
+        gi, gj = pairs[k]
+        copy_of.setdefault(gj, gi)
+    for k in range(len(i)):
+        gi, gj = pairs[k]
+        if is_dup[k]:
+            if gi not in copy_of and copy_of.get(gj) == gi:
+                run.add(
+                    "duplicate",
+                    gi,
+                    int(run.fids[gj]),
+                    f"Duplicate: feature {run.fids[gi]} and feature {run.fids[gj]} have "
+                    "the same geometry.",
+                    run.geoms[gj],
+                )
+            continue
+        if "duplicate" in active and (min(gi, gj), max(gi, gj)) in dup_pairs:
+            continue
+        fi, fj = int(run.fids[gi]), int(run.fids[gj])
+        if "near_duplicate" in active and iou[k] >= near_iou:
+            run.add(
+                "near_duplicate",
+                gi,
+                fj,
+                f"Near duplicate: features {fi} and {fj} overlap with IoU {iou[k]:.3f} "
+                f"(threshold {near_iou:.2f}).",
+                inter[k],
+            )
+            continue
+        if "overlap" in active and area[k] > tolerance:
+            run.add(
+                "overlap",
+                gi,
+                fj,
+                f"Overlap of {area[k]:.6g} {unit} between features {fi} and {fj} "
+                f"(tolerance {tolerance:.6g}).",
+                inter[k],
+            )
+
+
+def _gap_findings(
+    run: _Run,
+    idx: np.ndarray,
+    polys: np.ndarray,
+    free: np.ndarray,
+    max_gap_area: float,
+    cover_extra: np.ndarray | None,
+) -> None:
+    if len(free) == 0:
+        return
+    lines = shapely.linestrings(free)
+    noded = shapely.unary_union(shapely.multilinestrings(lines))
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    if len(faces) == 0:
+        return
+    area = run.area(faces)
+    if max_gap_area > 0:
+        faces, area = faces[area <= max_gap_area], area[area <= max_gap_area]
+    if len(faces) == 0:
+        return
+    tree = shapely.STRtree(polys)
+    probe = shapely.point_on_surface(faces)
+    covered = np.zeros(len(faces), dtype=bool)
+    covered[tree.query(probe, predicate="intersects")[0]] = True
+    if cover_extra is not None and len(cover_extra):
+        covered[shapely.STRtree(cover_extra).query(probe, predicate="intersects")[0]] = True
+    keep = np.flatnonzero(~covered)
+    if keep.size == 0:
+        return
+    f, p = tree.query(faces[keep], predicate="intersects")
+    # Neighbours share a stretch of the gap's boundary; corner touches only count when
+    # nothing shares a stretch.
+    shares = shapely.relate_pattern(faces[keep][f], polys[p], "****1****")
+    has_share = np.zeros(len(keep), dtype=bool)
+    has_share[f[shares]] = True
+    sel = shares | ~has_share[f]
+    f, p = f[sel], p[sel]
+    unit = "m²" if run.ellipsoid is not None else "square units"
+    for k_local, k in enumerate(keep):
+        around = idx[p[f == k_local]]
+        fids = sorted({int(run.fids[x]) for x in around})
+        if len(fids) < 2:  # a polygon's own hole is not a gap between neighbours
+            continue
+        first = int(around[np.argmin(run.fids[around])])
+        listed = ", ".join(map(str, fids[:6])) + (", ..." if len(fids) > 6 else "")
+        run.add(
+            "gap",
+            first,
+            fids[1],
+            f"Gap of {area[k]:.6g} {unit} between features {listed}.",
+            faces[k],
+        )

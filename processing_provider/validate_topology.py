@@ -1,0 +1,546 @@
+"""ValidateTopologyAlgorithm: topology and geometry rules on an annotation layer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsEllipsoidUtils,
+    QgsFeature,
+    QgsFeatureSink,
+    QgsField,
+    QgsFields,
+    QgsGeometry,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeatureSourceDefinition,
+    QgsProcessingFeedback,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
+    QgsWkbTypes,
+)
+from qgis.PyQt.QtCore import QVariant
+
+from ..core.errors import InputError
+from ..core.report import write_report
+from ..core.topology import (
+    NEAR_DUPLICATE_IOU,
+    RULES,
+    SLIVER_COMPACTNESS,
+    ExceptionEntry,
+    Finding,
+    TopologyResult,
+    as_exception_entries,
+    check_topology,
+)
+from ..core.topology_exceptions import FIELDS as EXCEPTION_FIELDS
+from ..core.topology_exceptions import load_exceptions
+from .base import LabelGuardAlgorithm
+from .compat import FLAG_ADVANCED, TYPE_VECTOR_ANY, TYPE_VECTOR_POLYGON
+from .styles import RuleStylePostProcessor
+from .vector_io import read_features_wkb, read_layer_wkb, read_ogr
+
+RULE_HELP = {
+    "invalid": "invalid (GEOS validity, every self-intersection)",
+    "empty": "empty (null or empty geometry)",
+    "duplicate": "duplicate (same geometry twice)",
+    "near_duplicate": "near_duplicate (IoU above threshold)",
+    "overlap": "overlap (features overlap by more than the tolerance)",
+    "gap": "gap (holes between neighbouring polygons)",
+    "sliver": "sliver (long and thin polygons)",
+    "min_area": "min_area (area below the minimum)",
+    "multipart": "multipart (more than one part)",
+    "dangle": "dangle (line ends touching nothing)",
+    "must_be_inside": "must_be_inside (outside the overlay layer)",
+    "must_not_overlap_with": "must_not_overlap_with (overlaps the overlay layer)",
+}
+
+# Sinks by the dimension of the error location: (parameter, wkb type, geometry type).
+_SINKS = {
+    2: ("OUTPUT", QgsWkbTypes.Type.MultiPolygon, QgsWkbTypes.GeometryType.PolygonGeometry),
+    0: ("OUTPUT_POINTS", QgsWkbTypes.Type.MultiPoint, QgsWkbTypes.GeometryType.PointGeometry),
+    1: ("OUTPUT_LINES", QgsWkbTypes.Type.MultiLineString, QgsWkbTypes.GeometryType.LineGeometry),
+}
+
+
+class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
+    GROUP_ID = "validation"
+
+    INPUT = "INPUT"
+    RULES = "RULES"
+    TOLERANCE = "TOLERANCE"
+    MIN_AREA = "MIN_AREA"
+    MAX_GAP_AREA = "MAX_GAP_AREA"
+    OVERLAY = "OVERLAY"
+    EXCEPTIONS = "EXCEPTIONS"
+    NEAR_DUPLICATE_IOU = "NEAR_DUPLICATE_IOU"
+    SLIVER_COMPACTNESS = "SLIVER_COMPACTNESS"
+    OUTPUT = "OUTPUT"
+    OUTPUT_POINTS = "OUTPUT_POINTS"
+    OUTPUT_LINES = "OUTPUT_LINES"
+    REPORT = "REPORT"
+    FAIL_ON_ERROR = "FAIL_ON_ERROR"
+    ERROR_COUNT = "ERROR_COUNT"
+    CHECKED_COUNT = "CHECKED_COUNT"
+    EXCEPTION_COUNT = "EXCEPTION_COUNT"
+
+    def name(self) -> str:
+        return "validatetopology"
+
+    def displayName(self) -> str:  # noqa: N802 (QGIS API)
+        return self.tr("Validate annotation topology")
+
+    def tags(self) -> list[str]:
+        return self.tr("topology,validity,overlap,gap,duplicate,sliver,dangle,annotation").split(
+            ","
+        )
+
+    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
+        return self.tr(
+            "Checks an annotation layer for broken geometry and topology: invalid geometries "
+            "(every self-intersection location, not only the first), null/empty geometries, "
+            "duplicates and near duplicates, overlaps, gaps between neighbours, slivers, areas "
+            "below a minimum, multipart features, dangling line ends, and, with an overlay "
+            "layer, features outside it or overlapping it.\n\n"
+            "Each finding is one feature whose geometry is where the problem is (the "
+            "self-intersection point, the overlap or gap polygon, the dangling end), with the "
+            "fields rule, severity, fid, other_fid, message, is_exception and key. Area findings "
+            "go to the error layer (Output), point locations to the point error layer, line "
+            "locations to the line error layer; findings without a location (null geometry) "
+            "are rows without geometry in the error layer. The JSON report holds every finding "
+            "with its location as WKT and the count per rule.\n\n"
+            "Areas are in layer units squared, or in square metres for a geographic layer. "
+            "Selected features only and the layer filter are honoured.\n\n"
+            "Accepted exceptions: give the error layer or report of an earlier run (with "
+            "is_exception ticked on the accepted rows), or a CSV/JSON list of rule + fid "
+            "(+ other_fid) or key. Matching findings are output with is_exception = true and not "
+            "counted.\n\n"
+            "ERROR_COUNT is the number of findings that are not accepted exceptions; "
+            "CHECKED_COUNT the number of features checked. With Fail on error, the algorithm "
+            "fails after writing its outputs when ERROR_COUNT > 0, so qgis_process exits "
+            "non-zero in a CI gate."
+        )
+
+    def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
+        p = QgsProcessingParameterFeatureSource(
+            self.INPUT, self.tr("Annotation layer"), [TYPE_VECTOR_ANY]
+        )
+        p.setHelp(self.tr("The layer to check. Selected features only and its filter apply."))
+        self.addParameter(p)
+
+        p = QgsProcessingParameterEnum(
+            self.RULES,
+            self.tr("Rules"),
+            options=[RULE_HELP[r] for r in RULES],
+            allowMultiple=True,
+            defaultValue=list(range(len(RULES))),
+        )
+        p.setHelp(
+            self.tr(
+                "Rules to check. Rules that do not apply to the layer's geometry type find "
+                "nothing; "
+                "must_be_inside and must_not_overlap_with need an overlay layer."
+            )
+        )
+        self.addParameter(p)
+
+        for name, label, help_text in (
+            (
+                self.TOLERANCE,
+                self.tr("Overlap tolerance (area)"),
+                self.tr(
+                    "Overlaps with an area up to this value are accepted (also applies to the "
+                    "overlay rules). Layer units squared; square metres for a geographic layer."
+                ),
+            ),
+            (
+                self.MIN_AREA,
+                self.tr("Minimum area"),
+                self.tr(
+                    "Polygons with a smaller area are reported by min_area; 0 turns the rule off. "
+                    "Layer units squared; square metres for a geographic layer."
+                ),
+            ),
+            (
+                self.MAX_GAP_AREA,
+                self.tr("Maximum gap area"),
+                self.tr(
+                    "Only gaps up to this area are reported (larger holes, e.g. lakes, are meant "
+                    "to be there); 0 reports gaps of any size. Layer units squared; square "
+                    "metres for a "
+                    "geographic layer."
+                ),
+            ),
+        ):
+            p = QgsProcessingParameterNumber(
+                name, label, QgsProcessingParameterNumber.Type.Double, 0.0, False, 0.0
+            )
+            p.setHelp(help_text)
+            self.addParameter(p)
+
+        p = QgsProcessingParameterFeatureSource(
+            self.OVERLAY,
+            self.tr("Overlay layer (AOI, tile footprints)"),
+            [TYPE_VECTOR_POLYGON],
+            optional=True,
+        )
+        p.setHelp(
+            self.tr(
+                "Polygons for must_be_inside (each feature must lie inside them) and "
+                "must_not_overlap_with (no feature may overlap them). Reprojected to the input CRS."
+            )
+        )
+        self.addParameter(p)
+
+        p = QgsProcessingParameterFile(
+            self.EXCEPTIONS,
+            self.tr("Accepted exceptions"),
+            QgsProcessingParameterFile.Behavior.File,
+            fileFilter=self.tr(
+                "Exceptions (*.gpkg *.json *.geojson *.csv *.shp *.fgb);;All files (*.*)"
+            ),
+            optional=True,
+        )
+        p.setHelp(
+            self.tr(
+                "An earlier error layer or report with is_exception ticked on accepted findings, "
+                "or "
+                "a CSV/JSON list with rule, fid, other_fid or key. Matching findings are kept with "
+                "is_exception = true and not counted in ERROR_COUNT."
+            )
+        )
+        self.addParameter(p)
+
+        p = QgsProcessingParameterNumber(
+            self.NEAR_DUPLICATE_IOU,
+            self.tr("Near-duplicate IoU threshold"),
+            QgsProcessingParameterNumber.Type.Double,
+            NEAR_DUPLICATE_IOU,
+            False,
+            0.0,
+            1.0,
+        )
+        p.setHelp(
+            self.tr(
+                "Two features whose intersection over union is at least this (0-1) are near "
+                "duplicates instead of overlaps."
+            )
+        )
+        p.setFlags(p.flags() | FLAG_ADVANCED)
+        self.addParameter(p)
+
+        p = QgsProcessingParameterNumber(
+            self.SLIVER_COMPACTNESS,
+            self.tr("Sliver compactness threshold"),
+            QgsProcessingParameterNumber.Type.Double,
+            SLIVER_COMPACTNESS,
+            False,
+            0.0,
+            1.0,
+        )
+        p.setHelp(
+            self.tr(
+                "Polygons whose compactness 4π·area/perimeter² (1 for a disc) is below this are "
+                "slivers; 0.05 is about a 1:60 rectangle."
+            )
+        )
+        p.setFlags(p.flags() | FLAG_ADVANCED)
+        self.addParameter(p)
+
+        for name, label, kind in (
+            (self.OUTPUT, self.tr("Errors (areas)"), "polygon"),
+            (self.OUTPUT_POINTS, self.tr("Errors (points)"), "point"),
+            (self.OUTPUT_LINES, self.tr("Errors (lines)"), "line"),
+        ):
+            p = QgsProcessingParameterFeatureSink(
+                name, label, TYPE_VECTOR_ANY, optional=True, createByDefault=True
+            )
+            p.setHelp(
+                self.tr(
+                    "One feature per finding whose location is a {}: fields rule, severity, fid, "
+                    "other_fid, message, is_exception, key. Created only when there are such "
+                    "findings{}."
+                ).format(
+                    kind,
+                    self.tr(" (this layer also holds findings without a location)")
+                    if name == self.OUTPUT
+                    else "",
+                )
+            )
+            self.addParameter(p)
+
+        p = QgsProcessingParameterFileDestination(
+            self.REPORT,
+            self.tr("JSON report"),
+            self.tr("JSON files (*.json)"),
+            optional=True,
+            createByDefault=False,
+        )
+        p.setHelp(
+            self.tr(
+                "A labelguard.report/1 JSON file with every finding (location as WKT) and the "
+                "count per rule."
+            )
+        )
+        self.addParameter(p)
+
+        p = QgsProcessingParameterBoolean(
+            self.FAIL_ON_ERROR, self.tr("Fail on error"), defaultValue=False
+        )
+        p.setHelp(
+            self.tr(
+                "Fail (after writing the outputs) when ERROR_COUNT > 0, so qgis_process exits "
+                "non-zero."
+            )
+        )
+        self.addParameter(p)
+
+        self.addOutput(QgsProcessingOutputNumber(self.ERROR_COUNT, self.tr("Error count")))
+        self.addOutput(QgsProcessingOutputNumber(self.CHECKED_COUNT, self.tr("Features checked")))
+        self.addOutput(
+            QgsProcessingOutputNumber(self.EXCEPTION_COUNT, self.tr("Accepted exceptions"))
+        )
+
+    def processAlgorithm(  # noqa: N802 (QGIS API)
+        self,
+        parameters: dict[str, Any],
+        context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback,
+    ) -> dict[str, Any]:
+        source = self.parameterAsSource(parameters, self.INPUT, context)
+        if source is None:
+            raise QgsProcessingException(self.invalidSourceError(parameters, self.INPUT))
+        rules = [RULES[i] for i in self.parameterAsEnums(parameters, self.RULES, context)]
+        crs = source.sourceCrs()
+
+        feedback.pushInfo(self.tr("Reading geometries…"))
+        fids, wkb = self._read_input(parameters, context, source, feedback)
+        overlay, overlay_fids = self._read_overlay(parameters, context, crs, feedback)
+        exceptions = self._read_exceptions(parameters, context)
+        ellipsoid = _ellipsoid(crs)
+        if ellipsoid is not None:
+            feedback.pushInfo(self.tr("Geographic layer: areas are in square metres."))
+
+        result: TopologyResult = self.run_core(
+            feedback,
+            check_topology,
+            fids,
+            wkb,
+            rules,
+            tolerance=self.parameterAsDouble(parameters, self.TOLERANCE, context),
+            min_area=self.parameterAsDouble(parameters, self.MIN_AREA, context),
+            max_gap_area=self.parameterAsDouble(parameters, self.MAX_GAP_AREA, context),
+            overlay=overlay,
+            overlay_fids=overlay_fids,
+            exceptions=exceptions,
+            near_duplicate_iou=self.parameterAsDouble(parameters, self.NEAR_DUPLICATE_IOU, context),
+            sliver_compactness=self.parameterAsDouble(parameters, self.SLIVER_COMPACTNESS, context),
+            ellipsoid=ellipsoid,
+        )
+
+        results: dict[str, Any] = {
+            self.ERROR_COUNT: result.error_count,
+            self.CHECKED_COUNT: result.checked,
+            self.EXCEPTION_COUNT: result.exception_count,
+        }
+        results.update(self._write_sinks(parameters, context, crs, result.findings))
+        report = self.parameterAsFileOutput(parameters, self.REPORT, context)
+        if report:
+            write_report(
+                report,
+                "validatetopology",
+                [f.to_dict() for f in result.findings],
+                result.counts,
+                extra={
+                    "input": source.sourceName(),
+                    "crs": crs.authid() or crs.toWkt(),
+                    "area_units": "m2" if ellipsoid is not None else "crs_units2",
+                    "checked": result.checked,
+                    "exceptions": result.exception_count,
+                    "rules": [r for r in RULES if r in rules],
+                    "parameters": {
+                        "tolerance": self.parameterAsDouble(parameters, self.TOLERANCE, context),
+                        "min_area": self.parameterAsDouble(parameters, self.MIN_AREA, context),
+                        "max_gap_area": self.parameterAsDouble(
+                            parameters, self.MAX_GAP_AREA, context
+                        ),
+                    },
+                },
+            )
+            results[self.REPORT] = report
+        for rule, n in result.counts.items():
+            if n:
+                feedback.pushInfo(self.tr("{}: {}").format(rule, n))
+        feedback.pushInfo(
+            self.tr("{} finding(s) in {} feature(s); {} accepted exception(s).").format(
+                result.error_count, result.checked, result.exception_count
+            )
+        )
+        if result.error_count and self.parameterAsBoolean(parameters, self.FAIL_ON_ERROR, context):
+            raise QgsProcessingException(
+                self.tr("{} topology error(s) found (Fail on error is set).").format(
+                    result.error_count
+                )
+            )
+        return results
+
+    def _read_input(
+        self,
+        parameters: dict[str, Any],
+        context: QgsProcessingContext,
+        source,
+        feedback: QgsProcessingFeedback,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        definition = parameters.get(self.INPUT)
+        selected_only = False
+        limited = False
+        if isinstance(definition, QgsProcessingFeatureSourceDefinition):
+            selected_only = definition.selectedFeaturesOnly
+            limited = definition.featureLimit not in (-1, None)
+        layer = None if limited else self.parameterAsVectorLayer(parameters, self.INPUT, context)
+        try:
+            if layer is not None:
+                return read_layer_wkb(
+                    layer,
+                    selected_only=selected_only,
+                    feature_source=source,
+                    should_stop=feedback.isCanceled,
+                )
+            return read_features_wkb(source, should_stop=feedback.isCanceled)
+        except InputError as exc:
+            raise QgsProcessingException(str(exc)) from exc
+
+    def _read_overlay(
+        self,
+        parameters: dict[str, Any],
+        context: QgsProcessingContext,
+        crs: QgsCoordinateReferenceSystem,
+        feedback: QgsProcessingFeedback,
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        overlay = self.parameterAsSource(parameters, self.OVERLAY, context)
+        if overlay is None:
+            return None, None
+        fids, wkb = read_features_wkb(
+            overlay,
+            crs=crs,
+            transform_context=context.transformContext(),
+            should_stop=feedback.isCanceled,
+        )
+        return wkb, fids
+
+    def _read_exceptions(
+        self, parameters: dict[str, Any], context: QgsProcessingContext
+    ) -> list[ExceptionEntry]:
+        path = self.parameterAsFile(parameters, self.EXCEPTIONS, context)
+        if not path:
+            return []
+        try:
+            if Path(path).suffix.lower() in (".json", ".geojson", ".csv"):
+                return load_exceptions(path)
+            rows: list[dict[str, Any]] = []
+            for batch in read_ogr(path, fields=EXCEPTION_FIELDS):
+                names = [n for n in EXCEPTION_FIELDS if n in batch.columns]
+                for k in range(len(batch)):
+                    rows.append({n: batch.columns[n][k] for n in names})
+            return as_exception_entries(rows)
+        except (InputError, ValueError, TypeError) as exc:
+            raise QgsProcessingException(
+                self.tr("Cannot read accepted exceptions from {}: {}").format(path, exc)
+            ) from exc
+
+    def _write_sinks(
+        self,
+        parameters: dict[str, Any],
+        context: QgsProcessingContext,
+        crs: QgsCoordinateReferenceSystem,
+        findings: tuple[Finding, ...],
+    ) -> dict[str, Any]:
+        fields = QgsFields()
+        fields.append(QgsField("rule", QVariant.String))
+        fields.append(QgsField("severity", QVariant.String))
+        fields.append(QgsField("fid", QVariant.LongLong))
+        fields.append(QgsField("other_fid", QVariant.LongLong))
+        fields.append(QgsField("message", QVariant.String))
+        fields.append(QgsField("is_exception", QVariant.Bool))
+        fields.append(QgsField("key", QVariant.String))
+        by_dim: dict[int, list[tuple[Finding, QgsGeometry]]] = {0: [], 1: [], 2: []}
+        for f in findings:  # one QgsGeometry per finding: findings are few next to features
+            geom = QgsGeometry.fromWkt(f.wkt) if f.wkt else QgsGeometry()
+            dim = 2
+            if not geom.isNull():
+                gtype = geom.type()
+                dim = {
+                    QgsWkbTypes.GeometryType.PointGeometry: 0,
+                    QgsWkbTypes.GeometryType.LineGeometry: 1,
+                }.get(gtype, 2)
+                if gtype not in (
+                    QgsWkbTypes.GeometryType.PointGeometry,
+                    QgsWkbTypes.GeometryType.LineGeometry,
+                    QgsWkbTypes.GeometryType.PolygonGeometry,
+                ):
+                    geom = _collection_to_single_dim(geom)
+                    dim = {
+                        QgsWkbTypes.GeometryType.PointGeometry: 0,
+                        QgsWkbTypes.GeometryType.LineGeometry: 1,
+                    }.get(geom.type(), 2)
+                geom.convertToMultiType()
+            by_dim[dim].append((f, geom))
+        out: dict[str, Any] = {}
+        for dim, (param, wkb_type, _geometry_type) in _SINKS.items():
+            rows = by_dim[dim]
+            if not rows and dim != 2:
+                continue
+            # The contract's `fid` attribute would become the GeoPackage primary key, and one
+            # feature can have several findings: give the table its own FID column.
+            target = self.parameterAsOutputLayer(parameters, param, context) or ""
+            layer_options = ["FID=error_id"] if ".gpkg" in target.lower() else []
+            sink, dest = self.parameterAsSink(parameters, param, context, fields, wkb_type, crs,
+                                              layerOptions=layer_options)
+            if sink is None:
+                continue
+            for f, geom in rows:
+                feat = QgsFeature(fields)
+                feat.setGeometry(geom)
+                feat.setAttributes(
+                    [f.rule, f.severity, f.fid, f.other_fid, f.message, f.is_exception, f.key]
+                )
+                if not sink.addFeature(feat, QgsFeatureSink.Flag.FastInsert):
+                    raise QgsProcessingException(self.writeFeatureError(sink, parameters, param))
+            del sink
+            out[param] = dest
+            if context.willLoadLayerOnCompletion(dest):
+                details = context.layerToLoadOnCompletionDetails(dest)
+                details.setPostProcessor(RuleStylePostProcessor.create())
+        return out
+
+
+def _collection_to_single_dim(geom: QgsGeometry) -> QgsGeometry:
+    """The highest-dimension parts of a geometry collection (sinks hold one geometry type)."""
+    for gtype in (
+        QgsWkbTypes.GeometryType.PolygonGeometry,
+        QgsWkbTypes.GeometryType.LineGeometry,
+        QgsWkbTypes.GeometryType.PointGeometry,
+    ):
+        converted = geom.convertToType(gtype, True)
+        if converted is not None and not converted.isNull() and not converted.isEmpty():
+            return converted
+    return QgsGeometry()
+
+
+def _ellipsoid(crs: QgsCoordinateReferenceSystem) -> tuple[float, float] | None:
+    """(semi-major axis, inverse flattening) for a geographic CRS, else None."""
+    if not crs.isValid() or not crs.isGeographic():
+        return None
+    params = QgsEllipsoidUtils.ellipsoidParameters(crs.ellipsoidAcronym() or "EPSG:7030")
+    if not params.valid or params.semiMajor <= 0:
+        return (6378137.0, 298.257223563)
+    return (float(params.semiMajor), float(params.inverseFlattening))
