@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Optional, Tuple, Union
@@ -148,3 +149,125 @@ def crs_label(crs: CrsLike) -> str:
 
 def crs_summary(info: Optional[CrsInfo]) -> Any:
     return None if info is None else info.to_dict()
+
+
+Bounds = Tuple[float, float, float, float]
+
+
+@lru_cache(maxsize=256)
+def _transformer(src_wkt2: str, dst_wkt2: str) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(_parse(src_wkt2), _parse(dst_wkt2), always_xy=True)
+
+
+def transformer(src: CrsLike, dst: CrsLike) -> pyproj.Transformer:
+    """A cached pyproj Transformer with x = east/longitude on both sides (``always_xy``).
+
+    Raises CrsError if either CRS is missing or uninterpretable.
+    """
+    return _transformer(describe_crs(src).wkt2, describe_crs(dst).wkt2)
+
+
+def densified_ring(bounds: Bounds, points_per_side: int = 21) -> list:
+    """The boundary of a box as a closed list of (x, y), ``points_per_side`` points per side.
+
+    Densifying keeps the shape of a box that curves once it is projected.
+    """
+    xmin, ymin, xmax, ymax = bounds
+    n = max(int(points_per_side), 2)
+    steps = [i / (n - 1) for i in range(n)]
+    ring = [(xmin + (xmax - xmin) * t, ymin) for t in steps]
+    ring += [(xmax, ymin + (ymax - ymin) * t) for t in steps[1:]]
+    ring += [(xmax - (xmax - xmin) * t, ymax) for t in steps[1:]]
+    ring += [(xmin, ymax - (ymax - ymin) * t) for t in steps[1:]]
+    return ring
+
+
+def transform_ring(src: CrsLike, dst: CrsLike, bounds: Bounds, points_per_side: int = 21) -> list:
+    """The densified boundary of ``bounds`` (x = east, ``src`` units) as (x, y) in ``dst``.
+
+    Points PROJ cannot transform come back as ``inf``; callers check ``math.isfinite``.
+    """
+    ring = densified_ring(bounds, points_per_side)
+    xs, ys = transformer(src, dst).transform(
+        [p[0] for p in ring], [p[1] for p in ring], errcheck=False
+    )
+    return list(zip((float(x) for x in xs), (float(y) for y in ys)))
+
+
+def projected_area_of_use(crs: CrsLike) -> Optional[Bounds]:
+    """The area of use as (xmin, ymin, xmax, ymax) in the CRS's own units, x = east.
+
+    None when the CRS declares no area of use or PROJ cannot transform its corners. The box
+    encloses the densified area of use, so it is slightly larger than the area itself.
+    """
+    info = describe_crs(crs)
+    if info.area_of_use is None:
+        return None
+    west, south, east, north = info.area_of_use
+    if west > east:  # crosses the antimeridian; PROJ takes longitudes past 180 as well
+        east += 360.0
+    try:
+        box = transformer("EPSG:4326", info).transform_bounds(
+            west, south, east, north, densify_pts=21, errcheck=True
+        )
+    except pyproj.exceptions.ProjError:
+        return None
+    if not all(math.isfinite(v) for v in box):
+        return None
+    return tuple(float(v) for v in box)  # type: ignore[return-value]
+
+
+def _kind(info: CrsInfo) -> str:
+    return "geographic" if info.is_geographic else ("projected" if info.is_projected else "other")
+
+
+def _datum_name(crs: pyproj.CRS) -> Optional[str]:
+    datum = crs.datum
+    if datum is None:
+        return None
+    # EPSG:3857 names its datum "World Geodetic System 1984", EPSG:4326 the ensemble of it.
+    name = datum.name
+    return name[: -len(" ensemble")] if name.endswith(" ensemble") else name
+
+
+def _operation(crs: pyproj.CRS) -> Tuple[Optional[str], dict]:
+    op = crs.coordinate_operation
+    if op is None:
+        return None, {}
+    return op.method_name, {p.name: (round(float(p.value), 9), p.unit_name) for p in op.params}
+
+
+def crs_difference(a: CrsLike, b: CrsLike) -> str:
+    """How two CRSs differ, in words, e.g. "geographic (degree) vs projected (metre)".
+
+    Lists kind, datum, projection method and parameters, units and axis order in that order;
+    "the same CRS" when they are the same by meaning.
+    """
+    ia, ib = describe_crs(a), describe_crs(b)
+    if same_crs(ia, ib):
+        return "the same CRS"
+    pa, pb = to_pyproj(ia), to_pyproj(ib)
+    parts = []
+    if _kind(ia) != _kind(ib):
+        parts.append(f"{_kind(ia)} ({ia.units}) vs {_kind(ib)} ({ib.units})")
+    elif ia.units != ib.units:
+        parts.append(f"units {ia.units} vs {ib.units}")
+    da, db = _datum_name(pa), _datum_name(pb)
+    if da != db:
+        parts.append(f"datum {da or 'unknown'} vs {db or 'unknown'}")
+    (ma, params_a), (mb, params_b) = _operation(pa), _operation(pb)
+    if ia.is_projected and ib.is_projected:
+        if ma != mb:
+            parts.append(f"projection {ma} vs {mb}")
+        else:
+            changed = [
+                f"{name} {params_a[name][0]:g} vs {params_b[name][0]:g}"
+                for name in sorted(set(params_a) & set(params_b))
+                if params_a[name] != params_b[name]
+            ]
+            if changed:
+                parts.append(f"{ma} with different parameters ({'; '.join(changed)})")
+    # Geographic and projected CRSs differ in axis order as a rule; only say so between equals.
+    if _kind(ia) == _kind(ib) and ia.axis_order != ib.axis_order:
+        parts.append(f"axis order {','.join(ia.axis_order)} vs {','.join(ib.axis_order)}")
+    return "; ".join(parts) if parts else "definitions differ in details (names or parameters)"
