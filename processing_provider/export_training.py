@@ -1,0 +1,458 @@
+"""Export training dataset: imagery + annotation layer -> tiled COCO / YOLO / masks."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Tuple
+
+import numpy as np
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsFeatureRequest,
+    QgsGeometry,
+    QgsProcessingContext,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProcessingOutputFolder,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+    QgsWkbTypes,
+)
+
+from ..core.geos import shapely
+from ..core.training.export import (
+    AnnotationSource,
+    ExportOptions,
+    ImageSource,
+    export_training,
+)
+from ..core.training.labelmap import read_labelmap
+from ..core.training.labels import REFUSE, REPAIR
+from ..core.training.stretch import STRETCHES, parse_bands
+from .base import LabelGuardAlgorithm
+from .compat import FLAG_ADVANCED, TYPE_VECTOR_POLYGON
+from .training_io import GdalTileWriter, raster_facts
+
+
+def _file_of(source: str) -> str:
+    """Data file behind a layer source ('path|layername=x' -> 'path'), or '' for none."""
+    path = source.split("|")[0]
+    return path if os.path.isfile(path) else ""
+
+
+class ExportTrainingAlgorithm(LabelGuardAlgorithm):
+    GROUP_ID = "trainingdata"
+
+    RASTER = "RASTER"
+    ANNOTATIONS = "ANNOTATIONS"
+    CLASS_FIELD = "CLASS_FIELD"
+    FORMAT = "FORMAT"
+    TILE_SIZE = "TILE_SIZE"
+    OVERLAP = "OVERLAP"
+    OUTPUT_FOLDER = "OUTPUT_FOLDER"
+    VAL_FRACTION = "VAL_FRACTION"
+    SEED = "SEED"
+    MIN_VISIBLE = "MIN_VISIBLE"
+    INCLUDE_EMPTY = "INCLUDE_EMPTY"
+    IMAGE_FORMAT = "IMAGE_FORMAT"
+    BANDS = "BANDS"
+    STRETCH = "STRETCH"
+    LABEL_MAP = "LABEL_MAP"
+    INVALID_LABELS = "INVALID_LABELS"
+    SPLIT_BLOCK_TILES = "SPLIT_BLOCK_TILES"
+    OVERWRITE = "OVERWRITE"
+
+    TILE_COUNT = "TILE_COUNT"
+    ANNOTATION_COUNT = "ANNOTATION_COUNT"
+    TRAIN_TILE_COUNT = "TRAIN_TILE_COUNT"
+    VAL_TILE_COUNT = "VAL_TILE_COUNT"
+    REPAIRED_COUNT = "REPAIRED_COUNT"
+
+    def name(self) -> str:
+        return "exporttraining"
+
+    def displayName(self) -> str:  # noqa: N802 (QGIS API)
+        return self.tr("Export training dataset")
+
+    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
+        return self.tr(
+            "Cuts an image and a polygon annotation layer into overlapping tiles and writes a "
+            "dataset ready to train on: COCO instance segmentation (polygons, bbox, area; "
+            "polygons with holes as RLE), YOLO boxes, YOLO segmentation (images/ and labels/ "
+            "per split, data.yaml) or semantic masks (class-id images and classes.json).\n\n"
+            "Every tile keeps its georeferencing: GeoTIFF tiles, or PNG/JPEG with a world file "
+            "and .aux.xml; COCO image entries carry the tile geotransform and CRS; tiles.gpkg "
+            "holds the tile footprints with their split; labelguard_dataset.json records the "
+            "tiles, parameters, label fixes and the SHA-256 of the source image, annotations "
+            "and every written file. Import model predictions uses it to map predictions "
+            "back.\n\n"
+            "Annotations are reprojected to the image CRS, checked (invalid geometries are "
+            "repaired with make_valid and counted, or refused), clipped at tile edges and "
+            "dropped when less than MIN_VISIBLE of them is inside a tile. Train and val are "
+            "assigned per block of tiles, so overlapping tiles never end up in both splits.\n\n"
+            "The dataset is built in a hidden folder next to OUTPUT_FOLDER and renamed at the "
+            "end: a cancelled or failed run leaves nothing behind. A non-empty OUTPUT_FOLDER "
+            "is refused unless OVERWRITE is set and it holds a previous LabelGuard export.\n\n"
+            "Results: OUTPUT_FOLDER, TILE_COUNT (tiles written), ANNOTATION_COUNT (clipped "
+            "annotations written), TRAIN_TILE_COUNT, VAL_TILE_COUNT, REPAIRED_COUNT."
+        )
+
+    def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
+        def add(param, help_text, advanced=False):
+            param.setHelp(self.tr(help_text))
+            if advanced:
+                param.setFlags(param.flags() | FLAG_ADVANCED)
+            self.addParameter(param)
+
+        add(
+            QgsProcessingParameterRasterLayer(self.RASTER, self.tr("Image")),
+            "The image to tile; it must have a CRS and be readable by GDAL.",
+        )
+        add(
+            QgsProcessingParameterFeatureSource(
+                self.ANNOTATIONS, self.tr("Annotations"), [TYPE_VECTOR_POLYGON]
+            ),
+            "Polygon annotation layer; reprojected to the image CRS when it differs.",
+        )
+        add(
+            QgsProcessingParameterField(
+                self.CLASS_FIELD,
+                self.tr("Class field"),
+                parentLayerParameterName=self.ANNOTATIONS,
+                optional=True,
+            ),
+            "Field holding each annotation's class. Features with an empty class are skipped "
+            "with a warning.",
+        )
+        add(
+            QgsProcessingParameterEnum(
+                self.FORMAT,
+                self.tr("Format"),
+                options=[
+                    self.tr("COCO instance segmentation"),
+                    self.tr("YOLO boxes"),
+                    self.tr("YOLO segmentation"),
+                    self.tr("Semantic masks"),
+                ],
+                defaultValue=0,
+            ),
+            "0 COCO (annotations/instances_<split>.json), 1 YOLO boxes, 2 YOLO segmentation "
+            "(labels/<split>/*.txt + data.yaml), 3 semantic masks (masks/<split>/, classes.json).",
+        )
+        add(
+            QgsProcessingParameterNumber(
+                self.TILE_SIZE, self.tr("Tile size (pixels)"), defaultValue=512, minValue=16
+            ),
+            "Width and height of each tile in image pixels.",
+        )
+        add(
+            QgsProcessingParameterNumber(
+                self.OVERLAP, self.tr("Overlap (pixels)"), defaultValue=64, minValue=0
+            ),
+            "Pixels shared by neighbouring tiles; must be smaller than the tile size.",
+        )
+        add(
+            QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, self.tr("Output folder")),
+            "New or empty folder for the dataset.",
+        )
+        add(
+            QgsProcessingParameterNumber(
+                self.VAL_FRACTION,
+                self.tr("Validation fraction"),
+                QgsProcessingParameterNumber.Type.Double,
+                defaultValue=0.2,
+                minValue=0.0,
+                maxValue=0.95,
+            ),
+            "Share of tiles (0-0.95) put in the validation split, assigned by whole blocks of "
+            "tiles. 0 puts everything in train.",
+        )
+        add(
+            QgsProcessingParameterNumber(self.SEED, self.tr("Random seed"), defaultValue=42),
+            "Seed of the split; the same seed and inputs give the same split.",
+        )
+        add(
+            QgsProcessingParameterNumber(
+                self.MIN_VISIBLE,
+                self.tr("Minimum visible fraction"),
+                QgsProcessingParameterNumber.Type.Double,
+                defaultValue=0.2,
+                minValue=0.0,
+                maxValue=1.0,
+            ),
+            "A clipped annotation is written only if at least this fraction (0-1) of its "
+            "area lies inside the tile.",
+            advanced=True,
+        )
+        add(
+            QgsProcessingParameterBoolean(
+                self.INCLUDE_EMPTY, self.tr("Include tiles without annotations"), defaultValue=False
+            ),
+            "Also write tiles that hold no annotation (background examples).",
+            advanced=True,
+        )
+        add(
+            QgsProcessingParameterEnum(
+                self.IMAGE_FORMAT,
+                self.tr("Tile image format"),
+                options=["GeoTIFF", "PNG", "JPEG"],
+                defaultValue=0,
+            ),
+            "GeoTIFF keeps the original data type and bands; PNG/JPEG are 8-bit and get a "
+            "world file and .aux.xml with the CRS.",
+            advanced=True,
+        )
+        add(
+            QgsProcessingParameterString(
+                self.BANDS, self.tr("Bands"), defaultValue="", optional=True
+            ),
+            "Comma-separated band numbers to write, in order (e.g. 3,2,1). Empty: all bands.",
+            advanced=True,
+        )
+        add(
+            QgsProcessingParameterEnum(
+                self.STRETCH,
+                self.tr("8-bit stretch"),
+                options=[
+                    self.tr("None (keep values)"),
+                    self.tr("Min-max"),
+                    self.tr("Percent clip 2-98 %"),
+                ],
+                defaultValue=0,
+            ),
+            "How values are scaled to 0-255 per band. None keeps the data; PNG/JPEG of a "
+            "non-8-bit image is refused unless a stretch is chosen. The limits are recorded.",
+            advanced=True,
+        )
+        add(
+            QgsProcessingParameterFile(
+                self.LABEL_MAP,
+                self.tr("Label map"),
+                optional=True,
+                fileFilter="JSON/YAML (*.json *.yaml *.yml)",
+            ),
+            'Optional file fixing the category ids: {"name": id}, COCO categories, a previous '
+            "export's labelmap.json or a YOLO data.yaml. Empty: ids 1..n over sorted classes.",
+            advanced=True,
+        )
+        add(
+            QgsProcessingParameterEnum(
+                self.INVALID_LABELS,
+                self.tr("Invalid geometries"),
+                options=[self.tr("Repair (make valid) and count"), self.tr("Refuse")],
+                defaultValue=0,
+            ),
+            "Repair invalid annotation geometries with make_valid (the count is reported and "
+            "recorded) or refuse to export, listing their feature ids.",
+            advanced=True,
+        )
+        add(
+            QgsProcessingParameterNumber(
+                self.SPLIT_BLOCK_TILES,
+                self.tr("Split block size (tiles)"),
+                defaultValue=4,
+                minValue=1,
+            ),
+            "Tiles per side of the blocks that are assigned to train or val as a whole; tiles "
+            "overlap within a block, never across blocks.",
+            advanced=True,
+        )
+        add(
+            QgsProcessingParameterBoolean(
+                self.OVERWRITE, self.tr("Replace a previous export"), defaultValue=False
+            ),
+            "Replace OUTPUT_FOLDER when it holds a previous LabelGuard export. Other non-empty "
+            "folders are always refused.",
+            advanced=True,
+        )
+        self.addOutput(QgsProcessingOutputFolder(self.OUTPUT_FOLDER, self.tr("Output folder")))
+        for name, label in (
+            (self.TILE_COUNT, "Tiles written"),
+            (self.ANNOTATION_COUNT, "Annotations written"),
+            (self.TRAIN_TILE_COUNT, "Train tiles"),
+            (self.VAL_TILE_COUNT, "Validation tiles"),
+            (self.REPAIRED_COUNT, "Repaired geometries"),
+        ):
+            self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
+
+    def _read_annotations(
+        self,
+        source: Any,
+        class_field: str,
+        target_crs: QgsCoordinateReferenceSystem,
+        context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback,
+    ) -> Tuple[np.ndarray, np.ndarray, List[Any]]:
+        request = QgsFeatureRequest().setSubsetOfAttributes([class_field], source.fields())
+        if source.sourceCrs() != target_crs:
+            request.setDestinationCrs(target_crs, context.transformContext())
+        fids: List[int] = []
+        wkbs: List[Any] = []
+        values: List[Any] = []
+        total = source.featureCount() or 1
+        for i, feat in enumerate(source.getFeatures(request)):  # QGIS hands features one by one
+            if i % 4096 == 0:
+                if feedback.isCanceled():
+                    raise QgsProcessingException(self.tr("Cancelled; nothing was written."))
+                feedback.setProgress(5.0 * i / total)
+            geom = feat.geometry()
+            if not geom.isNull() and QgsWkbTypes.isCurvedType(geom.wkbType()):
+                geom = QgsGeometry(geom.constGet().segmentize())
+            fids.append(feat.id())
+            wkbs.append(None if geom.isNull() else bytes(geom.asWkb()))
+            value = feat[class_field]
+            values.append(
+                None if value is None or (hasattr(value, "isNull") and value.isNull()) else value
+            )
+        geoms = shapely.force_2d(shapely.from_wkb(np.array(wkbs + [None], dtype=object)[:-1]))
+        return np.asarray(fids, dtype=np.int64), geoms, values
+
+    def processAlgorithm(  # noqa: N802 (QGIS API)
+        self,
+        parameters: Dict[str, Any],
+        context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback,
+    ) -> Dict[str, Any]:
+        raster = self.parameterAsRasterLayer(parameters, self.RASTER, context)
+        if raster is None:
+            raise QgsProcessingException(self.invalidRasterError(parameters, self.RASTER))
+        source = self.parameterAsSource(parameters, self.ANNOTATIONS, context)
+        if source is None:
+            raise QgsProcessingException(self.invalidSourceError(parameters, self.ANNOTATIONS))
+        ann_layer = self.parameterAsVectorLayer(parameters, self.ANNOTATIONS, context)
+        ann_name = ann_layer.name() if ann_layer is not None else source.sourceName()
+        class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context)
+        if not class_field:
+            raise QgsProcessingException(
+                self.tr(
+                    "CLASS_FIELD is not set: choose the field of '{}' that holds each annotation's "
+                    "class."
+                ).format(ann_name)
+            )
+        if source.fields().indexOf(class_field) < 0:
+            raise QgsProcessingException(
+                self.tr("CLASS_FIELD '{}' does not exist in '{}'; its fields are: {}.").format(
+                    class_field, ann_name, ", ".join(source.fields().names())
+                )
+            )
+        crs = raster.crs()
+        if not crs.isValid():
+            raise QgsProcessingException(
+                self.tr(
+                    "Image '{}' has no CRS, so its tiles cannot be georeferenced; set one in Layer "
+                    "Properties > Source (or with gdal_edit.py -a_srs) and run again."
+                ).format(raster.name())
+            )
+        if not source.sourceCrs().isValid():
+            raise QgsProcessingException(
+                self.tr(
+                    "Annotation layer '{}' has no CRS, so it cannot be placed on the image; "
+                    "set one in Layer Properties > Source."
+                ).format(ann_name)
+            )
+        if raster.providerType() != "gdal" or not _file_of(raster.source()):
+            raise QgsProcessingException(
+                self.tr(
+                    "Image '{}' is not a file GDAL can read ({}); save it as GeoTIFF first."
+                ).format(raster.name(), raster.providerType())
+            )
+        raster_path = _file_of(raster.source())
+        facts = self.run_core(None, raster_facts, raster_path)
+
+        band_text = self.parameterAsString(parameters, self.BANDS, context)
+        bands = self.run_core(None, parse_bands, band_text, facts.band_count)
+        stretch = STRETCHES[self.parameterAsEnum(parameters, self.STRETCH, context)]
+        crs_wkt = crs.toWkt(QgsCoordinateReferenceSystem.WktVariant.WKT2_2019)
+        writer = self.run_core(
+            None,
+            GdalTileWriter,
+            facts,
+            crs_wkt,
+            self.parameterAsEnum(parameters, self.IMAGE_FORMAT, context),
+            bands,
+            stretch,
+            bool(band_text.strip()),
+        )
+        label_map_path = self.parameterAsFile(parameters, self.LABEL_MAP, context)
+        labelmap = self.run_core(None, read_labelmap, label_map_path) if label_map_path else None
+        target = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
+        options = ExportOptions(
+            fmt=self.parameterAsEnum(parameters, self.FORMAT, context),
+            tile_size=self.parameterAsInt(parameters, self.TILE_SIZE, context),
+            overlap=self.parameterAsInt(parameters, self.OVERLAP, context),
+            min_visible=self.parameterAsDouble(parameters, self.MIN_VISIBLE, context),
+            include_empty=self.parameterAsBoolean(parameters, self.INCLUDE_EMPTY, context),
+            val_fraction=self.parameterAsDouble(parameters, self.VAL_FRACTION, context),
+            seed=self.parameterAsInt(parameters, self.SEED, context),
+            block_tiles=self.parameterAsInt(parameters, self.SPLIT_BLOCK_TILES, context),
+            labelmap=labelmap,
+            invalid_mode=(
+                REFUSE if self.parameterAsEnum(parameters, self.INVALID_LABELS, context) else REPAIR
+            ),
+            overwrite=self.parameterAsBoolean(parameters, self.OVERWRITE, context),
+        )
+
+        feedback.pushInfo(
+            self.tr("Reading {} annotations from '{}'").format(source.featureCount(), ann_name)
+        )
+        fids, geoms, values = self._read_annotations(source, class_field, crs, context, feedback)
+        if source.sourceCrs() != crs:
+            feedback.pushInfo(
+                self.tr("Reprojected annotations from {} to {}").format(
+                    source.sourceCrs().authid() or "custom CRS", crs.authid() or "the image CRS"
+                )
+            )
+        image = ImageSource(
+            path=raster_path,
+            name=os.path.splitext(os.path.basename(raster_path))[0],
+            width=facts.width,
+            height=facts.height,
+            geotransform=facts.geotransform,
+            crs_wkt=crs_wkt,
+            crs_authid=crs.authid(),
+        )
+        annotations = AnnotationSource(
+            fids=fids,
+            geoms=geoms,
+            classes=values,
+            name=ann_name,
+            path=_file_of(ann_layer.source()) if ann_layer is not None else "",
+            class_field=class_field,
+            source_crs=source.sourceCrs().authid(),
+        )
+        result = self.run_core(
+            feedback,
+            export_training,
+            image,
+            annotations,
+            options,
+            writer,
+            target,
+            log=feedback.pushInfo,
+        )
+        for warning in result.warnings:
+            feedback.pushWarning(warning)
+        feedback.pushInfo(
+            self.tr("Wrote {} tiles ({} train, {} val) with {} annotations").format(
+                result.tile_count,
+                result.split_tiles["train"],
+                result.split_tiles["val"],
+                result.annotation_count,
+            )
+        )
+        return {
+            self.OUTPUT_FOLDER: target,
+            self.TILE_COUNT: result.tile_count,
+            self.ANNOTATION_COUNT: result.annotation_count,
+            self.TRAIN_TILE_COUNT: result.split_tiles["train"],
+            self.VAL_TILE_COUNT: result.split_tiles["val"],
+            self.REPAIRED_COUNT: result.repaired,
+        }
