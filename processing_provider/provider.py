@@ -8,18 +8,25 @@ from qgis.PyQt.QtGui import QIcon
 
 from .base import ICON_PATH, plugin_version
 from .build_manifest import BuildManifestAlgorithm
+from .check_crs import CheckCrsAlgorithm
 from .diff_versions import DiffVersionsAlgorithm
 from .export_sidecars import ExportSidecarsAlgorithm
+from .export_training import ExportTrainingAlgorithm
+from .import_predictions import ImportPredictionsAlgorithm
+from .validate_topology import ValidateTopologyAlgorithm
 from .verify_manifest import VerifyManifestAlgorithm
 
 # Ordered like PRODUCT.md's table.
 ALGORITHMS = (
+    ValidateTopologyAlgorithm,
+    CheckCrsAlgorithm,
     ExportSidecarsAlgorithm,
     BuildManifestAlgorithm,
     VerifyManifestAlgorithm,
     DiffVersionsAlgorithm,
+    ExportTrainingAlgorithm,
+    ImportPredictionsAlgorithm,
 )
-
 
 
 class LabelGuardProvider(QgsProcessingProvider):
