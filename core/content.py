@@ -13,6 +13,7 @@ WKT2) followed by the pixel bytes of every band in row order.
 
 from __future__ import annotations
 
+import datetime as _dt
 import gzip
 import hashlib
 import io
@@ -35,6 +36,10 @@ EXCLUDED_FIELDS = frozenset({"fid", "ogc_fid"})
 
 
 def _canonical_value(value: Any) -> Any:
+    if isinstance(value, np.generic):  # numpy scalars from an adapter: as Python values
+        value = value.item()
+    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
+        return value.isoformat()  # as vector_io gives them: ISO 8601 text
     if isinstance(value, float):
         if math.isnan(value):
             return None
@@ -69,8 +74,16 @@ def normalized_wkb(wkb: np.ndarray) -> np.ndarray:
     out = np.full(len(wkb), None, dtype=object)
     if present.any():
         g = geoms[present]
-        g = shapely.transform(g, lambda c: np.round(c, COORD_DECIMALS), include_z=True)
-        g = shapely.normalize(g)
+        # Round 2D and 3D geometries apart: with include_z=True some shapely 2.x/GEOS versions
+        # turn a 2D geometry into a 3D one with NaN Z, so the same layer would hash differently
+        # on another machine. This keeps every geometry's dimension as read.
+        has_z = shapely.has_z(g)
+        rounded = np.empty(len(g), dtype=object)
+        for mask, z in ((~has_z, False), (has_z, True)):
+            if mask.any():
+                rounded[mask] = shapely.transform(
+                    g[mask], lambda c: np.round(c, COORD_DECIMALS), include_z=z)
+        g = shapely.normalize(rounded)
         out[present] = shapely.to_wkb(g, byte_order=1, flavor="iso")
     return out
 
@@ -155,7 +168,11 @@ def write_feature_index(rows: Sequence[Tuple[int, str, str, str]]) -> bytes:
 def read_feature_index(data: bytes) -> List[Tuple[int, str, str, str]]:
     text = gzip.decompress(data).decode("utf-8")
     rows = []
-    for line in text.splitlines()[1:]:
+    # Split on "\n" only: str.splitlines() also splits on U+2028, U+0085 and others, which
+    # canonical JSON leaves unescaped inside attribute values.
+    for line in text.split("\n")[1:]:
+        if not line:
+            continue
         fid, g, a, attrs = line.split("\t", 3)
         rows.append((int(fid), g, a, attrs))
     return rows
@@ -176,8 +193,9 @@ class RasterHeader:
             "method": RASTER_METHOD,
             "size": [self.width, self.height],
             "bands": list(self.band_types),
-            "nodata": [None if v is None or (isinstance(v, float) and math.isnan(v))
-                       else repr(float(v)) for v in self.nodata],
+            # NaN nodata is a value ("nan"): a float raster with NaN as nodata masks pixels
+            # that one without nodata does not, so the two must not hash the same.
+            "nodata": [None if v is None else repr(float(v)) for v in self.nodata],
             "geotransform": [repr(float(v)) for v in self.geotransform],
             "crs": self.crs,
         }

@@ -160,8 +160,9 @@ def hash_files(
 ) -> List[FileHash]:
     """SHA-256 of many files, in input order, hashed in parallel threads.
 
-    Progress is reported by bytes over the total size. Raises FileVanished for the first file
-    that cannot be read and Cancelled on stop (remaining work is abandoned).
+    Progress is reported by bytes over the total size and never goes backwards. Raises
+    FileVanished for a file that cannot be read (the first in input order among those that
+    failed; the other threads then stop) and Cancelled on stop (remaining work is abandoned).
     """
     files = [p if isinstance(p, Path) else Path(p) for p in paths]
     if not files:
@@ -238,4 +239,6 @@ def _parallel(work: Callable[[int], FileHash], n: int, n_threads: int,
     if errors:
         errors.sort(key=lambda e: (isinstance(e[1], Cancelled), e[0]))
         raise errors[0][1]
+    if stop_flag.is_set():  # stopped between two files: some results are missing
+        raise Cancelled()
     return results  # type: ignore[return-value]

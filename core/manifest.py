@@ -9,6 +9,7 @@ manifest's SHA-256, so rewriting any ancestor breaks the chain visibly.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -173,10 +174,26 @@ def write_manifest(path: Path, doc: Dict[str, Any], extra: Dict[str, bytes]) -> 
     """
     validate(doc, "labelguard.manifest", "the manifest")
     base = Path(path).parent
-    for rel, data in sorted(extra.items()):
-        atomic_write_bytes(base / rel, data)
-    data = dump_manifest(doc)
-    atomic_write_bytes(path, data)
+    created: List[Path] = []
+    try:
+        for rel, data in sorted(extra.items()):
+            target = base / rel
+            existed = target.exists()
+            atomic_write_bytes(target, data)
+            if not existed:
+                created.append(target)
+        data = dump_manifest(doc)
+        atomic_write_bytes(path, data)
+    except BaseException:
+        # No manifest was written: remove the feature indexes this call added, so a failed or
+        # cancelled run leaves no orphans (files that existed before are left as they are).
+        for target in created:
+            with contextlib.suppress(OSError):
+                target.unlink()
+        for folder in sorted({t.parent for t in created}, reverse=True):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if now empty
+        raise
     return sha256_bytes(data)
 
 

@@ -34,7 +34,9 @@ def load_schema(filename: str) -> Dict[str, Any]:
 
 
 def _is_type(value: Any, name: str) -> bool:
-    if name == "integer":
+    if name == "integer":  # JSON Schema: 3.0 is an integer (a number with no fraction)
+        if isinstance(value, float):
+            return value.is_integer()
         return isinstance(value, int) and not isinstance(value, bool)
     if name == "number":
         return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -137,6 +137,10 @@ def _str_representer(dumper: yaml.SafeDumper, data: str):
 def _float_representer(dumper: yaml.SafeDumper, data: float):
     text = repr(data) if data == data and data not in (float("inf"), float("-inf")) else (
         ".nan" if data != data else (".inf" if data > 0 else "-.inf"))
+    if "e" in text and "." not in text:
+        # YAML 1.1 floats need a dot: "1e-05" (a pixel size in degrees) would be written as
+        # the tagged string !!float '1e-05'; "1.0e-05" is a plain float to every YAML reader.
+        text = text.replace("e", ".0e", 1)
     return dumper.represent_scalar("tag:yaml.org,2002:float", text)
 
 
@@ -163,6 +167,8 @@ def read_sidecar(path: Path) -> Dict[str, Any]:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise FileVanished(f"Sidecar '{path}' does not exist.") from exc
+    except UnicodeDecodeError as exc:
+        raise SchemaError(f"Sidecar '{path}' is not UTF-8 text: {exc}") from exc
     except OSError as exc:
         raise FileVanished(f"Sidecar '{path}' cannot be read: {exc}") from exc
     try:

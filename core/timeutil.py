@@ -50,9 +50,11 @@ def parse_timestamp(text: str, source: str = "") -> Optional[Timestamp]:
         if not m:
             continue
         y, mo, d, h, mi, s = (int(x) for x in m.groups()[:6])
-        frac = m.group(7) or ""
+        # Microseconds from at most 6 digits (truncated): rounding ".9999999" up to 1e6 us
+        # would make a valid time unparseable.
+        micro = int((m.group(7) or ".")[1:7].ljust(6, "0"))
         try:
-            base = dt.datetime(y, mo, d, h, mi, s, int(round(float(frac or 0) * 1e6)))
+            base = dt.datetime(y, mo, d, h, mi, s, micro)
         except ValueError:
             return None
         local = base.isoformat()
@@ -65,8 +67,11 @@ def parse_timestamp(text: str, source: str = "") -> Optional[Timestamp]:
         if om.group(1):
             delta = dt.timedelta(0)
         else:
+            hours, minutes = int(om.group(3)), int(om.group(4) or 0)
+            if hours > 23 or minutes > 59:  # datetime.timezone would raise ValueError
+                return None
             sign = -1 if om.group(2) == "-" else 1
-            delta = sign * dt.timedelta(hours=int(om.group(3)), minutes=int(om.group(4) or 0))
+            delta = sign * dt.timedelta(hours=hours, minutes=minutes)
         aware = base.replace(tzinfo=dt.timezone(delta))
         utc = aware.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat() + "Z"
         total = int(delta.total_seconds() // 60)

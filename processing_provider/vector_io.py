@@ -59,7 +59,9 @@ def _py_column(values: Any) -> List[Any]:
     mask = np.ma.getmaskarray(values) if np.ma.isMaskedArray(values) else None
     data = np.ma.getdata(values)
     kind = data.dtype.kind
-    if kind == "M":  # datetime64: ISO 8601 without offset (Arrow drops it) - as OGR's fallback
+    if kind == "M" and np.datetime_data(data.dtype)[0] == "D":  # Date: "2024-05-17"
+        out = [None if np.isnat(v) else str(v) for v in data]
+    elif kind == "M":  # DateTime: ISO 8601 without offset (Arrow drops it), as OGR's fallback
         out = [None if np.isnat(v) else str(v.astype("datetime64[ms]")) for v in data]
         out = [_trim_iso(v) for v in out]
     elif kind == "S":

@@ -63,7 +63,7 @@ def test_statuses_and_lineage(qgis_iface, qgis_new_project, labelguard_provider,
     assert dock.layer_model.statuses() == {"labels": "ok", "memory": "no_file",
                                            "ortho": "ok", "scratch": "untracked"}
     assert list(dock.lineage_model.versions()) == ["v2", "v1"]
-    assert dock.ui.summaryLabel.text() == "2 verified, 0 need attention, 2 untracked"
+    assert dock.ui.summaryLabel.text() == "2 verified · 1 untracked · 1 without data file"
 
     labels.startEditing()
     labels.deleteFeature(next(labels.getFeatures()).id())
@@ -86,6 +86,8 @@ def test_modified_file_and_broken_chain(qgis_iface, qgis_new_project, labelguard
     QgsProject.instance().addMapLayer(QgsVectorLayer(str(versioned["gpkg"]), "labels", "ogr"))
     _run_now(dock)
     assert dock.layer_model.statuses() == {"labels": "modified"}
+    assert dock.ui.summaryLabel.text() == "0 verified · 1 needs attention"
+    assert dock.ui.detailLabel.text().startswith("<b>labels</b>: content changed (3 -> 1")
     assert list(dock.lineage_model.versions()) == ["v2", "chain broken"]
     dock.unload()
 
