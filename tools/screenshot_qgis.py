@@ -10,7 +10,8 @@ from pathlib import Path
 
 import processing
 from qgis.core import QgsProject, QgsRasterLayer, QgsVectorLayer
-from qgis.PyQt.QtCore import QTimer
+from qgis.PyQt.QtCore import Qt, QTimer
+from qgis.PyQt.QtGui import QColor
 from qgis.utils import iface, plugins
 
 ROOT = Path(os.environ["LABELGUARD_CHECKOUT"])
@@ -41,15 +42,21 @@ shutil.copy(info.v2_geojson, info.geojson)  # someone overwrote the GeoJSON expo
 
 project = QgsProject.instance()
 project.addMapLayer(QgsRasterLayer(str(info.raster), "orthophoto"))
-project.addMapLayer(QgsVectorLayer(str(info.geojson), "annotations (GeoJSON export)", "ogr"))
+export = QgsVectorLayer(str(info.geojson), "annotations (GeoJSON export)", "ogr")
+project.addMapLayer(export)
+project.layerTreeRoot().findLayer(export.id()).setItemVisibilityChecked(False)
 labels = QgsVectorLayer(str(info.gpkg), "annotations", "ogr")
-labels.renderer().symbol().setOpacity(0.55)
+symbol = labels.renderer().symbol()
+symbol.setColor(QColor(255, 196, 0, 70))
+symbol.symbolLayer(0).setStrokeColor(QColor(255, 196, 0))
+symbol.symbolLayer(0).setStrokeWidth(0.5)
 project.addMapLayer(labels)
 project.addMapLayer(QgsVectorLayer("Polygon?crs=EPSG:32633", "review notes", "memory"))
 iface.mainWindow().resize(1500, 900)
 iface.mapCanvas().setExtent(labels.extent())
 dock = plugins["labelguard"].dock
 dock.setUserVisible(True)
+iface.mainWindow().resizeDocks([dock], [520], Qt.Orientation.Horizontal)
 dock.refresh()
 ticks = {"n": 0}
 
@@ -57,7 +64,8 @@ ticks = {"n": 0}
 def _wait() -> None:
     ticks["n"] += 1
     if dock.task is None or ticks["n"] > 240:
-        dock.ui.layerView.selectRow(1) if hasattr(dock.ui.layerView, "selectRow") else None
+        view = dock.ui.layerView
+        view.setCurrentIndex(view.model().index(0, 0))  # the modified GeoJSON export
         iface.mapCanvas().refresh()
         QTimer.singleShot(2500, _shoot)
     else:

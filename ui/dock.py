@@ -18,11 +18,28 @@ LOG_TAG = "LabelGuard"
 SETTINGS = "labelguard/dock/"
 
 
+def summary_text(counts: Dict[str, int], tr: Callable[[str], str]) -> str:
+    """One line such as "2 verified · 1 needs attention · 1 without data file"."""
+    verified = counts.get("ok", 0) + counts.get("rewritten", 0)
+    problems = sum(counts.get(k, 0) for k in ("modified", "missing", "crs_drift",
+                                               "sidecar_mismatch", "error", "unsaved"))
+    parts = [tr("{} verified").format(verified)]
+    if problems:
+        parts.append((tr("{} needs attention") if problems == 1 else
+                      tr("{} need attention")).format(problems))
+    if counts.get("untracked"):
+        parts.append(tr("{} untracked").format(counts["untracked"]))
+    if counts.get("no_file"):
+        parts.append(tr("{} without data file").format(counts["no_file"]))
+    return " · ".join(parts)
+
+
 class _Contents(QWidget, FORM_CLASS):
     summaryLabel: QLabel
     refreshButton: QToolButton
     splitter: QSplitter
     layerView: QTreeView
+    detailLabel: QLabel
     lineageLabel: QLabel
     lineageView: QTreeView
 
@@ -48,6 +65,7 @@ class LabelGuardDock(QgsDockWidget):
         self.layer_model = LayerStatusModel(self)
         self.lineage_model = LineageModel(self)
         self.ui.layerView.setModel(self.layer_model)
+        self.ui.layerView.setColumnHidden(3, True)  # the detail shows as tooltip and below
         self.ui.lineageView.setModel(self.lineage_model)
         self.ui.refreshButton.setIcon(QgsApplication.getThemeIcon("/mActionRefresh.svg"))
         self.task: Optional[LayerStatusTask] = None
@@ -98,23 +116,24 @@ class LabelGuardDock(QgsDockWidget):
         self.layer_model.set_statuses(statuses)
         for col in range(3):
             self.ui.layerView.resizeColumnToContents(col)
+        self._show_detail(statuses[0] if statuses else None)
         counts: Dict[str, int] = {}
         for s in statuses:
             counts[s.status] = counts.get(s.status, 0) + 1
-        verified = counts.get("ok", 0) + counts.get("rewritten", 0)
-        problems = sum(counts.get(k, 0) for k in ("modified", "missing", "crs_drift",
-                                                   "sidecar_mismatch", "error", "unsaved"))
-        self.ui.summaryLabel.setText(
-            self.tr("{} verified, {} need attention, {} untracked").format(
-                verified, problems, counts.get("untracked", 0) + counts.get("no_file", 0)))
+        self.ui.summaryLabel.setText(summary_text(counts, self.tr))
         first = next((s for s in statuses if s.lineage is not None), None)
         self.lineage_model.set_lineage(first.lineage if first else None,
                                        first.manifest if first else None)
         self.ui.lineageView.resizeColumnToContents(0)
         self.ui.lineageView.resizeColumnToContents(1)
 
+    def _show_detail(self, status: Optional[LayerStatus]) -> None:
+        self.ui.detailLabel.setText("" if status is None else
+                                    "<b>{}</b>: {}".format(status.name, status.message))
+
     def _row_changed(self, current, _previous) -> None:
         status = self._statuses.get(current.data(Role.LAYER_ID)) if current.isValid() else None
+        self._show_detail(status)
         if status is not None and status.lineage is not None:
             self.lineage_model.set_lineage(status.lineage, status.manifest)
             self.ui.lineageLabel.setText(self.tr("Version lineage of {}").format(
