@@ -100,8 +100,12 @@ def build_manifest(
     creator: Dict[str, str],
     created_at: str,
     parent_path: Optional[Path] = None,
+    sources: Optional[Sequence[Dict[str, Any]]] = None,
 ) -> Tuple[Dict[str, Any], Dict[str, bytes]]:
     """The manifest document and the feature-index files to write with it.
+
+    ``sources`` records the versions this dataset was derived from (role, path, sha256,
+    content_sha256 and the manifest that tracks them, if any).
 
     Returns (document, {path relative to the manifest folder: bytes}). Raises PathOutsideRoot,
     InputError (duplicate entries, empty version) and ManifestChainError (parent unusable).
@@ -158,6 +162,8 @@ def build_manifest(
         "policy": dict(POLICY),
         "entries": entries,
     }
+    if sources:
+        doc["sources"] = [dict(src) for src in sources]
     validate(doc, "labelguard.manifest", "the new manifest")
     return doc, extra
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Tuple
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 from qgis.core import (
@@ -24,6 +25,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
+    QgsProviderRegistry,
     QgsWkbTypes,
 )
 
@@ -39,7 +41,15 @@ from ..core.training.labels import REFUSE, REPAIR
 from ..core.training.stretch import STRETCHES, parse_bands
 from .base import LabelGuardAlgorithm
 from .compat import FLAG_ADVANCED, TYPE_VECTOR_POLYGON
+from .export_provenance import source_record, write_export_provenance
 from .training_io import GdalTileWriter, raster_facts
+
+
+def _layer_name_of(layer) -> Optional[str]:
+    if layer is None or layer.providerType() != "ogr":
+        return None
+    parts = QgsProviderRegistry.instance().decodeUri("ogr", layer.source())
+    return parts.get("layerName") or None
 
 
 def _file_of(source: str) -> str:
@@ -428,6 +438,24 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
             class_field=class_field,
             source_crs=source.sourceCrs().authid(),
         )
+        feedback.pushInfo(self.tr("Hashing the source image and annotations"))
+        sources = {
+            "image": self.run_core(None, source_record, "image", raster_path,
+                                   should_stop=feedback.isCanceled),
+            "annotations": self.run_core(None, source_record, "annotations", annotations.path,
+                                         _layer_name_of(ann_layer),
+                                         should_stop=feedback.isCanceled),
+        }
+        for src in sources.values():
+            if src["manifest"] is not None:
+                feedback.pushInfo(self.tr("{}: version {} ({})").format(
+                    src["role"], src["manifest"]["version"], src["manifest"]["status"]))
+            elif src["path"]:
+                feedback.pushWarning(self.tr(
+                    "{} is not in any version manifest; the export records its hashes, but "
+                    "build a manifest of the dataset to trace models to a named version.")
+                    .format(src["path"]))
+        version = "export-{}".format(Path(target).name)
         result = self.run_core(
             feedback,
             export_training,
@@ -437,6 +465,8 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
             writer,
             target,
             log=feedback.pushInfo,
+            finalize=lambda root: write_export_provenance(root, sources, version,
+                                                          feedback.isCanceled),
         )
         for warning in result.warnings:
             feedback.pushWarning(warning)

@@ -7,7 +7,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Protocol, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
@@ -168,6 +168,7 @@ def export_training(
     progress: ProgressFn = None,
     should_stop: StopFn = None,
     log: Any = None,
+    finalize: Optional[Callable[[Path], None]] = None,
 ) -> ExportResult:
     """Write a training dataset for ``image`` + ``annotations`` into folder ``target``.
 
@@ -494,6 +495,9 @@ def export_training(
             ],
         }
         (root / INDEX_NAME).write_text(json.dumps(index, indent=1) + "\n", encoding="utf-8")
+        if finalize is not None:  # sidecar + manifest, inside the staging folder: atomic too
+            say("Writing the export's sidecar and manifest")
+            finalize(root)
         ticker.sub(1, 0.93, 1.0).advance()
 
     return ExportResult(
