@@ -280,28 +280,26 @@ def _fmt(v: float) -> str:
     return f"{float(v):.10g}"
 
 
-def _parse_geometries(
-    run_pool: _Run, raw: np.ndarray, ticker: Ticker
-) -> tuple[np.ndarray, dict[int, str]]:
+_PARSE_CHUNK = 100_000
+
+
+def _parse_geometries(raw: np.ndarray, ticker: Ticker) -> tuple[np.ndarray, dict[int, str]]:
     """Geometries from WKB (or pass-through); indices GEOS cannot read, with its message."""
     raw = np.asarray(raw, dtype=object)
     first = next((v for v in raw if v is not None), None)
     if first is None or not isinstance(first, (bytes, bytearray, memoryview, str)):
         ticker.advance(len(raw))
         return raw, {}
-    if isinstance(first, str):
-        parts = run_pool.pmap(
-            lambda a: shapely.from_wkt(a, on_invalid="ignore"), [raw], 50000, ticker
-        )
-    else:
-        parts = run_pool.pmap(
-            lambda a: shapely.from_wkb(a, on_invalid="ignore"), [raw], 50000, ticker
-        )
+    parse = shapely.from_wkt if isinstance(first, str) else shapely.from_wkb
+    # In this thread, chunk by chunk: parsing holds the GIL (it creates a Python object per
+    # geometry), so worker threads only add contention; chunks keep cancel and progress prompt.
+    parts = []
+    for start in range(0, len(raw), _PARSE_CHUNK):
+        parts.append(parse(raw[start : start + _PARSE_CHUNK], on_invalid="ignore"))
+        ticker.advance(len(parts[-1]))
     geoms = np.concatenate(parts) if parts else np.empty(0, dtype=object)
     bad: dict[int, str] = {}
-    failed = np.flatnonzero(
-        shapely.is_missing(geoms) & np.array([v is not None for v in raw], bool)
-    )
+    failed = np.flatnonzero(shapely.is_missing(geoms) & np.not_equal(raw, None))
     for i in failed:  # rare: GEOS refuses the geometry outright (e.g. a 3-point ring)
         try:
             if isinstance(raw[i], str):
@@ -358,7 +356,7 @@ def check_topology(
     workers = threads or min(4, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         run = _Run(fids, np.empty(0, dtype=object), pool, ticker, ellipsoid)
-        geoms, unreadable = _parse_geometries(run, geoms, ticker.sub(len(fids), 0.0, 0.1))
+        geoms, unreadable = _parse_geometries(geoms, ticker.sub(len(fids), 0.0, 0.1))
         run.geoms = geoms
         _run_rules(
             run,
