@@ -24,8 +24,10 @@ class LabelGuardPlugin:
         missing = missing_dependencies()
         if not missing:
             return True
-        message = ("LabelGuard needs these Python packages: {}. Install them with pip into the "
-                   "Python QGIS uses, then restart QGIS.").format("; ".join(missing))
+        message = (
+            "LabelGuard needs these Python packages: {}. Install them with pip into the "
+            "Python QGIS uses, then restart QGIS."
+        ).format("; ".join(missing))
         QgsMessageLog.logMessage(message, LOG_TAG, Qgis.Critical)
         if self.iface is not None:
             self.iface.messageBar().pushMessage(LOG_TAG, message, level=Qgis.Critical, duration=0)

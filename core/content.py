@@ -82,7 +82,8 @@ def normalized_wkb(wkb: np.ndarray) -> np.ndarray:
         for mask, z in ((~has_z, False), (has_z, True)):
             if mask.any():
                 rounded[mask] = shapely.transform(
-                    g[mask], lambda c: np.round(c, COORD_DECIMALS), include_z=z)
+                    g[mask], lambda c: np.round(c, COORD_DECIMALS), include_z=z
+                )
         g = shapely.normalize(rounded)
         out[present] = shapely.to_wkb(g, byte_order=1, flavor="iso")
     return out
@@ -109,15 +110,17 @@ def feature_hash(geometry_hash: str, attributes_hash: str) -> str:
     return hashlib.sha256(f"{geometry_hash}:{attributes_hash}".encode()).hexdigest()
 
 
-def hash_feature_batch(fids: np.ndarray, wkb: np.ndarray, columns: Dict[str, List[Any]]
-                       ) -> FeatureHashes:
+def hash_feature_batch(
+    fids: np.ndarray, wkb: np.ndarray, columns: Dict[str, List[Any]]
+) -> FeatureHashes:
     norm = normalized_wkb(wkb)
     sha = hashlib.sha256
     geom = [_NULL_GEOMETRY if w is None else sha(w).hexdigest() for w in norm.tolist()]
     attrs_json = canonical_attributes(columns, len(fids))
     attrs = [sha(a).hexdigest() for a in attrs_json]
-    return FeatureHashes(np.asarray(fids, dtype=np.int64), geom, attrs,
-                         [a.decode("utf-8") for a in attrs_json])
+    return FeatureHashes(
+        np.asarray(fids, dtype=np.int64), geom, attrs, [a.decode("utf-8") for a in attrs_json]
+    )
 
 
 @dataclass
@@ -130,9 +133,14 @@ class VectorContent:
     """(fid, geometry hash, attributes hash, canonical attributes JSON) per feature, by fid."""
 
 
-def vector_content(batches: Iterable[Any], *, keep_index: bool = True,
-                   progress=None, total: Optional[int] = None,
-                   should_stop: StopFn = None) -> VectorContent:
+def vector_content(
+    batches: Iterable[Any],
+    *,
+    keep_index: bool = True,
+    progress=None,
+    total: Optional[int] = None,
+    should_stop: StopFn = None,
+) -> VectorContent:
     """Content hash of a layer given batches with ``fids``, ``wkb`` and ``columns`` attributes
     (see processing_provider.vector_io.VectorBatch). ``total`` (feature count) drives progress."""
     feature_hashes: List[str] = []
@@ -202,8 +210,9 @@ class RasterHeader:
         return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
-def raster_content(header: RasterHeader, blocks: Iterable[bytes], *, should_stop: StopFn = None
-                   ) -> str:
+def raster_content(
+    header: RasterHeader, blocks: Iterable[bytes], *, should_stop: StopFn = None
+) -> str:
     """SHA-256 over the canonical header then the pixel blocks (band-major, row order)."""
     digest = hashlib.sha256(header.canonical())
     for block in blocks:

@@ -46,8 +46,9 @@ class CrsInfo:
         return {
             "epsg": self.epsg,
             "name": self.name,
-            "kind": "geographic" if self.is_geographic else ("projected" if self.is_projected
-                                                            else "other"),
+            "kind": "geographic"
+            if self.is_geographic
+            else ("projected" if self.is_projected else "other"),
             "units": self.units,
             "axis_order": list(self.axis_order),
             "area_of_use": (

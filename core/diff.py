@@ -16,8 +16,14 @@ from .content import feature_hash
 from .errors import InputError
 from .progress import StopFn, check_stop
 
-FEATURE_STATUSES = ("added", "removed", "unchanged", "geometry_changed", "attributes_changed",
-                    "both_changed")
+FEATURE_STATUSES = (
+    "added",
+    "removed",
+    "unchanged",
+    "geometry_changed",
+    "attributes_changed",
+    "both_changed",
+)
 IndexRow = Tuple[int, str, str, str]  # fid, geometry hash, attributes hash, attributes JSON
 
 
@@ -70,10 +76,13 @@ def _ids(rows: Sequence[IndexRow], id_field: str, label: str) -> Dict[Any, Index
         raise InputError(
             f"ID field '{id_field}' is not unique in {label}: value {value} appears {n + 1} "
             f"times ({len(dup)} duplicated values). Choose a unique field, or leave ID field "
-            "empty to match features by content.")
+            "empty to match features by content."
+        )
     if nulls:
-        raise InputError(f"ID field '{id_field}' is empty for {nulls} feature(s) in {label}; "
-                         "every feature needs an ID to be matched.")
+        raise InputError(
+            f"ID field '{id_field}' is empty for {nulls} feature(s) in {label}; "
+            "every feature needs an ID to be matched."
+        )
     return by_id
 
 
@@ -82,10 +91,15 @@ def _changed_fields(a: str, b: str) -> Tuple[str, ...]:
     return tuple(sorted(k for k in set(da) | set(db) if da.get(k) != db.get(k)))
 
 
-def diff_features(base: Sequence[IndexRow], head: Sequence[IndexRow], *,
-                  id_field: Optional[str] = None, base_label: str = "the base version",
-                  head_label: str = "the head version", should_stop: StopFn = None
-                  ) -> DiffResult:
+def diff_features(
+    base: Sequence[IndexRow],
+    head: Sequence[IndexRow],
+    *,
+    id_field: Optional[str] = None,
+    base_label: str = "the base version",
+    head_label: str = "the head version",
+    should_stop: StopFn = None,
+) -> DiffResult:
     """Classify every feature of two versions of one layer (see module docstring)."""
     result = DiffResult()
     if id_field:
@@ -102,8 +116,15 @@ def diff_features(base: Sequence[IndexRow], head: Sequence[IndexRow], *,
             else:
                 geom = b[1] != h[1]
                 attrs = b[2] != h[2]
-                status = ("both_changed" if geom and attrs else "geometry_changed" if geom
-                          else "attributes_changed" if attrs else "unchanged")
+                status = (
+                    "both_changed"
+                    if geom and attrs
+                    else "geometry_changed"
+                    if geom
+                    else "attributes_changed"
+                    if attrs
+                    else "unchanged"
+                )
                 fields = _changed_fields(b[3], h[3]) if attrs else ()
                 result.changes.append(FeatureChange(status, b[0], h[0], fid_value, fields))
         return result

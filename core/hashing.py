@@ -28,10 +28,14 @@ SMALL_CHUNK = 1 << 16  # smallest buffer, so a file that grows while hashed stil
 SHAPEFILE_PARTS = (".shx", ".dbf", ".prj", ".cpg", ".qpj")
 SHAPEFILE_INDEXES = (".sbn", ".sbx", ".qix", ".fix")
 WORLD_FILES = {
-    ".tif": (".tfw", ".tifw", ".wld"), ".tiff": (".tfw", ".tiffw", ".wld"),
-    ".png": (".pgw", ".pngw", ".wld"), ".jpg": (".jgw", ".jpgw", ".wld"),
-    ".jpeg": (".jgw", ".jpegw", ".wld"), ".jp2": (".j2w", ".jp2w", ".wld"),
-    ".gif": (".gfw", ".gifw", ".wld"), ".bmp": (".bpw", ".bmpw", ".wld"),
+    ".tif": (".tfw", ".tifw", ".wld"),
+    ".tiff": (".tfw", ".tiffw", ".wld"),
+    ".png": (".pgw", ".pngw", ".wld"),
+    ".jpg": (".jgw", ".jpgw", ".wld"),
+    ".jpeg": (".jgw", ".jpegw", ".wld"),
+    ".jp2": (".j2w", ".jp2w", ".wld"),
+    ".gif": (".gfw", ".gifw", ".wld"),
+    ".bmp": (".bpw", ".bmpw", ".wld"),
 }
 
 
@@ -207,8 +211,9 @@ def hash_files(
     return results
 
 
-def _parallel(work: Callable[[int], FileHash], n: int, n_threads: int,
-              stop_flag: threading.Event) -> List[FileHash]:
+def _parallel(
+    work: Callable[[int], FileHash], n: int, n_threads: int, stop_flag: threading.Event
+) -> List[FileHash]:
     """``work(i)`` for i in range(n) on ``n_threads`` threads that each take the next index.
 
     One task per thread, not per file: a future per file costs more than hashing a 4 KiB file.

@@ -47,16 +47,20 @@ def find_manifests(folder: Path, levels_up: int = 2) -> List[Path]:
             names = sorted(os.listdir(current))
         except OSError:
             names = []
-        found.extend(current / n for n in names
-                     if n.lower().endswith(".json") and _looks_like_manifest(current / n))
+        found.extend(
+            current / n
+            for n in names
+            if n.lower().endswith(".json") and _looks_like_manifest(current / n)
+        )
         if current.parent == current:
             break
         current = current.parent
     return found
 
 
-def latest_manifest_for(data_path: Path, layer: Optional[str] = None,
-                        levels_up: int = 2) -> Optional[Tuple[Path, Dict]]:
+def latest_manifest_for(
+    data_path: Path, layer: Optional[str] = None, levels_up: int = 2
+) -> Optional[Tuple[Path, Dict]]:
     """The newest manifest (by created_at, then name) with an entry for the file, and the entry."""
     target = os.path.normcase(os.path.abspath(data_path))
     best: Optional[Tuple[str, str, Path, Dict]] = None
@@ -84,9 +88,11 @@ def lineage(manifest_path: Path) -> Lineage:
     current: Optional[Path] = Path(os.path.abspath(manifest_path))
     while current is not None and len(versions) < len(status.versions):
         doc = read_manifest(current)
-        versions.append(VersionInfo(doc["version"], doc["created_at"], current,
-                                    len(doc["entries"])))
+        versions.append(
+            VersionInfo(doc["version"], doc["created_at"], current, len(doc["entries"]))
+        )
         parent = doc["parent"]
-        current = None if parent is None else Path(os.path.normpath(current.parent /
-                                                                    parent["path"]))
+        current = (
+            None if parent is None else Path(os.path.normpath(current.parent / parent["path"]))
+        )
     return Lineage(tuple(versions), status.ok, status.message)

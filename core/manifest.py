@@ -50,10 +50,27 @@ POLICY = {
     ),
 }
 STATUSES = ("ok", "modified", "rewritten", "missing", "sidecar_mismatch", "crs_drift", "untracked")
-DATA_EXTENSIONS = frozenset({
-    ".tif", ".tiff", ".gpkg", ".geojson", ".shp", ".jp2", ".vrt", ".fgb", ".gml", ".kml",
-    ".img", ".png", ".jpg", ".jpeg", ".nc", ".sqlite", ".parquet",
-})
+DATA_EXTENSIONS = frozenset(
+    {
+        ".tif",
+        ".tiff",
+        ".gpkg",
+        ".geojson",
+        ".shp",
+        ".jp2",
+        ".vrt",
+        ".fgb",
+        ".gml",
+        ".kml",
+        ".img",
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".nc",
+        ".sqlite",
+        ".parquet",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -137,17 +154,25 @@ def build_manifest(
             "feature_count": obs.feature_count,
             "crs": None if obs.crs is None else {"epsg": obs.crs.epsg, "wkt2": obs.crs.wkt2},
             "components": [
-                {"path": relative_to_root(fh.path, root), "size": fh.size, "sha256": fh.sha256,
-                 "role": role}
+                {
+                    "path": relative_to_root(fh.path, root),
+                    "size": fh.size,
+                    "sha256": fh.sha256,
+                    "role": role,
+                }
                 for fh, role in obs.components
             ],
-            "sidecar": None if obs.sidecar is None else {
-                "path": relative_to_root(obs.sidecar.path, root), "sha256": obs.sidecar.sha256},
+            "sidecar": None
+            if obs.sidecar is None
+            else {"path": relative_to_root(obs.sidecar.path, root), "sha256": obs.sidecar.sha256},
             "feature_index": None,
         }
         if obs.feature_index is not None:
-            name = f"{index_dir}/{i:04d}-{_safe_name(rel)}" + (
-                f"-{_safe_name(obs.layer)}" if obs.layer else "") + ".tsv.gz"
+            name = (
+                f"{index_dir}/{i:04d}-{_safe_name(rel)}"
+                + (f"-{_safe_name(obs.layer)}" if obs.layer else "")
+                + ".tsv.gz"
+            )
             extra[name] = obs.feature_index
             entry["feature_index"] = {"path": name, "sha256": sha256_bytes(obs.feature_index)}
         entries.append(entry)
@@ -237,10 +262,14 @@ def parent_link(parent_path: Path, manifest_dir: Path) -> Dict[str, str]:
     if not chain.ok:
         raise ManifestChainError(
             f"The parent manifest's own history is broken: {chain.message} Fix or rebuild it "
-            "before linking a new version to it.")
+            "before linking a new version to it."
+        )
     rel = os.path.relpath(os.path.abspath(parent_path), manifest_dir)
-    return {"path": PurePosixPath(*Path(rel).parts).as_posix(), "sha256": digest,
-            "version": parent_doc["version"]}
+    return {
+        "path": PurePosixPath(*Path(rel).parts).as_posix(),
+        "sha256": digest,
+        "version": parent_doc["version"],
+    }
 
 
 @dataclass(frozen=True)
@@ -266,15 +295,21 @@ def check_chain(path: Path, max_depth: int = 10000) -> ChainStatus:
             return ChainStatus(False, tuple(versions), f"Manifest chain loops back to {ppath}.")
         visited.add(current)
         if not ppath.is_file():
-            return ChainStatus(False, tuple(versions),
-                               f"Version '{doc['version']}' links to parent manifest "
-                               f"'{parent['path']}', which is missing.")
+            return ChainStatus(
+                False,
+                tuple(versions),
+                f"Version '{doc['version']}' links to parent manifest "
+                f"'{parent['path']}', which is missing.",
+            )
         actual = sha256_file(ppath)
         if actual != parent["sha256"]:
-            return ChainStatus(False, tuple(versions),
-                               f"Parent manifest '{parent['path']}' of version "
-                               f"'{doc['version']}' was changed after it was linked: SHA-256 is "
-                               f"{actual[:12]}..., the link records {parent['sha256'][:12]}....")
+            return ChainStatus(
+                False,
+                tuple(versions),
+                f"Parent manifest '{parent['path']}' of version "
+                f"'{doc['version']}' was changed after it was linked: SHA-256 is "
+                f"{actual[:12]}..., the link records {parent['sha256'][:12]}....",
+            )
         try:
             read_manifest(ppath)
         except LabelGuardError as exc:
@@ -309,8 +344,9 @@ def compare_entry(entry: Dict[str, Any], obs: Observation, root: Path) -> EntryS
     details: List[str] = []
     bytes_changed = obs.file.sha256 != entry["sha256"]
     recorded_components = {c["path"]: c for c in entry["components"]}
-    current_components = {relative_to_root(fh.path, root): (fh, role)
-                          for fh, role in obs.components}
+    current_components = {
+        relative_to_root(fh.path, root): (fh, role) for fh, role in obs.components
+    }
     for rel, comp in sorted(recorded_components.items()):
         now = current_components.get(rel)
         if now is None:
@@ -327,8 +363,9 @@ def compare_entry(entry: Dict[str, Any], obs: Observation, root: Path) -> EntryS
                 details.append(f"auxiliary file {rel} was rewritten (ignored)")
     for rel in sorted(set(current_components) - set(recorded_components)):
         details.append(f"new companion file {rel}")
-    content_changed = (entry["content_sha256"] is not None
-                       and obs.content_sha256 != entry["content_sha256"])
+    content_changed = (
+        entry["content_sha256"] is not None and obs.content_sha256 != entry["content_sha256"]
+    )
     if entry["content_sha256"] is None:
         content_changed = bytes_changed
     crs_drift = False
@@ -338,8 +375,11 @@ def compare_entry(entry: Dict[str, Any], obs: Observation, root: Path) -> EntryS
         else:
             crs_drift = not same_crs(entry["crs"]["wkt2"], obs.crs)
     if crs_drift:
-        was = "none" if entry["crs"] is None else (
-            f"EPSG:{entry['crs']['epsg']}" if entry["crs"]["epsg"] else "a custom CRS")
+        was = (
+            "none"
+            if entry["crs"] is None
+            else (f"EPSG:{entry['crs']['epsg']}" if entry["crs"]["epsg"] else "a custom CRS")
+        )
         now_label = "none" if obs.crs is None else (obs.crs.authid or obs.crs.name)
         details.insert(0, f"CRS was {was}, is now {now_label}")
     sidecar_problem = None
@@ -348,9 +388,12 @@ def compare_entry(entry: Dict[str, Any], obs: Observation, root: Path) -> EntryS
             sidecar_problem = f"sidecar {entry['sidecar']['path']} is missing"
         elif obs.sidecar.sha256 != entry["sidecar"]["sha256"]:
             sidecar_problem = f"sidecar {entry['sidecar']['path']} changed since the manifest"
-    if (sidecar_problem is None and obs.sidecar_content_sha256 is not None
-            and obs.content_sha256 is not None
-            and obs.sidecar_content_sha256 != obs.content_sha256):
+    if (
+        sidecar_problem is None
+        and obs.sidecar_content_sha256 is not None
+        and obs.content_sha256 is not None
+        and obs.sidecar_content_sha256 != obs.content_sha256
+    ):
         sidecar_problem = "sidecar describes different content than the data file holds"
     if sidecar_problem:
         details.append(sidecar_problem)
@@ -358,7 +401,7 @@ def compare_entry(entry: Dict[str, Any], obs: Observation, root: Path) -> EntryS
         status, message = "crs_drift", details[0]
     elif content_changed:
         status = "modified"
-        message = ("content changed" if entry["kind"] != "file" else "bytes changed")
+        message = "content changed" if entry["kind"] != "file" else "bytes changed"
         if obs.feature_count is not None and entry.get("feature_count") is not None:
             message += f" ({entry['feature_count']} -> {obs.feature_count} features)"
     elif sidecar_problem:
@@ -367,8 +410,16 @@ def compare_entry(entry: Dict[str, Any], obs: Observation, root: Path) -> EntryS
         status, message = "rewritten", "bytes changed, content identical"
     else:
         status, message = "ok", "matches the manifest"
-    return EntryStatus(entry["path"], entry.get("layer"), entry["kind"], status, message,
-                       details, entry["sha256"], obs.file.sha256)
+    return EntryStatus(
+        entry["path"],
+        entry.get("layer"),
+        entry["kind"],
+        status,
+        message,
+        details,
+        entry["sha256"],
+        obs.file.sha256,
+    )
 
 
 def verify_manifest(
@@ -392,15 +443,34 @@ def verify_manifest(
         ticker.check()
         abs_path = root / entry["path"]
         if not abs_path.exists():
-            statuses.append(EntryStatus(entry["path"], entry.get("layer"), entry["kind"],
-                                        "missing", "file is missing", [],
-                                        entry["sha256"], None))
+            statuses.append(
+                EntryStatus(
+                    entry["path"],
+                    entry.get("layer"),
+                    entry["kind"],
+                    "missing",
+                    "file is missing",
+                    [],
+                    entry["sha256"],
+                    None,
+                )
+            )
         else:
             try:
                 obs = measure(abs_path, entry)
             except FileVanished as exc:
-                statuses.append(EntryStatus(entry["path"], entry.get("layer"), entry["kind"],
-                                            "missing", str(exc), [], entry["sha256"], None))
+                statuses.append(
+                    EntryStatus(
+                        entry["path"],
+                        entry.get("layer"),
+                        entry["kind"],
+                        "missing",
+                        str(exc),
+                        [],
+                        entry["sha256"],
+                        None,
+                    )
+                )
             else:
                 statuses.append(compare_entry(entry, obs, root))
         ticker.advance(max(entry["size"], 1))
@@ -425,16 +495,19 @@ def find_untracked(doc: Dict[str, Any], root: Path, manifest_path: Path) -> List
     skip_dirs = {f"{Path(manifest_path).stem}.features"}
     out: List[EntryStatus] = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames
-                             if not d.startswith(".") and d not in skip_dirs
-                             and not d.endswith(".features"))
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if not d.startswith(".") and d not in skip_dirs and not d.endswith(".features")
+        )
         for name in sorted(filenames):
             if name.startswith(".") or Path(name).suffix.lower() not in DATA_EXTENSIONS:
                 continue
             rel = relative_to_root(Path(dirpath) / name, root)
             if rel not in tracked:
-                out.append(EntryStatus(rel, None, "file", "untracked",
-                                       "data file not in the manifest"))
+                out.append(
+                    EntryStatus(rel, None, "file", "untracked", "data file not in the manifest")
+                )
     return out
 
 
@@ -449,8 +522,9 @@ def load_feature_index(manifest_path: Path, entry: Dict[str, Any]) -> Optional[b
     except OSError as exc:
         raise FileVanished(f"Feature index '{p}' of '{entry['path']}' is missing: {exc}") from exc
     if sha256_bytes(data) != ref["sha256"]:
-        raise SchemaError(f"Feature index '{p}' was changed after the manifest was built "
-                          "(SHA-256 differs).")
+        raise SchemaError(
+            f"Feature index '{p}' was changed after the manifest was built (SHA-256 differs)."
+        )
     return data
 
 

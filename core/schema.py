@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -24,11 +24,15 @@ KNOWN = {
 }
 
 _TYPES = {
-    "object": dict, "array": list, "string": str, "boolean": bool, "null": type(None),
+    "object": dict,
+    "array": list,
+    "string": str,
+    "boolean": bool,
+    "null": type(None),
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(filename: str) -> Dict[str, Any]:
     return json.loads((SCHEMA_DIR / filename).read_text(encoding="utf-8"))
 
@@ -43,8 +47,9 @@ def _is_type(value: Any, name: str) -> bool:
     return isinstance(value, _TYPES[name])
 
 
-def _errors(value: Any, schema: Dict[str, Any], root: Dict[str, Any], where: str,
-            out: List[str]) -> None:
+def _errors(
+    value: Any, schema: Dict[str, Any], root: Dict[str, Any], where: str, out: List[str]
+) -> None:
     if "$ref" in schema:
         ref = schema["$ref"]
         if not ref.startswith("#/$defs/"):
@@ -108,8 +113,9 @@ def validate(document: Any, family: str, what: str = "document") -> None:
                 f"{what} uses schema '{declared}', which this version of LabelGuard does not "
                 f"know (it reads '{expected}'). Upgrade LabelGuard to read it."
             )
-        raise SchemaError(f"{what} is not a {family} document (schema is {declared!r}, "
-                          f"expected '{expected}').")
+        raise SchemaError(
+            f"{what} is not a {family} document (schema is {declared!r}, expected '{expected}')."
+        )
     problems = schema_errors(document, filename)
     if problems:
         shown = "; ".join(problems[:5])

@@ -22,8 +22,12 @@ SCHEMA_ID = "labelguard.sidecar/1"
 SUFFIX = ".labelguard.yaml"
 
 
-def sidecar_path(data_path: Path, output_folder: Optional[Path] = None,
-                 layer: Optional[str] = None, multi_layer: bool = False) -> Path:
+def sidecar_path(
+    data_path: Path,
+    output_folder: Optional[Path] = None,
+    layer: Optional[str] = None,
+    multi_layer: bool = False,
+) -> Path:
     """Where the sidecar of ``data_path`` goes; one per layer for multi-layer containers."""
     name = data_path.name + (f".{layer}" if multi_layer and layer else "") + SUFFIX
     return (output_folder if output_folder is not None else data_path.parent) / name
@@ -90,8 +94,9 @@ def build_sidecar(desc: DataDescription, generator: str) -> Dict[str, Any]:
         },
         "kind": desc.kind,
         "crs": None if desc.crs is None else desc.crs.to_dict(),
-        "extent": None if desc.extent is None else dict(
-            zip(("xmin", "ymin", "xmax", "ymax"), (_num(v) for v in desc.extent))),
+        "extent": None
+        if desc.extent is None
+        else dict(zip(("xmin", "ymin", "xmax", "ymax"), (_num(v) for v in desc.extent))),
     }
     if desc.kind == "raster":
         gt = [_num(v) for v in desc.geotransform]
@@ -101,9 +106,13 @@ def build_sidecar(desc: DataDescription, generator: str) -> Dict[str, Any]:
             "geotransform": gt,
             "resolution": [abs(gt[1]), abs(gt[5])] if len(gt) == 6 else [],
             "bands": [
-                {"index": b.index, "data_type": b.data_type,
-                 "nodata": None if b.nodata is None else _num(b.nodata),
-                 "color": b.color, "description": b.description or None}
+                {
+                    "index": b.index,
+                    "data_type": b.data_type,
+                    "nodata": None if b.nodata is None else _num(b.nodata),
+                    "color": b.color,
+                    "description": b.description or None,
+                }
                 for b in desc.bands
             ],
         }
@@ -113,12 +122,14 @@ def build_sidecar(desc: DataDescription, generator: str) -> Dict[str, Any]:
             "feature_count": desc.feature_count,
             "fields": [{"name": f.name, "type": f.type} for f in desc.fields],
             "class_field": desc.class_field,
-            "class_counts": None if desc.class_counts is None else {
-                k: desc.class_counts[k] for k in sorted(desc.class_counts)},
+            "class_counts": None
+            if desc.class_counts is None
+            else {k: desc.class_counts[k] for k in sorted(desc.class_counts)},
         }
     doc["content"] = {"method": desc.content_method, "sha256": desc.content_sha256}
-    doc["acquisition_time"] = (None if desc.acquisition_time is None
-                               else desc.acquisition_time.to_dict())
+    doc["acquisition_time"] = (
+        None if desc.acquisition_time is None else desc.acquisition_time.to_dict()
+    )
     doc["provenance"] = {"generator": generator}
     if desc.metadata:
         doc["metadata"] = {k: str(desc.metadata[k]) for k in sorted(desc.metadata)}
@@ -135,8 +146,11 @@ def _str_representer(dumper: yaml.SafeDumper, data: str):
 
 
 def _float_representer(dumper: yaml.SafeDumper, data: float):
-    text = repr(data) if data == data and data not in (float("inf"), float("-inf")) else (
-        ".nan" if data != data else (".inf" if data > 0 else "-.inf"))
+    text = (
+        repr(data)
+        if data == data and data not in (float("inf"), float("-inf"))
+        else (".nan" if data != data else (".inf" if data > 0 else "-.inf"))
+    )
     if "e" in text and "." not in text:
         # YAML 1.1 floats need a dot: "1e-05" (a pixel size in degrees) would be written as
         # the tagged string !!float '1e-05'; "1.0e-05" is a plain float to every YAML reader.
@@ -151,8 +165,15 @@ _Dumper.add_representer(float, _float_representer)
 def dump_sidecar(doc: Dict[str, Any]) -> bytes:
     """Validated, deterministic YAML bytes."""
     validate(doc, "labelguard.sidecar", "sidecar")
-    text = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
-                     allow_unicode=True, width=100, indent=2)
+    text = yaml.dump(
+        doc,
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=100,
+        indent=2,
+    )
     return text.encode("utf-8")
 
 
@@ -162,7 +183,10 @@ def write_sidecar(path: Path, doc: Dict[str, Any]) -> Path:
 
 
 def read_sidecar(path: Path) -> Dict[str, Any]:
-    """Parse and validate a sidecar; FileVanished / SchemaError / UnknownSchemaVersion on bad input."""
+    """Parse and validate a sidecar.
+
+    Raises FileVanished, SchemaError or UnknownSchemaVersion with a message naming the file.
+    """
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError as exc:
@@ -191,8 +215,17 @@ def class_counts(values: Sequence[Any]) -> Dict[str, int]:
 def guess_class_field(names: List[str]) -> Optional[str]:
     """The conventional class field of an annotation layer, if one is present."""
     lowered = {n.lower(): n for n in names}
-    for candidate in ("class", "label", "category", "class_name", "classname", "class_id",
-                      "category_id", "label_id", "type"):
+    for candidate in (
+        "class",
+        "label",
+        "category",
+        "class_name",
+        "classname",
+        "class_id",
+        "category_id",
+        "label_id",
+        "type",
+    ):
         if candidate in lowered:
             return lowered[candidate]
     return None

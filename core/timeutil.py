@@ -37,8 +37,9 @@ class Timestamp:
             "offset": self.offset,
             "offset_known": self.offset_known,
             "source": self.source,
-            "note": None if self.offset_known else
-            "local time without a UTC offset; recorded as written, not converted",
+            "note": None
+            if self.offset_known
+            else "local time without a UTC offset; recorded as written, not converted",
         }
 
 
@@ -75,8 +76,9 @@ def parse_timestamp(text: str, source: str = "") -> Optional[Timestamp]:
         aware = base.replace(tzinfo=dt.timezone(delta))
         utc = aware.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat() + "Z"
         total = int(delta.total_seconds() // 60)
-        offset = "{}{:02d}:{:02d}".format("+" if total >= 0 else "-", abs(total) // 60,
-                                          abs(total) % 60)
+        offset = "{}{:02d}:{:02d}".format(
+            "+" if total >= 0 else "-", abs(total) // 60, abs(total) % 60
+        )
         return Timestamp(local, utc, offset, source)
     return None
 

@@ -55,7 +55,11 @@ class LabelGuardAlgorithm(QgsProcessingAlgorithm):
         return QIcon(str(ICON_PATH))
 
     def run_core(
-        self, feedback: QgsProcessingFeedback | None, func: Callable[..., T], *args: Any, **kwargs: Any
+        self,
+        feedback: QgsProcessingFeedback | None,
+        func: Callable[..., T],
+        *args: Any,
+        **kwargs: Any,
     ) -> T:
         """Call a core function with progress/cancel callbacks; core errors become
         ``QgsProcessingException`` with the core's user-facing message."""

@@ -32,14 +32,18 @@ from .measure import detect_kind, observe, sidecar_for
 
 
 def creator_versions() -> Dict[str, str]:
-    proj = "{}.{}.{}".format(osr.GetPROJVersionMajor(), osr.GetPROJVersionMinor(),
-                             osr.GetPROJVersionMicro())
-    return {"plugin": f"LabelGuard {plugin_version()}", "qgis": Qgis.QGIS_VERSION,
-            "gdal": gdal.__version__, "proj": proj}
+    proj = f"{osr.GetPROJVersionMajor()}.{osr.GetPROJVersionMinor()}.{osr.GetPROJVersionMicro()}"
+    return {
+        "plugin": f"LabelGuard {plugin_version()}",
+        "qgis": Qgis.QGIS_VERSION,
+        "gdal": gdal.__version__,
+        "proj": proj,
+    }
 
 
-def collect_observations(sources: List[Tuple[Path, Optional[str]]], keep_index: bool,
-                         progress=None, should_stop=None):
+def collect_observations(
+    sources: List[Tuple[Path, Optional[str]]], keep_index: bool, progress=None, should_stop=None
+):
     """Hash every file and its companions in parallel threads (first half of the progress),
     then measure content, CRS and sidecar per source (second half)."""
     plans = []
@@ -53,20 +57,43 @@ def collect_observations(sources: List[Tuple[Path, Optional[str]]], keep_index: 
     stage = Ticker(len(plans), progress, should_stop, start=0.5, end=1.0)
     out = []
     for path, layer, start, n in plans:
-        out.append(observe(path, layer, file_hash=hashed[start],
-                           component_hashes=hashed[start + 1:start + n], keep_index=keep_index,
-                           sidecar=sidecar_for(path, layer), should_stop=should_stop))
+        out.append(
+            observe(
+                path,
+                layer,
+                file_hash=hashed[start],
+                component_hashes=hashed[start + 1 : start + n],
+                keep_index=keep_index,
+                sidecar=sidecar_for(path, layer),
+                should_stop=should_stop,
+            )
+        )
         stage.advance()
     return out
 
 
-def make_manifest(sources, *, root: Path, manifest_path: Path, version: str,
-                  parent: Optional[Path], keep_index: bool, progress=None, should_stop=None):
+def make_manifest(
+    sources,
+    *,
+    root: Path,
+    manifest_path: Path,
+    version: str,
+    parent: Optional[Path],
+    keep_index: bool,
+    progress=None,
+    should_stop=None,
+):
     """Measure, build and write a manifest; returns (document, manifest SHA-256)."""
     observations = collect_observations(sources, keep_index, progress, should_stop)
-    doc, extra = build_manifest(observations, root=root, manifest_path=manifest_path,
-                                version=version, creator=creator_versions(),
-                                created_at=utc_now_iso(), parent_path=parent)
+    doc, extra = build_manifest(
+        observations,
+        root=root,
+        manifest_path=manifest_path,
+        version=version,
+        creator=creator_versions(),
+        created_at=utc_now_iso(),
+        parent_path=parent,
+    )
     return doc, write_manifest(manifest_path, doc, extra)
 
 
@@ -110,36 +137,58 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
         p = QgsProcessingParameterString(self.VERSION, self.tr("Version label"), "v1")
         p.setHelp(self.tr("Name of this version, e.g. v3 or 2024-05-labels."))
         self.addParameter(p)
-        p = QgsProcessingParameterFile(self.PARENT, self.tr("Parent manifest"),
-                                       extension="json", optional=True)
-        p.setHelp(self.tr("Manifest of the previous version. Its SHA-256 is recorded; it must "
-                          "be intact (its own parent chain is checked)."))
+        p = QgsProcessingParameterFile(
+            self.PARENT, self.tr("Parent manifest"), extension="json", optional=True
+        )
+        p.setHelp(
+            self.tr(
+                "Manifest of the previous version. Its SHA-256 is recorded; it must "
+                "be intact (its own parent chain is checked)."
+            )
+        )
         self.addParameter(p)
         p = QgsProcessingParameterFileDestination(
-            self.OUTPUT, self.tr("Manifest"), self.tr("LabelGuard manifest (*.json)"))
-        p.setHelp(self.tr("Where to write the manifest (JSON). Per-feature hashes go into a "
-                          "<name>.features folder next to it."))
+            self.OUTPUT, self.tr("Manifest"), self.tr("LabelGuard manifest (*.json)")
+        )
+        p.setHelp(
+            self.tr(
+                "Where to write the manifest (JSON). Per-feature hashes go into a "
+                "<name>.features folder next to it."
+            )
+        )
         self.addParameter(p)
         p = QgsProcessingParameterFile(
-            self.DATASET_ROOT, self.tr("Dataset root folder"),
-            behavior=QgsProcessingParameterFile.Behavior.Folder, optional=True)
-        p.setHelp(self.tr("Folder that paths in the manifest are relative to. Empty: the "
-                          "manifest's folder."))
+            self.DATASET_ROOT,
+            self.tr("Dataset root folder"),
+            behavior=QgsProcessingParameterFile.Behavior.Folder,
+            optional=True,
+        )
+        p.setHelp(
+            self.tr(
+                "Folder that paths in the manifest are relative to. Empty: the manifest's folder."
+            )
+        )
         p.setFlags(p.flags() | FLAG_ADVANCED)
         self.addParameter(p)
-        p = QgsProcessingParameterBoolean(self.FEATURE_INDEX,
-                                          self.tr("Store per-feature hashes"), True)
-        p.setHelp(self.tr("Needed by Compare dataset versions to tell which features changed. "
-                          "Turn off only for very large layers you never diff."))
+        p = QgsProcessingParameterBoolean(
+            self.FEATURE_INDEX, self.tr("Store per-feature hashes"), True
+        )
+        p.setHelp(
+            self.tr(
+                "Needed by Compare dataset versions to tell which features changed. "
+                "Turn off only for very large layers you never diff."
+            )
+        )
         p.setFlags(p.flags() | FLAG_ADVANCED)
         self.addParameter(p)
-        self.addOutput(QgsProcessingOutputString(self.MANIFEST_SHA256,
-                                                 self.tr("Manifest SHA-256")))
+        self.addOutput(QgsProcessingOutputString(self.MANIFEST_SHA256, self.tr("Manifest SHA-256")))
         self.addOutput(QgsProcessingOutputNumber(self.ENTRY_COUNT, self.tr("Entries")))
 
     def processAlgorithm(  # noqa: N802 (QGIS API)
-        self, parameters: Dict[str, Any], context: QgsProcessingContext,
-        feedback: QgsProcessingFeedback
+        self,
+        parameters: Dict[str, Any],
+        context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback,
     ) -> Dict[str, Any]:
         layers = self.parameterAsLayerList(parameters, self.LAYERS, context)
         if not layers:
@@ -151,9 +200,12 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
         root = Path(root_text) if root_text else out.parent
         parent = Path(parent_text) if parent_text else None
         if parent is not None and os.path.abspath(parent) == os.path.abspath(out):
-            raise QgsProcessingException(self.tr(
-                "The output manifest is the parent manifest {}; choose a new file name so the "
-                "parent version is kept.").format(out))
+            raise QgsProcessingException(
+                self.tr(
+                    "The output manifest is the parent manifest {}; choose a new file name so the "
+                    "parent version is kept."
+                ).format(out)
+            )
         sources: List[Tuple[Path, Optional[str]]] = []
         for layer in layers:
             src = layer_file(layer)
@@ -161,19 +213,36 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
                 sources.append(src)
         for path, _ in sources:
             if detect_kind(path) == "file":
-                feedback.pushWarning(self.tr("{} is not a raster or vector dataset; only its "
-                                             "bytes are tracked.").format(path.name))
+                feedback.pushWarning(
+                    self.tr(
+                        "{} is not a raster or vector dataset; only its bytes are tracked."
+                    ).format(path.name)
+                )
         feedback.pushInfo(self.tr("Hashing {} data files").format(len(sources)))
         keep_index = self.parameterAsBoolean(parameters, self.FEATURE_INDEX, context)
-        doc, digest = self.run_core(feedback, make_manifest, sources, root=root,
-                                    manifest_path=out, version=version, parent=parent,
-                                    keep_index=keep_index)
+        doc, digest = self.run_core(
+            feedback,
+            make_manifest,
+            sources,
+            root=root,
+            manifest_path=out,
+            version=version,
+            parent=parent,
+            keep_index=keep_index,
+        )
         for entry in doc["entries"]:
             if entry["sidecar"] is None and entry["kind"] != "file":
-                feedback.pushWarning(self.tr(
-                    "{} has no sidecar next to it; run Export metadata sidecars to record its "
-                    "metadata.").format(entry["path"]))
-        feedback.pushInfo(self.tr("Manifest {} ({} entries), SHA-256 {}").format(
-            out, len(doc["entries"]), digest))
-        return {self.OUTPUT: str(out), self.MANIFEST_SHA256: digest,
-                self.ENTRY_COUNT: len(doc["entries"])}
+                feedback.pushWarning(
+                    self.tr(
+                        "{} has no sidecar next to it; run Export metadata sidecars to record its "
+                        "metadata."
+                    ).format(entry["path"])
+                )
+        feedback.pushInfo(
+            self.tr("Manifest {} ({} entries), SHA-256 {}").format(out, len(doc["entries"]), digest)
+        )
+        return {
+            self.OUTPUT: str(out),
+            self.MANIFEST_SHA256: digest,
+            self.ENTRY_COUNT: len(doc["entries"]),
+        }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 from qgis.core import (
@@ -32,22 +32,32 @@ from .base import LabelGuardAlgorithm
 from .sinks import write_records
 from .vector_io import read_ogr
 
-FIELDS = (("status", "str"), ("path", "str"), ("layer", "str"), ("feature_id", "str"),
-          ("base_fid", "int"), ("head_fid", "int"), ("changed_fields", "str"),
-          ("geometry_from", "str"))
+FIELDS = (
+    ("status", "str"),
+    ("path", "str"),
+    ("layer", "str"),
+    ("feature_id", "str"),
+    ("base_fid", "int"),
+    ("head_fid", "int"),
+    ("changed_fields", "str"),
+    ("geometry_from", "str"),
+)
 
 
 def _index(manifest: Path, entry: Dict[str, Any], label: str):
     data = load_feature_index(manifest, entry)
     if data is None:
-        raise InputError(f"Manifest {label} has no per-feature hashes for '{entry['path']}' "
-                         "(built with 'Store per-feature hashes' off); rebuild it to compare "
-                         "features.")
+        raise InputError(
+            f"Manifest {label} has no per-feature hashes for '{entry['path']}' "
+            "(built with 'Store per-feature hashes' off); rebuild it to compare "
+            "features."
+        )
     return read_feature_index(data)
 
 
-def _geometries(path: Path, layer: Optional[str], wanted: Dict[int, str], should_stop
-                ) -> Dict[int, bytes]:
+def _geometries(
+    path: Path, layer: Optional[str], wanted: Dict[int, str], should_stop
+) -> Dict[int, bytes]:
     """WKB of the wanted fids whose normalized geometry hash still matches the index."""
     out: Dict[int, bytes] = {}
     if not wanted or not path.is_file():
@@ -72,8 +82,11 @@ def run_diff(base: Path, head: Path, id_field: Optional[str], progress=None, sho
     base_doc, head_doc = read_manifest(base), read_manifest(head)
     base_root, head_root = manifest_root(base, base_doc), manifest_root(head, head_doc)
     b_entries, h_entries = entries_by_key(base_doc), entries_by_key(head_doc)
-    keys = sorted(k for k in set(b_entries) | set(h_entries)
-                  if (b_entries.get(k) or h_entries.get(k))["kind"] == "vector")
+    keys = sorted(
+        k
+        for k in set(b_entries) | set(h_entries)
+        if (b_entries.get(k) or h_entries.get(k))["kind"] == "vector"
+    )
     ticker = Ticker(max(len(keys), 1), progress, should_stop)
     rows: List[Dict[str, Any]] = []
     wkbs: List[Optional[bytes]] = []
@@ -83,17 +96,25 @@ def run_diff(base: Path, head: Path, id_field: Optional[str], progress=None, sho
         b, h = b_entries.get(key), h_entries.get(key)
         b_rows = _index(base, b, base_doc["version"]) if b else []
         h_rows = _index(head, h, head_doc["version"]) if h else []
-        result = diff_features(b_rows, h_rows, id_field=id_field,
-                               base_label=f"'{key[0]}' of {base_doc['version']}",
-                               head_label=f"'{key[0]}' of {head_doc['version']}",
-                               should_stop=should_stop)
+        result = diff_features(
+            b_rows,
+            h_rows,
+            id_field=id_field,
+            base_label=f"'{key[0]}' of {base_doc['version']}",
+            head_label=f"'{key[0]}' of {head_doc['version']}",
+            should_stop=should_stop,
+        )
         per_entry[key[0] + (f"|{key[1]}" if key[1] else "")] = result.counts()
         h_geom = {r[0]: r[1] for r in h_rows}
         b_geom = {r[0]: r[1] for r in b_rows}
-        head_wanted = {c.head_fid: h_geom[c.head_fid] for c in result.changes
-                       if c.head_fid is not None}
-        base_wanted = {c.base_fid: b_geom[c.base_fid] for c in result.changes
-                       if c.head_fid is None and c.base_fid is not None}
+        head_wanted = {
+            c.head_fid: h_geom[c.head_fid] for c in result.changes if c.head_fid is not None
+        }
+        base_wanted = {
+            c.base_fid: b_geom[c.base_fid]
+            for c in result.changes
+            if c.head_fid is None and c.base_fid is not None
+        }
         head_g = _geometries(head_root / key[0], key[1], head_wanted, should_stop) if h else {}
         base_g = _geometries(base_root / key[0], key[1], base_wanted, should_stop) if b else {}
         crs = (h or b)["crs"]
@@ -103,12 +124,22 @@ def run_diff(base: Path, head: Path, id_field: Optional[str], progress=None, sho
                 geom, source = head_g[c.head_fid], "head"
             elif c.base_fid is not None and c.base_fid in base_g:
                 geom, source = base_g[c.base_fid], "base"
-            rows.append({"status": c.status, "path": key[0], "layer": key[1],
-                         "feature_id": None if c.feature_id is None else
-                         json.dumps(c.feature_id) if not isinstance(c.feature_id, str)
-                         else c.feature_id,
-                         "base_fid": c.base_fid, "head_fid": c.head_fid,
-                         "changed_fields": ",".join(c.changed_fields), "geometry_from": source})
+            rows.append(
+                {
+                    "status": c.status,
+                    "path": key[0],
+                    "layer": key[1],
+                    "feature_id": None
+                    if c.feature_id is None
+                    else json.dumps(c.feature_id)
+                    if not isinstance(c.feature_id, str)
+                    else c.feature_id,
+                    "base_fid": c.base_fid,
+                    "head_fid": c.head_fid,
+                    "changed_fields": ",".join(c.changed_fields),
+                    "geometry_from": source,
+                }
+            )
             wkbs.append(geom)
             crs_wkts.append(None if crs is None else crs["wkt2"])
         ticker.advance()
@@ -151,50 +182,73 @@ class DiffVersionsAlgorithm(LabelGuardAlgorithm):
         )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
-        p = QgsProcessingParameterFile(self.BASE, self.tr("Base manifest (older)"),
-                                       extension="json")
+        p = QgsProcessingParameterFile(
+            self.BASE, self.tr("Base manifest (older)"), extension="json"
+        )
         p.setHelp(self.tr("Manifest of the version to compare from."))
         self.addParameter(p)
-        p = QgsProcessingParameterFile(self.HEAD, self.tr("Head manifest (newer)"),
-                                       extension="json")
+        p = QgsProcessingParameterFile(
+            self.HEAD, self.tr("Head manifest (newer)"), extension="json"
+        )
         p.setHelp(self.tr("Manifest of the version to compare to."))
         self.addParameter(p)
         p = QgsProcessingParameterString(self.ID_FIELD, self.tr("ID field"), optional=True)
-        p.setHelp(self.tr("Attribute that identifies a feature across versions (unique, never "
-                          "empty). Leave empty to match by content only."))
+        p.setHelp(
+            self.tr(
+                "Attribute that identifies a feature across versions (unique, never "
+                "empty). Leave empty to match by content only."
+            )
+        )
         self.addParameter(p)
-        p = QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr("Feature changes"),
-                                              optional=True, createByDefault=True)
-        p.setHelp(self.tr("One feature per compared feature with status, ids and changed "
-                          "fields."))
+        p = QgsProcessingParameterFeatureSink(
+            self.OUTPUT, self.tr("Feature changes"), optional=True, createByDefault=True
+        )
+        p.setHelp(self.tr("One feature per compared feature with status, ids and changed fields."))
         self.addParameter(p)
         p = QgsProcessingParameterFileDestination(
-            self.REPORT, self.tr("JSON report"), self.tr("JSON files (*.json)"), optional=True,
-            createByDefault=False)
-        p.setHelp(self.tr("Optional JSON report (labelguard.report/1) of every changed feature "
-                          "and counts per layer."))
+            self.REPORT,
+            self.tr("JSON report"),
+            self.tr("JSON files (*.json)"),
+            optional=True,
+            createByDefault=False,
+        )
+        p.setHelp(
+            self.tr(
+                "Optional JSON report (labelguard.report/1) of every changed feature "
+                "and counts per layer."
+            )
+        )
         self.addParameter(p)
-        for name, label in ((self.ADDED, "Added"), (self.REMOVED, "Removed"),
-                            (self.MODIFIED, "Modified (any change)"),
-                            (self.UNCHANGED, "Unchanged"),
-                            ("GEOMETRY_CHANGED", "Geometry changed"),
-                            ("ATTRIBUTES_CHANGED", "Attributes changed"),
-                            ("BOTH_CHANGED", "Geometry and attributes changed")):
+        for name, label in (
+            (self.ADDED, "Added"),
+            (self.REMOVED, "Removed"),
+            (self.MODIFIED, "Modified (any change)"),
+            (self.UNCHANGED, "Unchanged"),
+            ("GEOMETRY_CHANGED", "Geometry changed"),
+            ("ATTRIBUTES_CHANGED", "Attributes changed"),
+            ("BOTH_CHANGED", "Geometry and attributes changed"),
+        ):
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
 
     def processAlgorithm(  # noqa: N802 (QGIS API)
-        self, parameters: Dict[str, Any], context: QgsProcessingContext,
-        feedback: QgsProcessingFeedback
+        self,
+        parameters: Dict[str, Any],
+        context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback,
     ) -> Dict[str, Any]:
         base = Path(self.parameterAsFile(parameters, self.BASE, context))
         head = Path(self.parameterAsFile(parameters, self.HEAD, context))
         id_field = self.parameterAsString(parameters, self.ID_FIELD, context).strip() or None
         rows, wkbs, crs_wkts, per_entry, versions = self.run_core(
-            feedback, run_diff, base, head, id_field)
+            feedback, run_diff, base, head, id_field
+        )
         feedback.pushInfo(self.tr("Compared {} → {}").format(*versions))
         target_wkt = next((w for w in crs_wkts if w), None)
-        target = QgsCoordinateReferenceSystem.fromWkt(target_wkt) if target_wkt else \
-            QgsCoordinateReferenceSystem()
+        target = (
+            QgsCoordinateReferenceSystem.fromWkt(target_wkt)
+            if target_wkt
+            else QgsCoordinateReferenceSystem()
+        )
         geoms: List[Optional[QgsGeometry]] = []
         transforms: Dict[str, QgsCoordinateTransform] = {}
         wkb_types = set()
@@ -207,7 +261,8 @@ class DiffVersionsAlgorithm(LabelGuardAlgorithm):
             if wkt and wkt != target_wkt:
                 if wkt not in transforms:
                     transforms[wkt] = QgsCoordinateTransform(
-                        QgsCoordinateReferenceSystem.fromWkt(wkt), target, context.project())
+                        QgsCoordinateReferenceSystem.fromWkt(wkt), target, context.project()
+                    )
                 g.transform(transforms[wkt])
             wkb_types.add(QgsWkbTypes.multiType(g.wkbType()))
             geoms.append(g)
@@ -215,8 +270,17 @@ class DiffVersionsAlgorithm(LabelGuardAlgorithm):
         if wkb_type != QgsWkbTypes.Type.Unknown:
             geoms = [None if g is None else _to_multi(g) for g in geoms]
         results: Dict[str, Any] = {}
-        dest = write_records(self, parameters, context, self.OUTPUT, FIELDS, rows,
-                             wkb_type=wkb_type, crs=target, geometries=geoms)
+        dest = write_records(
+            self,
+            parameters,
+            context,
+            self.OUTPUT,
+            FIELDS,
+            rows,
+            wkb_type=wkb_type,
+            crs=target,
+            geometries=geoms,
+        )
         if dest is not None:
             results[self.OUTPUT] = dest
         counts = {s: 0 for s in FEATURE_STATUSES}
@@ -224,22 +288,43 @@ class DiffVersionsAlgorithm(LabelGuardAlgorithm):
             counts[r["status"]] += 1
         report = self.parameterAsFileOutput(parameters, self.REPORT, context)
         if report:
-            findings = [dict(rule=r["status"], severity="info", message=_message(r),
-                             location=None, **r) for r in rows if r["status"] != "unchanged"]
-            self.run_core(None, write_report, report, "labelguard:diffversions", findings,
-                          counts, {"base": str(base), "head": str(head),
-                                   "versions": list(versions), "id_field": id_field,
-                                   "per_layer": per_entry})
+            findings = [
+                dict(rule=r["status"], severity="info", message=_message(r), location=None, **r)
+                for r in rows
+                if r["status"] != "unchanged"
+            ]
+            self.run_core(
+                None,
+                write_report,
+                report,
+                "labelguard:diffversions",
+                findings,
+                counts,
+                {
+                    "base": str(base),
+                    "head": str(head),
+                    "versions": list(versions),
+                    "id_field": id_field,
+                    "per_layer": per_entry,
+                },
+            )
             results[self.REPORT] = report
-        modified = counts["geometry_changed"] + counts["attributes_changed"] + \
-            counts["both_changed"]
+        modified = (
+            counts["geometry_changed"] + counts["attributes_changed"] + counts["both_changed"]
+        )
         for status in FEATURE_STATUSES:
             feedback.pushInfo(f"{status}: {counts[status]}")
-        results.update({self.ADDED: counts["added"], self.REMOVED: counts["removed"],
-                        self.MODIFIED: modified, self.UNCHANGED: counts["unchanged"],
-                        "GEOMETRY_CHANGED": counts["geometry_changed"],
-                        "ATTRIBUTES_CHANGED": counts["attributes_changed"],
-                        "BOTH_CHANGED": counts["both_changed"]})
+        results.update(
+            {
+                self.ADDED: counts["added"],
+                self.REMOVED: counts["removed"],
+                self.MODIFIED: modified,
+                self.UNCHANGED: counts["unchanged"],
+                "GEOMETRY_CHANGED": counts["geometry_changed"],
+                "ATTRIBUTES_CHANGED": counts["attributes_changed"],
+                "BOTH_CHANGED": counts["both_changed"],
+            }
+        )
         return results
 
 
@@ -250,8 +335,11 @@ def _to_multi(g: QgsGeometry) -> QgsGeometry:
 
 
 def _message(row: Dict[str, Any]) -> str:
-    who = f"feature {row['feature_id']}" if row["feature_id"] is not None else (
-        f"feature fid {row['head_fid'] if row['head_fid'] is not None else row['base_fid']}")
+    who = (
+        f"feature {row['feature_id']}"
+        if row["feature_id"] is not None
+        else (f"feature fid {row['head_fid'] if row['head_fid'] is not None else row['base_fid']}")
+    )
     text = f"{row['path']}: {who} {row['status'].replace('_', ' ')}"
     if row["changed_fields"]:
         text += f" ({row['changed_fields']})"

@@ -19,12 +19,19 @@ MANIFEST_NAME = "manifest.json"
 TILE_INDEX = "tiles.gpkg"
 
 
-def source_record(role: str, path: Optional[str], layer: Optional[str] = None,
-                  should_stop=None) -> Dict[str, Any]:
+def source_record(
+    role: str, path: Optional[str], layer: Optional[str] = None, should_stop=None
+) -> Dict[str, Any]:
     """Bytes and content hash of a source file, and the newest manifest that tracks it."""
     if not path or not Path(path).is_file():
-        return {"role": role, "path": path or None, "layer": layer, "sha256": None,
-                "content_sha256": None, "manifest": None}
+        return {
+            "role": role,
+            "path": path or None,
+            "layer": layer,
+            "sha256": None,
+            "content_sha256": None,
+            "manifest": None,
+        }
     obs = observe(Path(path), layer, should_stop=should_stop)
     link = None
     found = latest_manifest_for(Path(path), layer)
@@ -32,15 +39,25 @@ def source_record(role: str, path: Optional[str], layer: Optional[str] = None,
         mpath, entry = found
         status = "matches" if entry["content_sha256"] == obs.content_sha256 else "differs"
         chain = check_chain(mpath)
-        link = {"path": str(mpath), "sha256": sha256_file(mpath),
-                "version": chain.versions[0] if chain.versions else "",
-                "status": f"content {status} the manifest entry"}
-    return {"role": role, "path": str(path), "layer": layer, "sha256": obs.file.sha256,
-            "content_sha256": obs.content_sha256, "manifest": link}
+        link = {
+            "path": str(mpath),
+            "sha256": sha256_file(mpath),
+            "version": chain.versions[0] if chain.versions else "",
+            "status": f"content {status} the manifest entry",
+        }
+    return {
+        "role": role,
+        "path": str(path),
+        "layer": layer,
+        "sha256": obs.file.sha256,
+        "content_sha256": obs.content_sha256,
+        "manifest": link,
+    }
 
 
-def write_export_provenance(root: Path, sources: Dict[str, Dict[str, Any]], version: str,
-                            should_stop=None) -> None:
+def write_export_provenance(
+    root: Path, sources: Dict[str, Dict[str, Any]], version: str, should_stop=None
+) -> None:
     """Sidecar of the tile index, then a manifest over every file of the export with the
     sources recorded. Runs inside the export's staging folder (see core.training.export)."""
     index = root / TILE_INDEX
@@ -53,12 +70,25 @@ def write_export_provenance(root: Path, sources: Dict[str, Dict[str, Any]], vers
     observations = []
     for fh in hashed:
         if fh.path == index:
-            observations.append(observe(index, None, kind="vector", file_hash=fh,
-                                        component_hashes=[], should_stop=should_stop))
+            observations.append(
+                observe(
+                    index,
+                    None,
+                    kind="vector",
+                    file_hash=fh,
+                    component_hashes=[],
+                    should_stop=should_stop,
+                )
+            )
         elif not fh.path.name.endswith(".labelguard.yaml"):
             observations.append(Observation(path=fh.path, kind="file", file=fh))
-    doc, extra = build_manifest(observations, root=root, manifest_path=root / MANIFEST_NAME,
-                                version=version, creator=creator_versions(),
-                                created_at=utc_now_iso(),
-                                sources=[sources[k] for k in sorted(sources)])
+    doc, extra = build_manifest(
+        observations,
+        root=root,
+        manifest_path=root / MANIFEST_NAME,
+        version=version,
+        creator=creator_versions(),
+        created_at=utc_now_iso(),
+        sources=[sources[k] for k in sorted(sources)],
+    )
     write_manifest(root / MANIFEST_NAME, doc, extra)

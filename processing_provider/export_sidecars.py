@@ -55,29 +55,48 @@ class ExportSidecarsAlgorithm(LabelGuardAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
         layers = QgsProcessingParameterMultipleLayers(
-            self.LAYERS, self.tr("Raster and vector layers"), TYPE_MAPLAYER)
-        layers.setHelp(self.tr("File-based raster and vector layers to describe. Memory and "
-                               "database layers are refused: they have no file to sit next to."))
+            self.LAYERS, self.tr("Raster and vector layers"), TYPE_MAPLAYER
+        )
+        layers.setHelp(
+            self.tr(
+                "File-based raster and vector layers to describe. Memory and "
+                "database layers are refused: they have no file to sit next to."
+            )
+        )
         self.addParameter(layers)
         folder = QgsProcessingParameterFolderDestination(
-            self.OUTPUT_FOLDER, self.tr("Output folder (empty: next to each data file)"),
-            optional=True, createByDefault=False)
-        folder.setHelp(self.tr("Where to write the sidecars. Leave empty to write each sidecar "
-                               "next to its data file, where verify and the dock look for it."))
+            self.OUTPUT_FOLDER,
+            self.tr("Output folder (empty: next to each data file)"),
+            optional=True,
+            createByDefault=False,
+        )
+        folder.setHelp(
+            self.tr(
+                "Where to write the sidecars. Leave empty to write each sidecar "
+                "next to its data file, where verify and the dock look for it."
+            )
+        )
         self.addParameter(folder)
         cls = QgsProcessingParameterString(
-            self.CLASS_FIELD, self.tr("Class field for class counts"), optional=True)
-        cls.setHelp(self.tr("Field holding the annotation class, for per-class counts in "
-                            "vector sidecars. Empty: a field named class, label or category "
-                            "is used if present."))
+            self.CLASS_FIELD, self.tr("Class field for class counts"), optional=True
+        )
+        cls.setHelp(
+            self.tr(
+                "Field holding the annotation class, for per-class counts in "
+                "vector sidecars. Empty: a field named class, label or category "
+                "is used if present."
+            )
+        )
         cls.setFlags(cls.flags() | FLAG_ADVANCED)
         self.addParameter(cls)
         self.addOutput(QgsProcessingOutputString(self.SIDECARS, self.tr("Sidecar files")))
         self.addOutput(QgsProcessingOutputNumber(self.COUNT, self.tr("Number of sidecars")))
 
     def processAlgorithm(  # noqa: N802 (QGIS API)
-        self, parameters: Dict[str, Any], context: QgsProcessingContext,
-        feedback: QgsProcessingFeedback
+        self,
+        parameters: Dict[str, Any],
+        context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback,
     ) -> Dict[str, Any]:
         layers = self.parameterAsLayerList(parameters, self.LAYERS, context)
         if not layers:
@@ -97,16 +116,21 @@ class ExportSidecarsAlgorithm(LabelGuardAlgorithm):
             if feedback.isCanceled():
                 raise QgsProcessingException(self.tr("Cancelled; nothing was written."))
             feedback.pushInfo(self.tr("Describing {}").format(path.name))
-            desc = self.run_core(None, describe, path, sublayer, class_field,
-                                 should_stop=feedback.isCanceled)
+            desc = self.run_core(
+                None, describe, path, sublayer, class_field, should_stop=feedback.isCanceled
+            )
             data = self.run_core(None, dump_sidecar, build_sidecar(desc, generator))
             if desc.crs is None:
-                feedback.pushWarning(self.tr("{} has no CRS; the sidecar records crs: null.")
-                                     .format(path.name))
+                feedback.pushWarning(
+                    self.tr("{} has no CRS; the sidecar records crs: null.").format(path.name)
+                )
             if desc.acquisition_time is not None and not desc.acquisition_time.offset_known:
-                feedback.pushWarning(self.tr(
-                    "{}: acquisition time {} has no UTC offset; recorded as local time, not "
-                    "converted.").format(path.name, desc.acquisition_time.local))
+                feedback.pushWarning(
+                    self.tr(
+                        "{}: acquisition time {} has no UTC offset; recorded as local time, not "
+                        "converted."
+                    ).format(path.name, desc.acquisition_time.local)
+                )
             target = sidecar_path(path, folder, desc.layer, is_multi_layer(path))
             planned.append((target, data))
             feedback.setProgress(100.0 * (i + 1) / len(sources))
@@ -118,9 +142,12 @@ class ExportSidecarsAlgorithm(LabelGuardAlgorithm):
                     atomic_write_bytes(target, data)
                 except OSError as exc:
                     raise QgsProcessingException(
-                        self.tr("Cannot write sidecar {}: {}").format(target, exc)) from exc
-            feedback.pushInfo(self.tr("{}: {}").format(
-                self.tr("unchanged") if unchanged else self.tr("written"), target))
+                        self.tr("Cannot write sidecar {}: {}").format(target, exc)
+                    ) from exc
+            feedback.pushInfo(
+                self.tr("{}: {}").format(
+                    self.tr("unchanged") if unchanged else self.tr("written"), target
+                )
+            )
             written.append(str(target))
         return {self.SIDECARS: written, self.COUNT: len(written)}
-

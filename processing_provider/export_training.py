@@ -440,22 +440,33 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
         )
         feedback.pushInfo(self.tr("Hashing the source image and annotations"))
         sources = {
-            "image": self.run_core(None, source_record, "image", raster_path,
-                                   should_stop=feedback.isCanceled),
-            "annotations": self.run_core(None, source_record, "annotations", annotations.path,
-                                         _layer_name_of(ann_layer),
-                                         should_stop=feedback.isCanceled),
+            "image": self.run_core(
+                None, source_record, "image", raster_path, should_stop=feedback.isCanceled
+            ),
+            "annotations": self.run_core(
+                None,
+                source_record,
+                "annotations",
+                annotations.path,
+                _layer_name_of(ann_layer),
+                should_stop=feedback.isCanceled,
+            ),
         }
         for src in sources.values():
             if src["manifest"] is not None:
-                feedback.pushInfo(self.tr("{}: version {} ({})").format(
-                    src["role"], src["manifest"]["version"], src["manifest"]["status"]))
+                feedback.pushInfo(
+                    self.tr("{}: version {} ({})").format(
+                        src["role"], src["manifest"]["version"], src["manifest"]["status"]
+                    )
+                )
             elif src["path"]:
-                feedback.pushWarning(self.tr(
-                    "{} is not in any version manifest; the export records its hashes, but "
-                    "build a manifest of the dataset to trace models to a named version.")
-                    .format(src["path"]))
-        version = "export-{}".format(Path(target).name)
+                feedback.pushWarning(
+                    self.tr(
+                        "{} is not in any version manifest; the export records its hashes, but "
+                        "build a manifest of the dataset to trace models to a named version."
+                    ).format(src["path"])
+                )
+        version = f"export-{Path(target).name}"
         result = self.run_core(
             feedback,
             export_training,
@@ -465,8 +476,9 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
             writer,
             target,
             log=feedback.pushInfo,
-            finalize=lambda root: write_export_provenance(root, sources, version,
-                                                          feedback.isCanceled),
+            finalize=lambda root: write_export_provenance(
+                root, sources, version, feedback.isCanceled
+            ),
         )
         for warning in result.warnings:
             feedback.pushWarning(warning)

@@ -23,20 +23,27 @@ def layer_file(layer: QgsMapLayer) -> Tuple[Path, Optional[str]]:
     """
     provider = layer.providerType()
     if provider not in FILE_PROVIDERS:
-        kind = {"memory": _tr("a temporary (memory) layer"),
-                "postgres": _tr("a PostGIS layer"), "wfs": _tr("a WFS layer"),
-                "wms": _tr("a web map layer")}.get(provider, _tr("a '{}' layer").format(provider))
+        kind = {
+            "memory": _tr("a temporary (memory) layer"),
+            "postgres": _tr("a PostGIS layer"),
+            "wfs": _tr("a WFS layer"),
+            "wms": _tr("a web map layer"),
+        }.get(provider, _tr("a '{}' layer").format(provider))
         raise QgsProcessingException(
-            _tr("Layer '{name}' is {kind} and has no data file to hash or describe. Save it "
-                "to a file first (right-click › Export › Save Features As…).").format(
-                name=layer.name(), kind=kind))
+            _tr(
+                "Layer '{name}' is {kind} and has no data file to hash or describe. Save it "
+                "to a file first (right-click › Export › Save Features As…)."
+            ).format(name=layer.name(), kind=kind)
+        )
     parts = QgsProviderRegistry.instance().decodeUri(provider, layer.source())
     path = parts.get("path") or ""
     if not path:
         raise QgsProcessingException(
-            _tr("Layer '{}' has no data file (source: {}).").format(layer.name(), layer.source()))
+            _tr("Layer '{}' has no data file (source: {}).").format(layer.name(), layer.source())
+        )
     p = Path(path)
     if not p.exists():
         raise QgsProcessingException(
-            _tr("The file of layer '{}' no longer exists: {}").format(layer.name(), path))
+            _tr("The file of layer '{}' no longer exists: {}").format(layer.name(), path)
+        )
     return p, (parts.get("layerName") or None)

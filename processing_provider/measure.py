@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from osgeo import gdal, ogr, osr
 
@@ -32,8 +32,15 @@ from .vector_io import open_vector, read_ogr
 gdal.UseExceptions()
 ogr.UseExceptions()
 
-TIME_KEYS = ("ACQUISITIONDATETIME", "ACQUISITION_DATETIME", "ACQUISITION_TIME", "DATETIME_ORIGINAL",
-             "TIFFTAG_DATETIME", "DATETIME", "IMAGE_DATE")
+TIME_KEYS = (
+    "ACQUISITIONDATETIME",
+    "ACQUISITION_DATETIME",
+    "ACQUISITION_TIME",
+    "DATETIME_ORIGINAL",
+    "TIFFTAG_DATETIME",
+    "DATETIME",
+    "IMAGE_DATE",
+)
 ROWS_PER_READ = 256
 
 
@@ -63,7 +70,7 @@ def open_raster(path: Path) -> gdal.Dataset:
 
 
 def detect_kind(path: Path) -> str:
-    """"raster", "vector" or "file" (neither, e.g. a label map): decided by GDAL."""
+    """ "raster", "vector" or "file" (neither, e.g. a label map): decided by GDAL."""
     if not Path(path).exists():
         raise FileVanished(f"File '{path}' does not exist (moved or deleted?).")
     try:
@@ -105,19 +112,36 @@ def raster_content(path: Path, should_stop: StopFn = None) -> Tuple[str, Dict[st
     bands = []
     for b in range(1, ds.RasterCount + 1):
         band = ds.GetRasterBand(b)
-        bands.append(BandInfo(b, gdal.GetDataTypeName(band.DataType), band.GetNoDataValue(),
-                              gdal.GetColorInterpretationName(band.GetColorInterpretation()),
-                              band.GetDescription() or None))
+        bands.append(
+            BandInfo(
+                b,
+                gdal.GetDataTypeName(band.DataType),
+                band.GetNoDataValue(),
+                gdal.GetColorInterpretationName(band.GetColorInterpretation()),
+                band.GetDescription() or None,
+            )
+        )
     gt = tuple(float(v) for v in ds.GetGeoTransform(can_return_null=True) or ())
     header = content_mod.RasterHeader(
-        ds.RasterXSize, ds.RasterYSize, tuple(b.data_type for b in bands),
-        tuple(b.nodata for b in bands), gt,
-        None if crs is None else (crs.authid or crs.wkt2))
-    digest = content_mod.raster_content(header, _raster_blocks(ds, should_stop),
-                                        should_stop=should_stop)
-    facts = {"crs": crs, "bands": tuple(bands), "geotransform": gt, "width": ds.RasterXSize,
-             "height": ds.RasterYSize, "format": ds.GetDriver().ShortName,
-             "time": acquisition_time(ds)}
+        ds.RasterXSize,
+        ds.RasterYSize,
+        tuple(b.data_type for b in bands),
+        tuple(b.nodata for b in bands),
+        gt,
+        None if crs is None else (crs.authid or crs.wkt2),
+    )
+    digest = content_mod.raster_content(
+        header, _raster_blocks(ds, should_stop), should_stop=should_stop
+    )
+    facts = {
+        "crs": crs,
+        "bands": tuple(bands),
+        "geotransform": gt,
+        "width": ds.RasterXSize,
+        "height": ds.RasterYSize,
+        "format": ds.GetDriver().ShortName,
+        "time": acquisition_time(ds),
+    }
     ds = None
     return digest, facts
 
@@ -133,9 +157,12 @@ def _extent_from_gt(gt, w, h) -> Optional[Tuple[float, float, float, float]]:
 def vector_facts(path: Path, layer_name: Optional[str]) -> Dict[str, Any]:
     ds, lyr = open_vector(str(path), layer_name)
     defn = lyr.GetLayerDefn()
-    fields = tuple(FieldInfo(defn.GetFieldDefn(i).GetName(),
-                             ogr.GetFieldTypeName(defn.GetFieldDefn(i).GetType()))
-                   for i in range(defn.GetFieldCount()))
+    fields = tuple(
+        FieldInfo(
+            defn.GetFieldDefn(i).GetName(), ogr.GetFieldTypeName(defn.GetFieldDefn(i).GetType())
+        )
+        for i in range(defn.GetFieldCount())
+    )
     extent = None
     if lyr.GetFeatureCount() > 0 and lyr.GetGeomType() != ogr.wkbNone:
         xmin, xmax, ymin, ymax = lyr.GetExtent()
@@ -155,9 +182,15 @@ def vector_facts(path: Path, layer_name: Optional[str]) -> Dict[str, Any]:
     return facts
 
 
-def vector_content(path: Path, layer_name: Optional[str], *, keep_index: bool,
-                   class_field: Optional[str] = None, progress=None, should_stop: StopFn = None
-                   ) -> Tuple[content_mod.VectorContent, Optional[Dict[str, int]]]:
+def vector_content(
+    path: Path,
+    layer_name: Optional[str],
+    *,
+    keep_index: bool,
+    class_field: Optional[str] = None,
+    progress=None,
+    should_stop: StopFn = None,
+) -> Tuple[content_mod.VectorContent, Optional[Dict[str, int]]]:
     """Content hash (and per-feature index) of a vector layer, plus class counts if asked."""
     facts = vector_facts(path, layer_name)
     counts: Optional[Dict[str, int]] = {} if class_field else None
@@ -170,13 +203,22 @@ def vector_content(path: Path, layer_name: Optional[str], *, keep_index: bool,
                     counts[k] = counts.get(k, 0) + v
             yield batch
 
-    vc = content_mod.vector_content(batches(), keep_index=keep_index, progress=progress,
-                                    total=facts["feature_count"], should_stop=should_stop)
+    vc = content_mod.vector_content(
+        batches(),
+        keep_index=keep_index,
+        progress=progress,
+        total=facts["feature_count"],
+        should_stop=should_stop,
+    )
     return vc, counts
 
 
-def describe(path: Path, layer_name: Optional[str] = None, class_field: Optional[str] = None,
-             should_stop: StopFn = None) -> DataDescription:
+def describe(
+    path: Path,
+    layer_name: Optional[str] = None,
+    class_field: Optional[str] = None,
+    should_stop: StopFn = None,
+) -> DataDescription:
     """Everything a sidecar records about a raster or vector data file."""
     path = Path(path)
     kind = detect_kind(path)
@@ -189,21 +231,33 @@ def describe(path: Path, layer_name: Optional[str] = None, class_field: Optional
         md = {k: v for k, v in (ds.GetMetadata() or {}).items() if len(v) < 500}
         ds = None
         return DataDescription(
-            name=path.name, format=f["format"], kind="raster", crs=f["crs"],
+            name=path.name,
+            format=f["format"],
+            kind="raster",
+            crs=f["crs"],
             extent=_extent_from_gt(f["geotransform"], f["width"], f["height"]),
-            content_method=content_mod.RASTER_METHOD, content_sha256=digest,
-            components=components, width=f["width"], height=f["height"],
-            geotransform=f["geotransform"], bands=f["bands"], acquisition_time=f["time"],
-            metadata=md)
+            content_method=content_mod.RASTER_METHOD,
+            content_sha256=digest,
+            components=components,
+            width=f["width"],
+            height=f["height"],
+            geotransform=f["geotransform"],
+            bands=f["bands"],
+            acquisition_time=f["time"],
+            metadata=md,
+        )
     if kind == "vector":
         f = vector_facts(path, layer_name)
         field_names = [fi.name for fi in f["fields"]]
         if class_field and class_field not in field_names:
-            raise InputError(f"Class field '{class_field}' does not exist in '{path.name}' "
-                             f"(fields: {', '.join(field_names) or 'none'}).")
+            raise InputError(
+                f"Class field '{class_field}' does not exist in '{path.name}' "
+                f"(fields: {', '.join(field_names) or 'none'})."
+            )
         cls = class_field or guess_class_field(field_names)
-        vc, counts = vector_content(path, f["layer"], keep_index=False, class_field=cls,
-                                    should_stop=should_stop)
+        vc, counts = vector_content(
+            path, f["layer"], keep_index=False, class_field=cls, should_stop=should_stop
+        )
         ts = None
         for key in TIME_KEYS:
             if key in {k.upper() for k in f["metadata"]}:
@@ -211,12 +265,22 @@ def describe(path: Path, layer_name: Optional[str] = None, class_field: Optional
                 ts = parse_timestamp(value, source=key)
                 break
         return DataDescription(
-            name=path.name, format=f["format"], kind="vector", crs=f["crs"], extent=f["extent"],
-            content_method=content_mod.VECTOR_METHOD, content_sha256=vc.sha256,
-            components=components, layer=f["layer"] if f["layer_count"] > 1 or
-            f["format"] == "GPKG" else None,
-            geometry_type=f["geometry_type"], feature_count=vc.feature_count, fields=f["fields"],
-            class_field=cls, class_counts=counts, acquisition_time=ts)
+            name=path.name,
+            format=f["format"],
+            kind="vector",
+            crs=f["crs"],
+            extent=f["extent"],
+            content_method=content_mod.VECTOR_METHOD,
+            content_sha256=vc.sha256,
+            components=components,
+            layer=f["layer"] if f["layer_count"] > 1 or f["format"] == "GPKG" else None,
+            geometry_type=f["geometry_type"],
+            feature_count=vc.feature_count,
+            fields=f["fields"],
+            class_field=cls,
+            class_counts=counts,
+            acquisition_time=ts,
+        )
     raise InputError(f"'{path}' is neither a raster nor a vector dataset GDAL can read.")
 
 
@@ -232,10 +296,18 @@ def sidecar_for(path: Path, layer: Optional[str]) -> Path:
     return sidecar_path(Path(path), None, layer, is_multi_layer(path))
 
 
-def observe(path: Path, layer: Optional[str] = None, *, kind: Optional[str] = None,
-            file_hash: Optional[FileHash] = None, component_hashes=None,
-            keep_index: bool = False, sidecar: Optional[Path] = None, progress=None,
-            should_stop: StopFn = None) -> Observation:
+def observe(
+    path: Path,
+    layer: Optional[str] = None,
+    *,
+    kind: Optional[str] = None,
+    file_hash: Optional[FileHash] = None,
+    component_hashes=None,
+    keep_index: bool = False,
+    sidecar: Optional[Path] = None,
+    progress=None,
+    should_stop: StopFn = None,
+) -> Observation:
     """Measure a data file now: bytes, companion files, content, CRS and its sidecar.
 
     ``file_hash``/``component_hashes`` may be passed when already computed (bulk hashing).
@@ -251,17 +323,23 @@ def observe(path: Path, layer: Optional[str] = None, *, kind: Optional[str] = No
     obs = Observation(path=path, kind=kind, file=file_hash, components=components, layer=layer)
     if kind == "raster":
         digest, f = raster_content(path, should_stop)
-        obs = replace(obs, content_sha256=digest, content_method=content_mod.RASTER_METHOD,
-                      crs=f["crs"])
+        obs = replace(
+            obs, content_sha256=digest, content_method=content_mod.RASTER_METHOD, crs=f["crs"]
+        )
     elif kind == "vector":
         facts = vector_facts(path, layer)
-        vc, _ = vector_content(path, facts["layer"], keep_index=keep_index, progress=progress,
-                               should_stop=should_stop)
-        obs = replace(obs, layer=layer, content_sha256=vc.sha256,
-                      content_method=content_mod.VECTOR_METHOD, feature_count=vc.feature_count,
-                      crs=facts["crs"],
-                      feature_index=content_mod.write_feature_index(vc.index) if keep_index
-                      else None)
+        vc, _ = vector_content(
+            path, facts["layer"], keep_index=keep_index, progress=progress, should_stop=should_stop
+        )
+        obs = replace(
+            obs,
+            layer=layer,
+            content_sha256=vc.sha256,
+            content_method=content_mod.VECTOR_METHOD,
+            feature_count=vc.feature_count,
+            crs=facts["crs"],
+            feature_index=content_mod.write_feature_index(vc.index) if keep_index else None,
+        )
     side = sidecar if sidecar is not None else sidecar_for(path, layer)
     if side.is_file():
         sc_hash = FileHash(side, side.stat().st_size, sha256_file(side))

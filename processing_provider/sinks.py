@@ -16,8 +16,12 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QVariant
 
-TYPES = {"str": QVariant.String, "int": QVariant.LongLong, "float": QVariant.Double,
-         "bool": QVariant.Bool}
+TYPES = {
+    "str": QVariant.String,
+    "int": QVariant.LongLong,
+    "float": QVariant.Double,
+    "bool": QVariant.Bool,
+}
 
 
 def make_fields(spec: Sequence[Tuple[str, str]]) -> QgsFields:
@@ -27,18 +31,26 @@ def make_fields(spec: Sequence[Tuple[str, str]]) -> QgsFields:
     return fields
 
 
-def write_records(alg, parameters, context, name: str, spec: Sequence[Tuple[str, str]],
-                  records: Iterable[Dict[str, Any]], *,
-                  wkb_type=QgsWkbTypes.Type.NoGeometry,
-                  crs: Optional[QgsCoordinateReferenceSystem] = None,
-                  geometries: Optional[List[Optional[QgsGeometry]]] = None) -> Optional[str]:
+def write_records(
+    alg,
+    parameters,
+    context,
+    name: str,
+    spec: Sequence[Tuple[str, str]],
+    records: Iterable[Dict[str, Any]],
+    *,
+    wkb_type=QgsWkbTypes.Type.NoGeometry,
+    crs: Optional[QgsCoordinateReferenceSystem] = None,
+    geometries: Optional[List[Optional[QgsGeometry]]] = None,
+) -> Optional[str]:
     """Write records (dicts keyed by field name) to the sink parameter ``name``.
 
     Returns the sink id, or None when the optional sink was not requested.
     """
     fields = make_fields(spec)
-    sink, dest = alg.parameterAsSink(parameters, name, context, fields, wkb_type,
-                                     crs or QgsCoordinateReferenceSystem())
+    sink, dest = alg.parameterAsSink(
+        parameters, name, context, fields, wkb_type, crs or QgsCoordinateReferenceSystem()
+    )
     if sink is None:
         if parameters.get(name) is None:
             return None

@@ -503,8 +503,9 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
             # feature can have several findings: give the table its own FID column.
             target = self.parameterAsOutputLayer(parameters, param, context) or ""
             layer_options = ["FID=error_id"] if ".gpkg" in target.lower() else []
-            sink, dest = self.parameterAsSink(parameters, param, context, fields, wkb_type, crs,
-                                              layerOptions=layer_options)
+            sink, dest = self.parameterAsSink(
+                parameters, param, context, fields, wkb_type, crs, layerOptions=layer_options
+            )
             if sink is None:
                 continue
             for f, geom in rows:

@@ -129,7 +129,9 @@ def _feature_value(feat, i: int, ftype: int) -> Any:
     return feat.GetField(i)
 
 
-def _feature_batches(lyr, fields: Optional[Sequence[str]], batch_size: int) -> Iterator[VectorBatch]:
+def _feature_batches(
+    lyr, fields: Optional[Sequence[str]], batch_size: int
+) -> Iterator[VectorBatch]:
     defn = lyr.GetLayerDefn()
     wanted = [(name, defn.GetFieldIndex(name)) for name in (fields or [])]
     wanted = [(n, i, defn.GetFieldDefn(i).GetType()) for n, i in wanted if i >= 0]
@@ -183,8 +185,7 @@ def read_ogr(
                 raise Cancelled()
             yield batch
     finally:
-        lyr = None
-        ds = None
+        del lyr, ds  # closes the dataset now, not at garbage collection
 
 
 def feature_count(path: str, layer_name: Optional[str] = None, where: Optional[str] = None) -> int:
@@ -192,14 +193,14 @@ def feature_count(path: str, layer_name: Optional[str] = None, where: Optional[s
     if where:
         lyr.SetAttributeFilter(where)
     n = lyr.GetFeatureCount()
-    ds = None
+    del lyr, ds
     return int(n)
 
 
 def field_names(path: str, layer_name: Optional[str] = None) -> List[str]:
     ds, lyr = open_vector(path, layer_name)
     names = _fields(lyr)
-    ds = None
+    del lyr, ds
     return names
 
 
@@ -276,9 +277,11 @@ def read_layer_wkb(
             fids, wkb = fids[keep], wkb[keep]
         order = np.argsort(fids, kind="stable")
         return fids[order], wkb[order]
-    return read_features_wkb(feature_source if feature_source is not None else layer,
-                             selected_only=selected_only and feature_source is None,
-                             should_stop=should_stop)
+    return read_features_wkb(
+        feature_source if feature_source is not None else layer,
+        selected_only=selected_only and feature_source is None,
+        should_stop=should_stop,
+    )
 
 
 def read_features_wkb(
@@ -306,7 +309,9 @@ def read_features_wkb(
     if selected_only and isinstance(source, QgsVectorLayer):
         request.setFilterFids(source.selectedFeatureIds())
     if isinstance(source, QgsProcessingFeatureSource):
-        it = source.getFeatures(request, QgsProcessingFeatureSource.Flag.FlagSkipGeometryValidityChecks)
+        it = source.getFeatures(
+            request, QgsProcessingFeatureSource.Flag.FlagSkipGeometryValidityChecks
+        )
     else:
         it = source.getFeatures(request)
     fids: List[int] = []

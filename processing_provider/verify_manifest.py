@@ -23,26 +23,38 @@ from .compat import FLAG_ADVANCED
 from .measure import observe
 from .sinks import write_records
 
-FIELDS = (("path", "str"), ("layer", "str"), ("kind", "str"), ("status", "str"),
-          ("message", "str"), ("details", "str"), ("expected_sha256", "str"),
-          ("actual_sha256", "str"))
+FIELDS = (
+    ("path", "str"),
+    ("layer", "str"),
+    ("kind", "str"),
+    ("status", "str"),
+    ("message", "str"),
+    ("details", "str"),
+    ("expected_sha256", "str"),
+    ("actual_sha256", "str"),
+)
 # Content verified: the labels and pixels are what the manifest recorded.
 OK_STATUSES = ("ok", "rewritten")
 
 
 def _measure(abs_path: Path, entry: Dict[str, Any], root: Path, should_stop):
     side = root / entry["sidecar"]["path"] if entry.get("sidecar") else None
-    return observe(abs_path, entry.get("layer"), kind=entry["kind"], sidecar=side,
-                   should_stop=should_stop)
+    return observe(
+        abs_path, entry.get("layer"), kind=entry["kind"], sidecar=side, should_stop=should_stop
+    )
 
 
 def run_verify(manifest: Path, scan_untracked: bool, progress=None, should_stop=None):
     from ..core.manifest import manifest_root, read_manifest
 
     root = manifest_root(manifest, read_manifest(manifest))
-    return verify_manifest(manifest, lambda p, e: _measure(p, e, root, should_stop),
-                           scan_untracked=scan_untracked, progress=progress,
-                           should_stop=should_stop)
+    return verify_manifest(
+        manifest,
+        lambda p, e: _measure(p, e, root, should_stop),
+        scan_untracked=scan_untracked,
+        progress=progress,
+        should_stop=should_stop,
+    )
 
 
 class VerifyManifestAlgorithm(LabelGuardAlgorithm):
@@ -85,44 +97,75 @@ class VerifyManifestAlgorithm(LabelGuardAlgorithm):
         p = QgsProcessingParameterFile(self.MANIFEST, self.tr("Manifest"), extension="json")
         p.setHelp(self.tr("The version manifest (JSON) to verify the files against."))
         self.addParameter(p)
-        p = QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr("Verification status"),
-                                              optional=True, createByDefault=True)
-        p.setHelp(self.tr("Table with one row per entry: path, status, message, details, "
-                          "expected and actual SHA-256."))
+        p = QgsProcessingParameterFeatureSink(
+            self.OUTPUT, self.tr("Verification status"), optional=True, createByDefault=True
+        )
+        p.setHelp(
+            self.tr(
+                "Table with one row per entry: path, status, message, details, "
+                "expected and actual SHA-256."
+            )
+        )
         self.addParameter(p)
         p = QgsProcessingParameterFileDestination(
-            self.REPORT, self.tr("JSON report"), self.tr("JSON files (*.json)"), optional=True,
-            createByDefault=False)
-        p.setHelp(self.tr("Optional JSON report (labelguard.report/1) with the same rows and "
-                          "counts per status."))
+            self.REPORT,
+            self.tr("JSON report"),
+            self.tr("JSON files (*.json)"),
+            optional=True,
+            createByDefault=False,
+        )
+        p.setHelp(
+            self.tr(
+                "Optional JSON report (labelguard.report/1) with the same rows and "
+                "counts per status."
+            )
+        )
         self.addParameter(p)
         p = QgsProcessingParameterBoolean(self.FAIL_ON_ERROR, self.tr("Fail on mismatch"), False)
-        p.setHelp(self.tr("Fail (non-zero exit in qgis_process) when any entry is not ok or "
-                          "rewritten, or when the manifest chain is broken."))
+        p.setHelp(
+            self.tr(
+                "Fail (non-zero exit in qgis_process) when any entry is not ok or "
+                "rewritten, or when the manifest chain is broken."
+            )
+        )
         self.addParameter(p)
-        p = QgsProcessingParameterBoolean(self.SCAN_UNTRACKED,
-                                          self.tr("Report untracked data files"), True)
+        p = QgsProcessingParameterBoolean(
+            self.SCAN_UNTRACKED, self.tr("Report untracked data files"), True
+        )
         p.setHelp(self.tr("Walk the dataset root for data files the manifest does not list."))
         p.setFlags(p.flags() | FLAG_ADVANCED)
         self.addParameter(p)
-        for name, label in ((self.OK_COUNT, self.tr("Entries that match")),
-                            (self.MISMATCH_COUNT, self.tr("Entries that do not match")),
-                            (self.REWRITTEN_COUNT, self.tr("Entries rewritten, content same")),
-                            (self.CHAIN_OK, self.tr("Manifest chain intact (1/0)"))):
+        for name, label in (
+            (self.OK_COUNT, self.tr("Entries that match")),
+            (self.MISMATCH_COUNT, self.tr("Entries that do not match")),
+            (self.REWRITTEN_COUNT, self.tr("Entries rewritten, content same")),
+            (self.CHAIN_OK, self.tr("Manifest chain intact (1/0)")),
+        ):
             self.addOutput(QgsProcessingOutputNumber(name, label))
 
     def processAlgorithm(  # noqa: N802 (QGIS API)
-        self, parameters: Dict[str, Any], context: QgsProcessingContext,
-        feedback: QgsProcessingFeedback
+        self,
+        parameters: Dict[str, Any],
+        context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback,
     ) -> Dict[str, Any]:
         manifest = Path(self.parameterAsFile(parameters, self.MANIFEST, context))
         scan = self.parameterAsBoolean(parameters, self.SCAN_UNTRACKED, context)
         feedback.pushInfo(self.tr("Verifying {}").format(manifest))
         statuses, chain = self.run_core(feedback, run_verify, manifest, scan)
-        rows = [{"path": s.path, "layer": s.layer, "kind": s.kind, "status": s.status,
-                 "message": s.message, "details": "; ".join(s.details),
-                 "expected_sha256": s.expected_sha256, "actual_sha256": s.actual_sha256}
-                for s in statuses]
+        rows = [
+            {
+                "path": s.path,
+                "layer": s.layer,
+                "kind": s.kind,
+                "status": s.status,
+                "message": s.message,
+                "details": "; ".join(s.details),
+                "expected_sha256": s.expected_sha256,
+                "actual_sha256": s.actual_sha256,
+            }
+            for s in statuses
+        ]
         results: Dict[str, Any] = {}
         dest = write_records(self, parameters, context, self.OUTPUT, FIELDS, rows)
         if dest is not None:
@@ -132,32 +175,70 @@ class VerifyManifestAlgorithm(LabelGuardAlgorithm):
         mismatch = len(statuses) - ok
         report = self.parameterAsFileOutput(parameters, self.REPORT, context)
         if report:
-            findings = [dict(rule=r["status"], severity="info" if r["status"] in OK_STATUSES
-                             else "error", message=r["message"], location=None, **{
-                                 k: r[k] for k in ("path", "layer", "kind", "details",
-                                                   "expected_sha256", "actual_sha256")})
-                        for r in rows]
-            self.run_core(None, write_report, report, "labelguard:verifymanifest", findings,
-                          counts, {"manifest": str(manifest), "chain_ok": chain.ok,
-                                   "chain": list(chain.versions), "chain_message": chain.message})
+            findings = [
+                dict(
+                    rule=r["status"],
+                    severity="info" if r["status"] in OK_STATUSES else "error",
+                    message=r["message"],
+                    location=None,
+                    **{
+                        k: r[k]
+                        for k in (
+                            "path",
+                            "layer",
+                            "kind",
+                            "details",
+                            "expected_sha256",
+                            "actual_sha256",
+                        )
+                    },
+                )
+                for r in rows
+            ]
+            self.run_core(
+                None,
+                write_report,
+                report,
+                "labelguard:verifymanifest",
+                findings,
+                counts,
+                {
+                    "manifest": str(manifest),
+                    "chain_ok": chain.ok,
+                    "chain": list(chain.versions),
+                    "chain_message": chain.message,
+                },
+            )
             results[self.REPORT] = report
-        for status in ("missing", "modified", "crs_drift", "sidecar_mismatch", "untracked",
-                       "rewritten"):
+        for status in (
+            "missing",
+            "modified",
+            "crs_drift",
+            "sidecar_mismatch",
+            "untracked",
+            "rewritten",
+        ):
             if counts[status]:
                 feedback.pushInfo(self.tr("{}: {}").format(status, counts[status]))
         if not chain.ok:
-            feedback.reportError(self.tr("Manifest chain broken: {}").format(chain.message),
-                                 False)
-        results.update({self.OK_COUNT: ok, self.MISMATCH_COUNT: mismatch,
-                        self.REWRITTEN_COUNT: counts["rewritten"],
-                        self.CHAIN_OK: 1 if chain.ok else 0})
+            feedback.reportError(self.tr("Manifest chain broken: {}").format(chain.message), False)
+        results.update(
+            {
+                self.OK_COUNT: ok,
+                self.MISMATCH_COUNT: mismatch,
+                self.REWRITTEN_COUNT: counts["rewritten"],
+                self.CHAIN_OK: 1 if chain.ok else 0,
+            }
+        )
         if self.parameterAsBoolean(parameters, self.FAIL_ON_ERROR, context) and (
-                mismatch or not chain.ok):
-            problems = ", ".join(f"{counts[s]} {s}" for s in counts
-                                 if counts[s] and s not in OK_STATUSES)
+            mismatch or not chain.ok
+        ):
+            problems = ", ".join(
+                f"{counts[s]} {s}" for s in counts if counts[s] and s not in OK_STATUSES
+            )
             if not chain.ok:
                 problems = ", ".join(filter(None, [problems, "broken manifest chain"]))
             raise QgsProcessingException(
-                self.tr("Dataset does not match manifest {}: {}.").format(manifest.name,
-                                                                         problems))
+                self.tr("Dataset does not match manifest {}: {}.").format(manifest.name, problems)
+            )
         return results

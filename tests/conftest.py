@@ -14,16 +14,16 @@ if "labelguard" not in sys.modules:
     spec = importlib.util.spec_from_file_location(
         "labelguard", ROOT / "__init__.py", submodule_search_locations=[str(ROOT)]
     )
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     sys.modules["labelguard"] = module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
 
 
 @pytest.fixture(scope="session")
 def labelguard_provider(qgis_processing):
-    from qgis.core import QgsApplication
-
     from labelguard.processing_provider.provider import LabelGuardProvider
+    from qgis.core import QgsApplication
 
     registry = QgsApplication.processingRegistry()
     provider = registry.providerById("labelguard")
@@ -34,9 +34,17 @@ def labelguard_provider(qgis_processing):
 
 
 POLYS = [
-    (1, "building", "POLYGON((500010 5000010,500030 5000010,500030 5000030,500010 5000030,500010 5000010))"),
+    (
+        1,
+        "building",
+        "POLYGON((500010 5000010,500030 5000010,500030 5000030,500010 5000030,500010 5000010))",
+    ),
     (2, "tree", "POLYGON((500040 5000040,500050 5000040,500045 5000055,500040 5000040))"),
-    (3, "water", "POLYGON((500060 5000010,500090 5000010,500090 5000030,500060 5000030,500060 5000010))"),
+    (
+        3,
+        "water",
+        "POLYGON((500060 5000010,500090 5000010,500090 5000030,500060 5000030,500060 5000010))",
+    ),
 ]
 
 
@@ -82,15 +90,13 @@ def write_raster(path: Path, epsg=32633, when="2024:05:17 10:42:00"):
     return path
 
 
-
-
 class _Gis:
     POLYS = POLYS
     write_raster = staticmethod(write_raster)
     write_vector = staticmethod(write_vector)
 
 
-@pytest.fixture()
+@pytest.fixture
 def gis():
     """Writers for tiny GeoTIFF / GeoPackage / GeoJSON fixtures (UTM 33N by default)."""
     return _Gis

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Callable, Dict, Optional
 
@@ -21,12 +22,17 @@ SETTINGS = "labelguard/dock/"
 def summary_text(counts: Dict[str, int], tr: Callable[[str], str]) -> str:
     """One line such as "2 verified · 1 needs attention · 1 without data file"."""
     verified = counts.get("ok", 0) + counts.get("rewritten", 0)
-    problems = sum(counts.get(k, 0) for k in ("modified", "missing", "crs_drift",
-                                               "sidecar_mismatch", "error", "unsaved"))
+    problems = sum(
+        counts.get(k, 0)
+        for k in ("modified", "missing", "crs_drift", "sidecar_mismatch", "error", "unsaved")
+    )
     parts = [tr("{} verified").format(verified)]
     if problems:
-        parts.append((tr("{} needs attention") if problems == 1 else
-                      tr("{} need attention")).format(problems))
+        parts.append(
+            (tr("{} needs attention") if problems == 1 else tr("{} need attention")).format(
+                problems
+            )
+        )
     if counts.get("untracked"):
         parts.append(tr("{} untracked").format(counts["untracked"]))
     if counts.get("no_file"):
@@ -53,8 +59,12 @@ class LabelGuardDock(QgsDockWidget):
     it (verified, modified, CRS drift, untracked, unsaved edits...) and that dataset's versions.
     """
 
-    def __init__(self, parent=None, project: Optional[QgsProject] = None,
-                 message: Optional[Callable[[str, int], None]] = None) -> None:
+    def __init__(
+        self,
+        parent=None,
+        project: Optional[QgsProject] = None,
+        message: Optional[Callable[[str, int], None]] = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(self.tr("LabelGuard"))
         self.setObjectName("LabelGuardDock")
@@ -122,22 +132,27 @@ class LabelGuardDock(QgsDockWidget):
             counts[s.status] = counts.get(s.status, 0) + 1
         self.ui.summaryLabel.setText(summary_text(counts, self.tr))
         first = next((s for s in statuses if s.lineage is not None), None)
-        self.lineage_model.set_lineage(first.lineage if first else None,
-                                       first.manifest if first else None)
+        self.lineage_model.set_lineage(
+            first.lineage if first else None, first.manifest if first else None
+        )
         self.ui.lineageView.resizeColumnToContents(0)
         self.ui.lineageView.resizeColumnToContents(1)
 
     def _show_detail(self, status: Optional[LayerStatus]) -> None:
-        self.ui.detailLabel.setText("" if status is None else
-                                    "<b>{}</b>: {}".format(status.name, status.message))
+        self.ui.detailLabel.setText(
+            "" if status is None else f"<b>{status.name}</b>: {status.message}"
+        )
 
     def _row_changed(self, current, _previous) -> None:
         status = self._statuses.get(current.data(Role.LAYER_ID)) if current.isValid() else None
         self._show_detail(status)
         if status is not None and status.lineage is not None:
             self.lineage_model.set_lineage(status.lineage, status.manifest)
-            self.ui.lineageLabel.setText(self.tr("Version lineage of {}").format(
-                Path(status.manifest).name if status.manifest else ""))
+            self.ui.lineageLabel.setText(
+                self.tr("Version lineage of {}").format(
+                    Path(status.manifest).name if status.manifest else ""
+                )
+            )
 
     def unload(self) -> None:
         """Cancel work, disconnect every signal this dock connected, save state."""
@@ -145,10 +160,8 @@ class LabelGuardDock(QgsDockWidget):
             self.task.cancel()
             self.task = None
         for signal, slot in self._connections:
-            try:
+            with contextlib.suppress(TypeError, RuntimeError):
                 signal.disconnect(slot)
-            except (TypeError, RuntimeError):
-                pass
         self._connections = []
         QgsSettings().setValue(SETTINGS + "splitter", self.ui.splitter.saveState())
 

@@ -53,15 +53,18 @@ class LayerStatusModel(QStandardItemModel):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.setHorizontalHeaderLabels([_tr("Layer"), _tr("Status"), _tr("Version"),
-                                        _tr("Detail")])
+        self.setHorizontalHeaderLabels([_tr("Layer"), _tr("Status"), _tr("Version"), _tr("Detail")])
 
     def set_statuses(self, statuses: Iterable[LayerStatus]) -> None:
         self.removeRows(0, self.rowCount())
         for st in statuses:
             label, colour = STATUS_STYLE.get(st.status, (st.status, "#4a5568"))
-            items = [QStandardItem(st.name), QStandardItem(_tr(label)),
-                     QStandardItem(st.version), QStandardItem(st.message)]
+            items = [
+                QStandardItem(st.name),
+                QStandardItem(_tr(label)),
+                QStandardItem(st.version),
+                QStandardItem(st.message),
+            ]
             items[1].setForeground(QBrush(QColor(colour)))
             font = items[1].font()
             font.setBold(True)
@@ -76,8 +79,10 @@ class LayerStatusModel(QStandardItemModel):
 
     def statuses(self) -> dict:
         """{layer name: status} as shown, for tests and summaries."""
-        return {self.item(r, 0).text(): self.item(r, 0).data(Role.STATUS)
-                for r in range(self.rowCount())}
+        return {
+            self.item(r, 0).text(): self.item(r, 0).data(Role.STATUS)
+            for r in range(self.rowCount())
+        }
 
 
 class LineageModel(QStandardItemModel):
@@ -85,16 +90,21 @@ class LineageModel(QStandardItemModel):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.setHorizontalHeaderLabels([_tr("Version"), _tr("Created (UTC)"), _tr("Entries"),
-                                        _tr("Manifest")])
+        self.setHorizontalHeaderLabels(
+            [_tr("Version"), _tr("Created (UTC)"), _tr("Entries"), _tr("Manifest")]
+        )
 
     def set_lineage(self, lineage: Optional[Lineage], current: Optional[str] = None) -> None:
         self.removeRows(0, self.rowCount())
         if lineage is None:
             return
         for v in lineage.versions:
-            items = [QStandardItem(v.version), QStandardItem(v.created_at.replace("T", " ")),
-                     QStandardItem(str(v.entry_count)), QStandardItem(v.path.name)]
+            items = [
+                QStandardItem(v.version),
+                QStandardItem(v.created_at.replace("T", " ")),
+                QStandardItem(str(v.entry_count)),
+                QStandardItem(v.path.name),
+            ]
             if current and str(v.path) == current:
                 f = items[0].font()
                 f.setBold(True)

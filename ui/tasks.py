@@ -46,8 +46,9 @@ def layer_ref(layer: QgsMapLayer) -> LayerRef:
     return LayerRef(layer.id(), layer.name(), path, sub, modified)
 
 
-def verify_with_algorithm(manifest: Path, feedback: QgsProcessingFeedback
-                          ) -> Dict[Tuple[str, Optional[str]], Tuple[str, str]]:
+def verify_with_algorithm(
+    manifest: Path, feedback: QgsProcessingFeedback
+) -> Dict[Tuple[str, Optional[str]], Tuple[str, str]]:
     """Runs labelguard:verifymanifest by id; {(path, layer): (status, message)}."""
     alg = QgsApplication.processingRegistry().createAlgorithmById(VERIFY_ALG)
     if alg is None:
@@ -55,8 +56,12 @@ def verify_with_algorithm(manifest: Path, feedback: QgsProcessingFeedback
     with tempfile.TemporaryDirectory(prefix="labelguard-dock-") as tmp:
         report = os.path.join(tmp, "report.json")
         context = QgsProcessingContext()
-        params = {"MANIFEST": str(manifest), "REPORT": report, "SCAN_UNTRACKED": False,
-                  "OUTPUT": "TEMPORARY_OUTPUT"}
+        params = {
+            "MANIFEST": str(manifest),
+            "REPORT": report,
+            "SCAN_UNTRACKED": False,
+            "OUTPUT": "TEMPORARY_OUTPUT",
+        }
         _results, ok = alg.run(params, context, feedback)
         if not ok:
             raise LabelGuardError(f"Verification of {manifest.name} failed; see the log.")
@@ -72,13 +77,15 @@ def compute_statuses(refs: List[LayerRef], feedback: QgsProcessingFeedback) -> L
     by_manifest: Dict[Path, List[Tuple[LayerRef, dict]]] = {}
     for ref in refs:
         if ref.path is None:
-            out[ref.layer_id] = LayerStatus(ref.layer_id, ref.name, "no_file",
-                                            message=tr("memory, database or web layer"))
+            out[ref.layer_id] = LayerStatus(
+                ref.layer_id, ref.name, "no_file", message=tr("memory, database or web layer")
+            )
             continue
         found = latest_manifest_for(Path(ref.path), ref.sublayer)
         if found is None:
-            out[ref.layer_id] = LayerStatus(ref.layer_id, ref.name, "untracked",
-                                            message=tr("no manifest lists this file"))
+            out[ref.layer_id] = LayerStatus(
+                ref.layer_id, ref.name, "untracked", message=tr("no manifest lists this file")
+            )
             continue
         by_manifest.setdefault(found[0], []).append((ref, found[1]))
     n = max(len(by_manifest), 1)
@@ -90,17 +97,20 @@ def compute_statuses(refs: List[LayerRef], feedback: QgsProcessingFeedback) -> L
             lin = lineage(manifest)
         except LabelGuardError as exc:
             for ref, _ in items:
-                out[ref.layer_id] = LayerStatus(ref.layer_id, ref.name, "error",
-                                                message=str(exc), manifest=str(manifest))
+                out[ref.layer_id] = LayerStatus(
+                    ref.layer_id, ref.name, "error", message=str(exc), manifest=str(manifest)
+                )
             continue
         version = lin.versions[0].version if lin.versions else ""
         for ref, entry in items:
-            status, message = results.get((entry["path"], entry.get("layer")),
-                                          ("error", tr("entry not verified")))
+            status, message = results.get(
+                (entry["path"], entry.get("layer")), ("error", tr("entry not verified"))
+            )
             if ref.modified:
                 status, message = "unsaved", tr("layer has unsaved edits; save to verify them")
-            out[ref.layer_id] = LayerStatus(ref.layer_id, ref.name, status, version, message,
-                                            str(manifest), lin)
+            out[ref.layer_id] = LayerStatus(
+                ref.layer_id, ref.name, status, version, message, str(manifest), lin
+            )
         feedback.setProgress(100.0 * (i + 1) / n)
     return [out[r.layer_id] for r in refs if r.layer_id in out]
 
@@ -109,9 +119,10 @@ class LayerStatusTask(QgsTask):
     """Computes LayerStatus records in the background; touches no widget or layer."""
 
     def __init__(self, refs: List[LayerRef]) -> None:
-        super().__init__(QCoreApplication.translate("LabelGuardDock",
-                                                    "LabelGuard: verifying layers"),
-                         QgsTask.Flag.CanCancel)
+        super().__init__(
+            QCoreApplication.translate("LabelGuardDock", "LabelGuard: verifying layers"),
+            QgsTask.Flag.CanCancel,
+        )
         self.refs = refs
         self.statuses: List[LayerStatus] = []
         self.error: Optional[str] = None

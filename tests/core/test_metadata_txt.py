@@ -7,8 +7,17 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-REQUIRED = ("name", "description", "about", "version", "qgisMinimumVersion", "author", "email",
-            "tracker", "repository")
+REQUIRED = (
+    "name",
+    "description",
+    "about",
+    "version",
+    "qgisMinimumVersion",
+    "author",
+    "email",
+    "tracker",
+    "repository",
+)
 
 
 def _meta():
@@ -31,7 +40,8 @@ def test_versions_and_flags():
         "qgisMaximumVersion"
     ].startswith("4")
     assert (ROOT / meta["icon"]).is_file()
-    assert re.match(r"https?://", meta["tracker"]) and re.match(r"https?://", meta["repository"])
+    assert re.match(r"https?://", meta["tracker"])
+    assert re.match(r"https?://", meta["repository"])
 
 
 def test_changelog_mentions_current_version():

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 QGIS_PROCESS = os.environ.get("QGIS_PROCESS", "/usr/bin/qgis_process.bin")
 
 
-@pytest.fixture()
+@pytest.fixture
 def run_alg(labelguard_provider):
     """Runs a LabelGuard algorithm by id; returns (results, context)."""
     import processing
@@ -54,13 +54,19 @@ def qgis_process(plugin_dir, tmp_path_factory):
     )
     enable = subprocess.run(
         [QGIS_PROCESS, "plugins", "enable", "labelguard"],
-        env=env, capture_output=True, text=True, timeout=300,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert enable.returncode == 0, enable.stderr + enable.stdout
 
     def _run(*args, timeout=300):
         return subprocess.run(
-            [QGIS_PROCESS, *map(str, args)], env=env, capture_output=True, text=True,
+            [QGIS_PROCESS, *map(str, args)],
+            env=env,
+            capture_output=True,
+            text=True,
             timeout=timeout,
         )
 

@@ -470,19 +470,24 @@ def test_qgis_process_exit_codes(tmp_path, scene, qgis_process):
     assert "is not empty; choose an empty or new folder" in bad.stdout + bad.stderr
 
 
-def test_export_writes_manifest_linked_to_source_versions(tmp_path, scene, training_algs,
-                                                          run_alg):
+def test_export_writes_manifest_linked_to_source_versions(tmp_path, scene, training_algs, run_alg):
     """A model's training set traces back to the named version of its labels."""
-    dataset = run_alg("labelguard:buildmanifest", {
-        "LAYERS": [str(scene["image"]), str(scene["annotations"])], "VERSION": "labels-v7",
-        "OUTPUT": str(tmp_path / "labels-v7.json")})
+    dataset = run_alg(
+        "labelguard:buildmanifest",
+        {
+            "LAYERS": [str(scene["image"]), str(scene["annotations"])],
+            "VERSION": "labels-v7",
+            "OUTPUT": str(tmp_path / "labels-v7.json"),
+        },
+    )
     out = tmp_path / "out"
     run_alg(ALG, _params(scene, out))
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["schema"] == "labelguard.manifest/1"
     sources = {s["role"]: s for s in manifest["sources"]}
-    recorded = {e["path"]: e for e in json.loads(
-        (tmp_path / "labels-v7.json").read_text())["entries"]}
+    recorded = {
+        e["path"]: e for e in json.loads((tmp_path / "labels-v7.json").read_text())["entries"]
+    }
     ann = sources["annotations"]
     assert ann["content_sha256"] == recorded[scene["annotations"].name]["content_sha256"]
     assert ann["manifest"]["version"] == "labels-v7"
@@ -491,6 +496,7 @@ def test_export_writes_manifest_linked_to_source_versions(tmp_path, scene, train
     paths = {e["path"] for e in manifest["entries"]}
     assert {"tiles.gpkg", "labelguard_dataset.json", "annotations/instances_train.json"} <= paths
     assert (out / "tiles.gpkg.labelguard.yaml").is_file()
-    verify = run_alg("labelguard:verifymanifest", {"MANIFEST": str(out / "manifest.json"),
-                                                   "FAIL_ON_ERROR": True})
+    verify = run_alg(
+        "labelguard:verifymanifest", {"MANIFEST": str(out / "manifest.json"), "FAIL_ON_ERROR": True}
+    )
     assert (verify["OK_COUNT"], verify["MISMATCH_COUNT"]) == (len(manifest["entries"]), 0)

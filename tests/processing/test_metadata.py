@@ -7,8 +7,18 @@ import pytest
 # The public contract (PRODUCT.md): id -> (minimum parameters, minimum outputs).
 CONTRACT = {
     "validatetopology": (
-        {"INPUT", "RULES", "TOLERANCE", "MIN_AREA", "MAX_GAP_AREA", "OVERLAY", "EXCEPTIONS",
-         "OUTPUT", "REPORT", "FAIL_ON_ERROR"},
+        {
+            "INPUT",
+            "RULES",
+            "TOLERANCE",
+            "MIN_AREA",
+            "MAX_GAP_AREA",
+            "OVERLAY",
+            "EXCEPTIONS",
+            "OUTPUT",
+            "REPORT",
+            "FAIL_ON_ERROR",
+        },
         {"OUTPUT", "REPORT", "ERROR_COUNT", "CHECKED_COUNT"},
     ),
     "checkcrs": (
@@ -29,8 +39,17 @@ CONTRACT = {
         {"ADDED", "REMOVED", "MODIFIED", "UNCHANGED"},
     ),
     "exporttraining": (
-        {"RASTER", "ANNOTATIONS", "CLASS_FIELD", "FORMAT", "TILE_SIZE", "OVERLAP",
-         "OUTPUT_FOLDER", "VAL_FRACTION", "SEED"},
+        {
+            "RASTER",
+            "ANNOTATIONS",
+            "CLASS_FIELD",
+            "FORMAT",
+            "TILE_SIZE",
+            "OVERLAP",
+            "OUTPUT_FOLDER",
+            "VAL_FRACTION",
+            "SEED",
+        },
         {"OUTPUT_FOLDER", "TILE_COUNT", "ANNOTATION_COUNT"},
     ),
     "importpredictions": (
@@ -40,10 +59,14 @@ CONTRACT = {
 }
 ORDER = list(CONTRACT)
 GROUPS = {
-    "validatetopology": "validation", "checkcrs": "validation",
-    "exportsidecars": "versioning", "buildmanifest": "versioning",
-    "verifymanifest": "versioning", "diffversions": "versioning",
-    "exporttraining": "trainingdata", "importpredictions": "trainingdata",
+    "validatetopology": "validation",
+    "checkcrs": "validation",
+    "exportsidecars": "versioning",
+    "buildmanifest": "versioning",
+    "verifymanifest": "versioning",
+    "diffversions": "versioning",
+    "exporttraining": "trainingdata",
+    "importpredictions": "trainingdata",
 }
 
 

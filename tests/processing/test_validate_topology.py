@@ -276,18 +276,27 @@ def test_qgis_process_exit_code(qgis_process, gpkg_path, tmp_path):
     assert fail.returncode != 0
 
 
-def test_error_layer_to_geopackage_keeps_fid_attribute(alg_registered, run_alg, gpkg_layer,
-                                                       tmp_path):
+def test_error_layer_to_geopackage_keeps_fid_attribute(
+    alg_registered, run_alg, gpkg_layer, tmp_path
+):
     """Feature 11 has several self-intersections: several rows with fid 11 in one GeoPackage."""
     from qgis.core import QgsVectorLayer
 
     points = tmp_path / "error_points.gpkg"
-    _, report = _run(run_alg, gpkg_layer, tmp_path, OUTPUT=str(tmp_path / "errors.gpkg"),
-                     OUTPUT_POINTS=str(points))
+    _, report = _run(
+        run_alg,
+        gpkg_layer,
+        tmp_path,
+        OUTPUT=str(tmp_path / "errors.gpkg"),
+        OUTPUT_POINTS=str(points),
+    )
     layer = QgsVectorLayer(str(points), "points", "ogr")
     assert layer.isValid()
     fids = sorted(f["fid"] for f in layer.getFeatures() if f["rule"] == "invalid")
-    expected = sorted(f["fid"] for f in report["findings"]
-                      if f["rule"] == "invalid" and f["wkt"].startswith("POINT"))
+    expected = sorted(
+        f["fid"]
+        for f in report["findings"]
+        if f["rule"] == "invalid" and f["wkt"].startswith("POINT")
+    )
     assert fids == expected
     assert fids.count(11) >= 2

@@ -8,12 +8,16 @@ from pathlib import Path
 
 import pytest
 
-@pytest.fixture()
+
+@pytest.fixture
 def dataset(tmp_path, gis):
     root = tmp_path / "ds"
     root.mkdir()
-    return {"root": root, "tif": gis.write_raster(root / "ortho.tif"),
-            "gpkg": gis.write_vector(root / "labels.gpkg")}
+    return {
+        "root": root,
+        "tif": gis.write_raster(root / "ortho.tif"),
+        "gpkg": gis.write_vector(root / "labels.gpkg"),
+    }
 
 
 def test_sidecars_are_deterministic_and_describe_the_data(run_alg, dataset, tmp_path):
@@ -27,16 +31,19 @@ def test_sidecars_are_deterministic_and_describe_the_data(run_alg, dataset, tmp_
     assert [p.read_bytes() for p in paths] == first
     tif = paths[1].read_text()
     assert tif.startswith("schema: labelguard.sidecar/1\n")
-    assert "epsg: 32633" in tif and "geotransform:\n  - 500000\n  - 1\n" in tif
-    assert "value: '2024-05-17T10:42:00'" in tif and "offset_known: false" in tif
+    assert "epsg: 32633" in tif
+    assert "geotransform:\n  - 500000\n  - 1\n" in tif
+    assert "value: '2024-05-17T10:42:00'" in tif
+    assert "offset_known: false" in tif
     gpkg = paths[0].read_text()
     assert "class_counts:\n    building: 1\n    tree: 1\n    water: 1\n" in gpkg
 
 
 def test_sidecars_into_output_folder(run_alg, dataset, tmp_path):
     out = tmp_path / "sidecars"
-    res = run_alg("labelguard:exportsidecars", {"LAYERS": [str(dataset["gpkg"])],
-                                                "OUTPUT_FOLDER": str(out)})
+    res = run_alg(
+        "labelguard:exportsidecars", {"LAYERS": [str(dataset["gpkg"])], "OUTPUT_FOLDER": str(out)}
+    )
     assert res["SIDECARS"] == [str(out / "labels.gpkg.labelguard.yaml")]
     assert not (dataset["root"] / "labels.gpkg.labelguard.yaml").exists()
 
@@ -51,8 +58,11 @@ def test_memory_layer_is_refused_with_a_clear_message(run_alg, qgis_new_project)
 
 
 def _build(run_alg, ds, name="v1.json", version="v1", parent=None, layers=None):
-    params = {"LAYERS": layers or [str(ds["tif"]), str(ds["gpkg"])], "VERSION": version,
-              "OUTPUT": str(ds["root"] / name)}
+    params = {
+        "LAYERS": layers or [str(ds["tif"]), str(ds["gpkg"])],
+        "VERSION": version,
+        "OUTPUT": str(ds["root"] / name),
+    }
     if parent:
         params["PARENT"] = str(parent)
     return run_alg("labelguard:buildmanifest", params)
@@ -60,8 +70,10 @@ def _build(run_alg, ds, name="v1.json", version="v1", parent=None, layers=None):
 
 def _verify(run_alg, manifest, tmp_path, **extra):
     report = tmp_path / "verify.json"
-    res = run_alg("labelguard:verifymanifest", {"MANIFEST": str(manifest), "REPORT": str(report),
-                                                "OUTPUT": "memory:", **extra})
+    res = run_alg(
+        "labelguard:verifymanifest",
+        {"MANIFEST": str(manifest), "REPORT": str(report), "OUTPUT": "memory:", **extra},
+    )
     doc = json.loads(report.read_text())
     return res, {(f["path"]): f["rule"] for f in doc["findings"]}
 
@@ -79,7 +91,9 @@ def test_build_then_verify_is_clean(run_alg, dataset, tmp_path):
     assert (verify["OK_COUNT"], verify["MISMATCH_COUNT"], verify["CHAIN_OK"]) == (2, 0, 1)
 
 
-def test_verify_tells_rewritten_modified_missing_crs_drift_untracked(run_alg, dataset, tmp_path, gis):
+def test_verify_tells_rewritten_modified_missing_crs_drift_untracked(
+    run_alg, dataset, tmp_path, gis
+):
     res = _build(run_alg, dataset)
     # Same features, new bytes: VACUUM with a changed page size rewrites the whole file.
     con = sqlite3.connect(dataset["gpkg"])
@@ -89,8 +103,11 @@ def test_verify_tells_rewritten_modified_missing_crs_drift_untracked(run_alg, da
     gis.write_raster(dataset["tif"], epsg=32634)  # same pixels, other CRS
     gis.write_vector(dataset["root"] / "extra.gpkg")
     verify, statuses = _verify(run_alg, res["OUTPUT"], tmp_path)
-    assert statuses == {"labels.gpkg": "rewritten", "ortho.tif": "crs_drift",
-                        "extra.gpkg": "untracked"}
+    assert statuses == {
+        "labels.gpkg": "rewritten",
+        "ortho.tif": "crs_drift",
+        "extra.gpkg": "untracked",
+    }
     assert (verify["OK_COUNT"], verify["MISMATCH_COUNT"], verify["REWRITTEN_COUNT"]) == (1, 2, 1)
     gis.write_vector(dataset["gpkg"], gis.POLYS[:2])
     dataset["tif"].unlink()
@@ -113,8 +130,10 @@ def test_fail_on_error_raises_with_counts(run_alg, dataset, tmp_path):
     res = _build(run_alg, dataset)
     dataset["tif"].unlink()
     with pytest.raises(QgsProcessingException, match=r"does not match manifest v1.json: 1 missing"):
-        run_alg("labelguard:verifymanifest", {"MANIFEST": res["OUTPUT"], "FAIL_ON_ERROR": True,
-                                              "OUTPUT": "memory:"})
+        run_alg(
+            "labelguard:verifymanifest",
+            {"MANIFEST": res["OUTPUT"], "FAIL_ON_ERROR": True, "OUTPUT": "memory:"},
+        )
 
 
 def test_parent_chain_recorded_and_tampering_detected(run_alg, dataset, tmp_path):
@@ -164,9 +183,15 @@ def test_cancel_writes_nothing(run_alg, dataset):
     feedback = QgsProcessingFeedback()
     feedback.cancel()
     with pytest.raises(QgsProcessingException, match="Cancelled; nothing was written"):
-        run_alg("labelguard:buildmanifest", {"LAYERS": [str(dataset["gpkg"])], "VERSION": "v1",
-                                             "OUTPUT": str(dataset["root"] / "v1.json")},
-                feedback=feedback)
+        run_alg(
+            "labelguard:buildmanifest",
+            {
+                "LAYERS": [str(dataset["gpkg"])],
+                "VERSION": "v1",
+                "OUTPUT": str(dataset["root"] / "v1.json"),
+            },
+            feedback=feedback,
+        )
     assert sorted(p.name for p in dataset["root"].iterdir()) == ["labels.gpkg", "ortho.tif"]
 
 
@@ -181,14 +206,28 @@ def test_gpkg_and_geojson_have_the_same_content_hash(run_alg, dataset, gis):
 def test_diff_by_id_and_by_content(run_alg, dataset, tmp_path, gis):
     v1 = _build(run_alg, dataset, layers=[str(dataset["gpkg"])])
     moved = gis.POLYS[0][2].replace("500030", "500033")
-    gis.write_vector(dataset["gpkg"], [(1, "building", moved), (2, "shrub", gis.POLYS[1][2]),
-                                   (4, "tree", gis.POLYS[2][2].replace("5000030", "5000035"))])
-    v2 = _build(run_alg, dataset, "v2.json", "v2", parent=v1["OUTPUT"],
-                layers=[str(dataset["gpkg"])])
+    gis.write_vector(
+        dataset["gpkg"],
+        [
+            (1, "building", moved),
+            (2, "shrub", gis.POLYS[1][2]),
+            (4, "tree", gis.POLYS[2][2].replace("5000030", "5000035")),
+        ],
+    )
+    v2 = _build(
+        run_alg, dataset, "v2.json", "v2", parent=v1["OUTPUT"], layers=[str(dataset["gpkg"])]
+    )
     report = tmp_path / "diff.json"
-    res = run_alg("labelguard:diffversions", {"BASE": v1["OUTPUT"], "HEAD": v2["OUTPUT"],
-                                              "ID_FIELD": "id", "OUTPUT": "memory:",
-                                              "REPORT": str(report)})
+    res = run_alg(
+        "labelguard:diffversions",
+        {
+            "BASE": v1["OUTPUT"],
+            "HEAD": v2["OUTPUT"],
+            "ID_FIELD": "id",
+            "OUTPUT": "memory:",
+            "REPORT": str(report),
+        },
+    )
     assert (res["ADDED"], res["REMOVED"], res["MODIFIED"], res["UNCHANGED"]) == (1, 1, 2, 0)
     assert (res["GEOMETRY_CHANGED"], res["ATTRIBUTES_CHANGED"]) == (1, 1)
     layer = res["OUTPUT"]
@@ -196,15 +235,21 @@ def test_diff_by_id_and_by_content(run_alg, dataset, tmp_path, gis):
         from qgis.core import QgsProcessingUtils
 
         layer = QgsProcessingUtils.mapLayerFromString(layer, None)
-    rows = {f["feature_id"]: (f["status"], f["changed_fields"], f["geometry_from"])
-            for f in layer.getFeatures()}
-    assert rows == {"1": ("geometry_changed", "", "head"), "2": ("attributes_changed", "class",
-                                                                 "head"),
-                    "3": ("removed", "", ""), "4": ("added", "", "head")}
+    rows = {
+        f["feature_id"]: (f["status"], f["changed_fields"], f["geometry_from"])
+        for f in layer.getFeatures()
+    }
+    assert rows == {
+        "1": ("geometry_changed", "", "head"),
+        "2": ("attributes_changed", "class", "head"),
+        "3": ("removed", "", ""),
+        "4": ("added", "", "head"),
+    }
     by_content = run_alg("labelguard:diffversions", {"BASE": v1["OUTPUT"], "HEAD": v2["OUTPUT"]})
     assert (by_content["ADDED"], by_content["REMOVED"], by_content["UNCHANGED"]) == (3, 3, 0)
     doc = json.loads(report.read_text())
-    assert doc["counts"]["removed"] == 1 and len(doc["findings"]) == 4
+    assert doc["counts"]["removed"] == 1
+    assert len(doc["findings"]) == 4
 
 
 def test_diff_refuses_a_non_unique_id_field(run_alg, dataset, gis):
@@ -213,5 +258,7 @@ def test_diff_refuses_a_non_unique_id_field(run_alg, dataset, gis):
     gis.write_vector(dataset["gpkg"], [(1, "a", gis.POLYS[0][2]), (1, "b", gis.POLYS[1][2])])
     v1 = _build(run_alg, dataset, layers=[str(dataset["gpkg"])])
     with pytest.raises(QgsProcessingException, match="ID field 'id' is not unique"):
-        run_alg("labelguard:diffversions", {"BASE": v1["OUTPUT"], "HEAD": v1["OUTPUT"],
-                                            "ID_FIELD": "id"})
+        run_alg(
+            "labelguard:diffversions",
+            {"BASE": v1["OUTPUT"], "HEAD": v1["OUTPUT"], "ID_FIELD": "id"},
+        )

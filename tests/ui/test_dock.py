@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 
-@pytest.fixture()
+@pytest.fixture
 def versioned(tmp_path, gis):
     """A dataset with manifests v1 -> v2 (v2 current), plus an untracked GeoJSON."""
     import processing
@@ -16,24 +15,31 @@ def versioned(tmp_path, gis):
     root = tmp_path / "ds"
     root.mkdir()
     tif, gpkg = gis.write_raster(root / "ortho.tif"), gis.write_vector(root / "labels.gpkg")
-    v1 = processing.run("labelguard:buildmanifest", {"LAYERS": [str(tif), str(gpkg)],
-                                                     "VERSION": "v1",
-                                                     "OUTPUT": str(root / "v1.json")})
-    processing.run("labelguard:buildmanifest", {"LAYERS": [str(tif), str(gpkg)], "VERSION": "v2",
-                                                "PARENT": v1["OUTPUT"],
-                                                "OUTPUT": str(root / "v2.json")})
+    v1 = processing.run(
+        "labelguard:buildmanifest",
+        {"LAYERS": [str(tif), str(gpkg)], "VERSION": "v1", "OUTPUT": str(root / "v1.json")},
+    )
+    processing.run(
+        "labelguard:buildmanifest",
+        {
+            "LAYERS": [str(tif), str(gpkg)],
+            "VERSION": "v2",
+            "PARENT": v1["OUTPUT"],
+            "OUTPUT": str(root / "v2.json"),
+        },
+    )
     extra = gis.write_vector(root / "scratch.geojson", driver="GeoJSON")
     return {"root": root, "tif": tif, "gpkg": gpkg, "extra": extra}
 
 
 def _dock(qgis_iface):
+    from labelguard.ui.dock import LabelGuardDock
     from qgis.core import QgsProject
 
-    from labelguard.ui.dock import LabelGuardDock
-
     messages = []
-    dock = LabelGuardDock(qgis_iface.mainWindow(), QgsProject.instance(),
-                          lambda text, level: messages.append(text))
+    dock = LabelGuardDock(
+        qgis_iface.mainWindow(), QgsProject.instance(), lambda text, level: messages.append(text)
+    )
     return dock, messages
 
 
@@ -41,8 +47,10 @@ def _run_now(dock):
     """Run the dock's task synchronously, as the task manager would."""
     from labelguard.ui.tasks import LayerStatusTask, layer_ref
 
-    refs = [layer_ref(lyr) for lyr in sorted(dock.project.mapLayers().values(),
-                                              key=lambda lyr: lyr.name().lower())]
+    refs = [
+        layer_ref(lyr)
+        for lyr in sorted(dock.project.mapLayers().values(), key=lambda lyr: lyr.name().lower())
+    ]
     task = LayerStatusTask(refs)
     dock.task = task
     assert task.run(), task.error
@@ -60,8 +68,12 @@ def test_statuses_and_lineage(qgis_iface, qgis_new_project, labelguard_provider,
     project.addMapLayer(QgsVectorLayer(str(versioned["extra"]), "scratch", "ogr"))
     project.addMapLayer(QgsVectorLayer("Point?crs=EPSG:4326", "memory", "memory"))
     _run_now(dock)
-    assert dock.layer_model.statuses() == {"labels": "ok", "memory": "no_file",
-                                           "ortho": "ok", "scratch": "untracked"}
+    assert dock.layer_model.statuses() == {
+        "labels": "ok",
+        "memory": "no_file",
+        "ortho": "ok",
+        "scratch": "untracked",
+    }
     assert list(dock.lineage_model.versions()) == ["v2", "v1"]
     assert dock.ui.summaryLabel.text() == "2 verified · 1 untracked · 1 without data file"
 
@@ -73,8 +85,9 @@ def test_statuses_and_lineage(qgis_iface, qgis_new_project, labelguard_provider,
     dock.unload()
 
 
-def test_modified_file_and_broken_chain(qgis_iface, qgis_new_project, labelguard_provider,
-                                        versioned, gis):
+def test_modified_file_and_broken_chain(
+    qgis_iface, qgis_new_project, labelguard_provider, versioned, gis
+):
     from qgis.core import QgsProject, QgsVectorLayer
 
     gis.write_vector(versioned["gpkg"], gis.POLYS[:1])
@@ -92,8 +105,9 @@ def test_modified_file_and_broken_chain(qgis_iface, qgis_new_project, labelguard
     dock.unload()
 
 
-def test_unload_disconnects_and_ignores_stale_tasks(qgis_iface, qgis_new_project,
-                                                    labelguard_provider):
+def test_unload_disconnects_and_ignores_stale_tasks(
+    qgis_iface, qgis_new_project, labelguard_provider
+):
     from labelguard.ui.tasks import LayerStatusTask
 
     dock, _ = _dock(qgis_iface)
@@ -102,4 +116,5 @@ def test_unload_disconnects_and_ignores_stale_tasks(qgis_iface, qgis_new_project
     dock._finished(stale)  # not the tracked task: ignored
     assert dock.task is not None
     dock.unload()
-    assert dock.task is None and dock._connections == []
+    assert dock.task is None
+    assert dock._connections == []
