@@ -27,6 +27,7 @@ DEFAULT_DATA = ROOT / "benchmarks" / "data"
 MiB = 1 << 20
 GiB = 1 << 30
 
+TARGET_CONTENT_S = 10.0
 FULL = {
     "big": 2 * GiB,
     "small_count": 5000,
@@ -34,6 +35,7 @@ FULL = {
     "small_max": 64 * 1024,
     "large_count": 4,
     "large": 512 * MiB,
+    "features": 1_000_000,
 }
 QUICK = {
     "big": 256 * MiB,
@@ -42,6 +44,7 @@ QUICK = {
     "small_max": 64 * 1024,
     "large_count": 4,
     "large": 64 * MiB,
+    "features": 100_000,
 }
 
 TARGET_VS_OPENSSL = 0.95
@@ -238,7 +241,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
 
     # 1. One large file: LabelGuard vs openssl vs sha256sum, warm cache.
-    print(f"[1/3] {big.name} ...", flush=True)
+    print(f"[1/4] {big.name} ...", flush=True)
     warm = hashing.sha256_file(big)  # untimed: loads the page cache
     (t_lg, d_lg), (t_os, d_os) = _interleaved(
         [lambda: hashing.sha256_file(big), lambda: _openssl_digest(big)], rep
@@ -280,7 +283,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
 
     # 2. Many small files: per-file overhead.
-    print(f"[2/3] {len(small)} small files ...", flush=True)
+    print(f"[2/4] {len(small)} small files ...", flush=True)
     expected = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in small}  # warms the cache
     label = f"{len(small)} x 4-64 KiB ({small_bytes / MiB:.0f} MiB)"
     runs = _interleaved(
@@ -355,7 +358,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         )
 
     # 3. Several large files at once: parallel threads.
-    print(f"[3/3] {len(large)} x {cfg['large'] // MiB} MiB, threads=1 vs threads=2 ...", flush=True)
+    print(f"[3/4] {len(large)} x {cfg['large'] // MiB} MiB, threads=1 vs threads=2 ...", flush=True)
     hashing.hash_files(large, threads=2)  # warm
 
     def openssl_pair() -> None:
@@ -412,9 +415,111 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "hardware reference"
         + (f" (< {TARGET_SPEEDUP}x: 2nd core busy)" if t1 / t_pair < TARGET_SPEEDUP else ""),
     )
+    # 4. Content hash of an annotation layer (what buildmanifest computes per vector file).
+    n_features = cfg["features"]
+    gpkg = args.data / f"annotations_{n_features}.gpkg"
+    print(f"[4/4] content hash of {gpkg.name} ...", flush=True)
+    _ensure_annotations(gpkg, n_features)
+    from labelguard.core.content import write_feature_index
+    from labelguard.processing_provider.measure import vector_content
+
+    progress: List[float] = []
+
+    def _content() -> str:
+        progress.clear()
+        vc, _ = vector_content(gpkg, "annotations", keep_index=True, progress=progress.append)
+        write_feature_index(vc.index)
+        return vc.sha256
+
+    (t_c, d_c), (t_loop, d_loop), (t_b, _d) = _interleaved(
+        [_content, lambda: _ogr_loop_hash(gpkg), lambda: hashing.sha256_file(gpkg)], 1
+    )
+    label = f"{n_features:,} polygons, {gpkg.stat().st_size / MiB:.0f} MiB GPKG"
+    table.add(
+        "content",
+        "sha256 of the file bytes",
+        label,
+        f"{t_b:.2f}",
+        f"{n_features / t_b:,.0f} feat/s",
+        "reference (bytes only)",
+        "",
+    )
+    table.add(
+        "content",
+        "OGR feature loop, per-feature sha256",
+        label,
+        f"{t_loop:.2f}",
+        f"{n_features / t_loop:,.0f} feat/s",
+        "baseline (no normalization)",
+        "",
+    )
+    table.add(
+        "content",
+        "LabelGuard content hash + feature index",
+        label,
+        f"{t_c:.2f}",
+        f"{n_features / t_c:,.0f} feat/s",
+        f"{t_loop / t_c:.2f}x the loop",
+        f"<= {TARGET_CONTENT_S:.0f} s: {_verdict(t_c <= TARGET_CONTENT_S)}; "
+        f"{len(progress)} progress updates",
+    )
     print()
     table.print()
     return 0
+
+
+def _ensure_annotations(path: Path, n: int) -> None:
+    """A GeoPackage of ``n`` small polygons with an id and a class, like an annotation layer."""
+    if path.exists():
+        return
+    import numpy as np
+    from osgeo import ogr, osr
+
+    ogr.UseExceptions()
+    rng = np.random.default_rng(42)
+    side = int(np.ceil(np.sqrt(n)))
+    tmp = path.with_suffix(".tmp.gpkg")
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(tmp))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    lyr = ds.CreateLayer("annotations", srs, ogr.wkbPolygon)
+    lyr.CreateField(ogr.FieldDefn("id", ogr.OFTInteger))
+    lyr.CreateField(ogr.FieldDefn("class", ogr.OFTString))
+    classes = ["building", "tree", "water", "field"]
+    defn = lyr.GetLayerDefn()
+    ds.StartTransaction()
+    for i in range(n):
+        x, y = 500000 + (i % side) * 10.0, 5000000 + (i // side) * 10.0
+        w, h = rng.uniform(2, 8, 2)
+        f = ogr.Feature(defn)
+        f["id"] = i
+        f["class"] = classes[i % 4]
+        f.SetGeometry(
+            ogr.CreateGeometryFromWkt(
+                f"POLYGON(({x} {y},{x + w:.2f} {y},{x + w:.2f} {y + h:.2f},{x} {y + h:.2f},{x} {y}))"
+            )
+        )
+        lyr.CreateFeature(f)
+    ds.CommitTransaction()
+    ds = None
+    tmp.rename(path)
+
+
+def _ogr_loop_hash(path: Path) -> str:
+    """The straightforward way: every feature through OGR's Python API, hashed one by one."""
+    import hashlib
+
+    from osgeo import ogr
+
+    ds = ogr.Open(str(path))
+    lyr = ds.GetLayer(0)
+    digests = []
+    for feat in lyr:
+        h = hashlib.sha256(bytes(feat.GetGeometryRef().ExportToIsoWkb()))
+        h.update(repr([feat.GetField(i) for i in range(feat.GetFieldCount())]).encode())
+        digests.append(h.digest())
+    digests.sort()
+    return hashlib.sha256(b"".join(digests)).hexdigest()
 
 
 if __name__ == "__main__":
