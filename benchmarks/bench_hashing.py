@@ -496,7 +496,8 @@ def _ensure_annotations(path: Path, n: int) -> None:
         f["class"] = classes[i % 4]
         f.SetGeometry(
             ogr.CreateGeometryFromWkt(
-                f"POLYGON(({x} {y},{x + w:.2f} {y},{x + w:.2f} {y + h:.2f},{x} {y + h:.2f},{x} {y}))"
+                f"POLYGON(({x} {y},{x + w:.2f} {y},{x + w:.2f} {y + h:.2f},"
+                f"{x} {y + h:.2f},{x} {y}))"
             )
         )
         lyr.CreateFeature(f)
