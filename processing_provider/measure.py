@@ -87,7 +87,12 @@ def detect_kind(path: Path) -> str:
 
 
 def acquisition_time(ds: gdal.Dataset) -> Optional[Timestamp]:
-    md = {k.upper(): v for k, v in (ds.GetMetadata() or {}).items()}
+    return time_from_metadata(ds.GetMetadata() or {})
+
+
+def time_from_metadata(metadata: Dict[str, str]) -> Optional[Timestamp]:
+    """The first parseable acquisition time among TIME_KEYS (keys compared case-insensitively)."""
+    md = {k.upper(): v for k, v in metadata.items()}
     for key in TIME_KEYS:
         if key in md:
             ts = parse_timestamp(md[key], source=key)
@@ -258,12 +263,7 @@ def describe(
         vc, counts = vector_content(
             path, f["layer"], keep_index=False, class_field=cls, should_stop=should_stop
         )
-        ts = None
-        for key in TIME_KEYS:
-            if key in {k.upper() for k in f["metadata"]}:
-                value = {k.upper(): v for k, v in f["metadata"].items()}[key]
-                ts = parse_timestamp(value, source=key)
-                break
+        ts = time_from_metadata(f["metadata"])
         return DataDescription(
             name=path.name,
             format=f["format"],
