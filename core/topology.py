@@ -18,8 +18,10 @@ from typing import Any, Callable
 import numpy as np
 
 from . import topology_pairs as _pairs
+from . import wkb as _wkb
 from .geos import shapely
 from .progress import ProgressFn, StopFn, Ticker
+from .wkb import WkbArray, WkbChunks
 
 RULES: tuple[str, ...] = (
     "invalid",
@@ -142,17 +144,31 @@ def finding_key(
         geom = shapely.from_wkt(wkt_or_geom) if wkt_or_geom else None
     else:
         geom = wkt_or_geom
+    anchor = _anchors(np.array([geom], dtype=object))[0]
+    return _key(rule, fid, other_fid, anchor, geographic)
+
+
+def _anchors(geoms: np.ndarray) -> np.ndarray:
+    """(x, y) per geometry that keys its finding: the centroid, or the first coordinate of a
+    degenerate geometry; NaN for none."""
+    out = np.full((len(geoms), 2), np.nan)
+    has = ~shapely.is_missing(geoms)
+    has[has] = ~shapely.is_empty(geoms[has])
+    idx = np.flatnonzero(has)
+    if idx.size:
+        c = shapely.centroid(geoms[idx])
+        out[idx, 0], out[idx, 1] = shapely.get_x(c), shapely.get_y(c)
+        for i in idx[shapely.is_empty(c)]:  # degenerate geometry: its first coordinate
+            out[i] = shapely.get_coordinates(geoms[i])[0]
+    return out
+
+
+def _key(rule: str, fid: int, other_fid: int | None, anchor: np.ndarray, geographic: bool) -> str:
     loc = ""
-    if geom is not None and not shapely.is_empty(geom):
-        c = shapely.centroid(geom)
-        if shapely.is_empty(c):  # degenerate geometry: first coordinate
-            x, y = shapely.get_coordinates(geom)[0]
-        else:
-            x, y = shapely.get_x(c), shapely.get_y(c)
+    if not np.isnan(anchor[0]):
         digits = 7 if geographic else 3
-        loc = (
-            f"{round(float(x), digits) + 0.0:.{digits}f} {round(float(y), digits) + 0.0:.{digits}f}"
-        )
+        x, y = (round(float(v), digits) + 0.0 for v in anchor)
+        loc = f"{x:.{digits}f} {y:.{digits}f}"
     other = "" if other_fid is None else str(int(other_fid))
     text = f"{rule}|{int(fid)}|{other}|{loc}"
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
@@ -280,43 +296,179 @@ def _fmt(v: float) -> str:
     return f"{float(v):.10g}"
 
 
-_PARSE_CHUNK = 100_000
+_PARSE_CHUNK = 65_536
+# Rules that only look at one feature at a time: with nothing else active, valid geometries
+# are dropped as soon as they are tested, and memory is reused instead of grown.
+_PER_FEATURE_RULES = frozenset({"invalid", "empty"})
+
+Batch = tuple[np.ndarray, Any]
 
 
-def _parse_geometries(raw: np.ndarray, ticker: Ticker) -> tuple[np.ndarray, dict[int, str]]:
-    """Geometries from WKB (or pass-through); indices GEOS cannot read, with its message."""
-    raw = np.asarray(raw, dtype=object)
+@dataclass
+class _Parsed:
+    """Geometries of all features in fid order, and what parsing learnt about them."""
+
+    fids: np.ndarray
+    geoms: np.ndarray  # None for null, unreadable and (when dropped) valid geometries
+    null: np.ndarray  # no geometry at all
+    empty: np.ndarray  # an empty geometry
+    valid: np.ndarray  # GEOS is_valid (False where null or unreadable)
+    unreadable: dict[int, str]  # GEOS cannot read the blob: its message
+
+
+def _parser(raw: Any) -> Callable[[Any], np.ndarray] | None:
+    """The function turning a chunk of ``raw`` into geometries (None: they are already)."""
+    if isinstance(raw, (WkbArray, WkbChunks)):
+        return _wkb.decode
     first = next((v for v in raw if v is not None), None)
-    if first is None or not isinstance(first, (bytes, bytearray, memoryview, str)):
-        ticker.advance(len(raw))
-        return raw, {}
-    parse = shapely.from_wkt if isinstance(first, str) else shapely.from_wkb
-    # In this thread, chunk by chunk: parsing holds the GIL (it creates a Python object per
-    # geometry), so worker threads only add contention; chunks keep cancel and progress prompt.
-    parts = []
-    for start in range(0, len(raw), _PARSE_CHUNK):
-        parts.append(parse(raw[start : start + _PARSE_CHUNK], on_invalid="ignore"))
-        ticker.advance(len(parts[-1]))
-    geoms = np.concatenate(parts) if parts else np.empty(0, dtype=object)
-    bad: dict[int, str] = {}
-    failed = np.flatnonzero(shapely.is_missing(geoms) & np.not_equal(raw, None))
-    for i in failed:  # rare: GEOS refuses the geometry outright (e.g. a 3-point ring)
-        try:
-            if isinstance(raw[i], str):
-                shapely.from_wkt(raw[i])
+    if isinstance(first, str):
+        return lambda chunk: shapely.from_wkt(chunk, on_invalid="ignore")
+    if isinstance(first, (bytes, bytearray, memoryview)):
+        return _wkb.decode
+    if first is None:
+        return lambda chunk: np.full(len(chunk), None, dtype=object)
+    return None
+
+
+def _chunks(raw: Any) -> Iterable[tuple[Any, np.ndarray]]:
+    """Pieces of at most _PARSE_CHUNK features, each with its has-a-blob mask."""
+    if isinstance(raw, WkbChunks):
+        pieces: Iterable[Any] = raw.chunks
+    else:
+        pieces = [raw if isinstance(raw, WkbArray) else np.asarray(raw, dtype=object)]
+    for piece in pieces:
+        for start in range(0, len(piece), _PARSE_CHUNK):
+            chunk = piece[start : start + _PARSE_CHUNK]
+            if isinstance(chunk, WkbArray):
+                yield chunk, chunk.lengths > 0
             else:
-                shapely.from_wkb(raw[i])
-            bad[int(i)] = "GEOS cannot read this geometry"
+                yield chunk, np.not_equal(chunk, None)
+
+
+def _unreadable(chunk: Any, failed: np.ndarray) -> list[str]:
+    """GEOS's own message for blobs it could not read (rare: e.g. a 3-point ring)."""
+    blobs = chunk.take(failed).to_objects() if isinstance(chunk, WkbArray) else chunk[failed]
+    out = []
+    for blob in blobs:
+        try:
+            if isinstance(blob, str):
+                shapely.from_wkt(blob)
+            else:
+                shapely.from_wkb(blob)
+            out.append("GEOS cannot read this geometry")
         except Exception as exc:  # noqa: BLE001 - GEOS's message is the finding
-            bad[int(i)] = str(exc).split("\n")[0]
-    return geoms, bad
+            out.append(str(exc).split("\n")[0])
+    return out
+
+
+def _validity(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(is_valid, is_empty) of a chunk, in a pool thread: GEOS releases the GIL."""
+    return shapely.is_valid(geoms), shapely.is_empty(geoms)
+
+
+def _parse_batches(
+    batches: Iterable[Batch], ticker: Ticker, pool: ThreadPoolExecutor, keep_valid: bool
+) -> _Parsed:
+    """Parse (fids, geometries) batches as they arrive, testing validity on the side.
+
+    Parsing holds the GIL (it creates a Python object per geometry), so it runs in this
+    thread, chunk by chunk, while the pool tests the validity of the chunks already parsed
+    (GEOS releases the GIL); when the batches come from a reader, reading overlaps with the
+    validity test too. Without ``keep_valid``, valid geometries are let go once tested.
+    """
+    fid_parts: list[np.ndarray] = []
+    geom_parts: list[np.ndarray] = []
+    null_parts: list[np.ndarray] = []
+    empty_parts: list[np.ndarray] = []
+    valid_parts: list[np.ndarray] = []
+    unreadable: dict[int, str] = {}
+    pending: list[tuple[np.ndarray, Any]] = []
+
+    def settle(keep: int) -> None:
+        while len(pending) > keep:
+            geoms, fut = pending.pop(0)
+            valid, empty = fut.result()
+            if not keep_valid:
+                geoms[valid] = None
+            valid_parts.append(valid)
+            empty_parts.append(empty)
+
+    offset = 0
+    try:
+        for fids, raw in batches:
+            fids = np.asarray(fids, dtype=np.int64)
+            if len(fids) != len(raw):
+                raise ValueError("fids and geoms differ in length")
+            fid_parts.append(fids)
+            parse = _parser(raw)
+            for chunk, has_blob in _chunks(raw):
+                # (a copy when given geometries: valid ones may be let go below)
+                geoms = parse(chunk) if parse is not None else np.array(chunk, dtype=object)
+                missing = shapely.is_missing(geoms)
+                failed = np.flatnonzero(missing & has_blob)
+                if failed.size:
+                    unreadable.update(zip((offset + failed).tolist(), _unreadable(chunk, failed)))
+                null_parts.append(missing & ~has_blob)
+                geom_parts.append(geoms)
+                pending.append((geoms, pool.submit(_validity, geoms)))
+                settle(keep=2)
+                offset += len(geoms)
+                ticker.advance(len(geoms))
+        settle(keep=0)
+    except BaseException:
+        for _, fut in pending:
+            fut.cancel()
+        raise
+
+    def cat(parts: list[np.ndarray], dtype: Any) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+
+    parsed = _Parsed(
+        cat(fid_parts, np.int64),
+        cat(geom_parts, object),
+        cat(null_parts, bool),
+        cat(empty_parts, bool),
+        cat(valid_parts, bool),
+        unreadable,
+    )
+    fids = parsed.fids
+    if len(fids) > 1 and not np.all(fids[1:] >= fids[:-1]):  # work in fid order
+        order = np.argsort(fids, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        parsed = _Parsed(
+            fids[order],
+            parsed.geoms[order],
+            parsed.null[order],
+            parsed.empty[order],
+            parsed.valid[order],
+            {int(rank[i]): msg for i, msg in unreadable.items()},
+        )
+    return parsed
 
 
 def check_topology(
     fids: np.ndarray,
-    geoms: np.ndarray,
+    geoms: np.ndarray | WkbArray | WkbChunks,
+    rules: Sequence[str],
+    **options: Any,
+) -> TopologyResult:
+    """Check ``rules`` (names from ``RULES``) on features ``fids`` with geometries ``geoms``.
+
+    ``geoms`` holds shapely geometries, WKB bytes or WKT strings (None for a null geometry),
+    or is a ``WkbArray`` / ``WkbChunks``. Options as ``check_topology_batches``.
+    """
+    fids = np.asarray(fids, dtype=np.int64)
+    if len(fids) != len(geoms):
+        raise ValueError("fids and geoms differ in length")
+    return check_topology_batches([(fids, geoms)], rules, total=len(fids), **options)
+
+
+def check_topology_batches(
+    batches: Iterable[Batch],
     rules: Sequence[str],
     *,
+    total: int | None = None,
     tolerance: float = 0.0,
     min_area: float = 0.0,
     max_gap_area: float = 0.0,
@@ -330,9 +482,10 @@ def check_topology(
     ellipsoid: tuple[float, float] | None = None,
     threads: int | None = None,
 ) -> TopologyResult:
-    """Check ``rules`` (names from ``RULES``) on features ``fids`` with geometries ``geoms``.
+    """Check ``rules`` on features arriving in ``batches`` of (fids, geometries), e.g. straight
+    from a reader, so reading overlaps with checking; ``total`` (the expected feature count)
+    only scales the progress. Geometries as in ``check_topology``.
 
-    ``geoms`` holds shapely geometries, WKB bytes or WKT strings (None for a null geometry).
     Areas (``tolerance``: the overlap area that is still accepted, ``min_area``, and
     ``max_gap_area``: 0 means gaps of any size) are in CRS units squared, or in square metres
     when ``ellipsoid`` = (semi-major axis in metres, inverse flattening) says the coordinates
@@ -349,19 +502,20 @@ def check_topology(
         raise ValueError(f"unknown rule(s): {', '.join(map(str, unknown))}")
     selected = [r for r in RULES if r in set(rules)]
     active = [r for r in selected if r not in _OVERLAY_RULES] if overlay is None else list(selected)
-    fids = np.asarray(fids, dtype=np.int64)
-    if len(fids) != len(geoms):
-        raise ValueError("fids and geoms differ in length")
     ticker = Ticker(1.0, progress, should_stop)
     workers = threads or min(4, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        run = _Run(fids, np.empty(0, dtype=object), pool, ticker, ellipsoid)
-        geoms, unreadable = _parse_geometries(geoms, ticker.sub(len(fids), 0.0, 0.1))
-        run.geoms = geoms
+        parsed = _parse_batches(
+            batches,
+            ticker.sub(total or 1, 0.0, 0.35),
+            pool,
+            keep_valid=not set(active) <= _PER_FEATURE_RULES,
+        )
+        run = _Run(parsed.fids, parsed.geoms, pool, ticker, ellipsoid)
         _run_rules(
             run,
             set(active),
-            unreadable,
+            parsed,
             tolerance=tolerance,
             min_area=min_area,
             max_gap_area=max_gap_area,
@@ -370,29 +524,23 @@ def check_topology(
             near_duplicate_iou=near_duplicate_iou,
             sliver_compactness=sliver_compactness,
         )
-    return _finish(run, active, exceptions, len(fids), ellipsoid is not None, progress)
+    return _finish(run, active, exceptions, len(parsed.fids), ellipsoid is not None, progress)
 
 
-def _run_rules(run: _Run, active: set, unreadable: dict[int, str], **opt: Any) -> None:
+def _run_rules(run: _Run, active: set, parsed: _Parsed, **opt: Any) -> None:
     g = run.geoms
     tk = run.ticker
-    missing = shapely.is_missing(g)
-    for i in unreadable:
-        missing[i] = False
-    empty = (missing | shapely.is_empty(g)) & ~np.isin(np.arange(len(g)), list(unreadable))
-    present = ~empty & ~shapely.is_missing(g)
+    unreadable = parsed.unreadable
+    readable = np.ones(len(g), dtype=bool)
+    readable[list(unreadable)] = False
+    present = readable & ~parsed.null & ~parsed.empty
     if "empty" in active:
-        for i in np.flatnonzero(empty):
-            kind = "null" if shapely.is_missing(g[i]) else "empty"
+        for i in np.flatnonzero(parsed.null | parsed.empty):
+            kind = "null" if parsed.null[i] else "empty"
             run.add("empty", i, None, f"Geometry is {kind}.", None)
 
-    # Validity: the boolean test first in parallel chunks, reasons only for the failures.
-    idx = np.flatnonzero(present)
-    vt = tk.sub(len(idx), 0.1, 0.35)
-    valid_parts = run.pmap(shapely.is_valid, [g[idx]], 40000, vt)
-    valid = np.zeros(len(g), dtype=bool)
-    if idx.size:
-        valid[idx] = np.concatenate(valid_parts)
+    # Validity: the boolean test came with parsing; reasons only for the failures.
+    valid = parsed.valid & present
     invalid_idx = np.flatnonzero(present & ~valid)
     if "invalid" in active:
         for i, msg in sorted(unreadable.items()):
@@ -455,6 +603,8 @@ def _invalid_findings(run: _Run, invalid_idx: np.ndarray) -> None:
     self_x = [i for i, r in zip(invalid_idx, reasons) if r.split("[")[0] in _SELF_INTERSECTION]
     points = self_intersection_points(run.geoms[np.asarray(self_x, dtype=np.int64)])
     si = dict(zip(self_x, points))
+    at: list[int] = []
+    xy: list[tuple[float, float]] = []
     for i, reason in zip(invalid_idx, reasons):
         m = _REASON.match(reason)
         name = m.group("name") if m else reason
@@ -471,9 +621,13 @@ def _invalid_findings(run: _Run, invalid_idx: np.ndarray) -> None:
         for k, (x, y) in enumerate(locs, 1):
             where = f"at ({_fmt(x)}, {_fmt(y)})"
             of = f" [{k} of {len(locs)}]" if len(locs) > 1 else ""
-            run.add(
-                "invalid", i, None, f"Invalid geometry: {name} {where}{of}.", shapely.points(x, y)
-            )
+            at.append(len(run.findings))
+            xy.append((x, y))
+            run.add("invalid", i, None, f"Invalid geometry: {name} {where}{of}.", None)
+    points = shapely.points(np.asarray(xy, dtype=np.float64).reshape(-1, 2))
+    for n, point in zip(at, points):  # all location points made at once
+        rule, fid, other, message, _ = run.findings[n]
+        run.findings[n] = (rule, fid, other, message, point)
 
 
 def self_intersection_points(geoms: np.ndarray) -> list[np.ndarray]:
@@ -513,14 +667,25 @@ def self_intersection_points(geoms: np.ndarray) -> list[np.ndarray]:
     same_ring = ra == rb
     d = np.abs(pos[a] - pos[b])
     adjacent = same_ring & ((d == 1) | (d == nseg[ra] - 1))
+    # Adjacent segments always meet at their shared vertex; they matter only when they fold
+    # back onto each other, which needs them collinear. Skip the clearly non-collinear ones
+    # (most pairs) before GEOS computes intersections.
+    ua = coords[s[a] + 1] - coords[s[a]]
+    ub = coords[s[b] + 1] - coords[s[b]]
+    cross = np.abs(ua[:, 0] * ub[:, 1] - ua[:, 1] * ub[:, 0])
+    scale = np.hypot(ua[:, 0], ua[:, 1]) * np.hypot(ub[:, 0], ub[:, 1])
+    maybe = ~adjacent | (cross <= 1e-9 * scale)
+    a, b, same_ring, adjacent = a[maybe], b[maybe], same_ring[maybe], adjacent[maybe]
+    fa = fa[same_feat][maybe]
     inter = shapely.intersection(segs[a], segs[b])
     itype = shapely.get_type_id(inter)
     is_line = itype == _TYPE_LINE
     # Different rings must cross properly (or share a stretch): touching once is valid.
-    crosses = shapely.crosses(segs[a], segs[b])
+    crosses = np.zeros(len(a), dtype=bool)
+    crosses[~same_ring] = shapely.crosses(segs[a[~same_ring]], segs[b[~same_ring]])
     report = np.where(same_ring, ~adjacent | is_line, crosses | is_line)
     inter = inter[report]
-    feats = fa[same_feat][report]
+    feats = fa[report]
     pts = inter.copy()
     lines = shapely.get_type_id(inter) == _TYPE_LINE
     pts[lines] = shapely.line_interpolate_point(inter[lines], 0.5, normalized=True)
@@ -528,11 +693,16 @@ def self_intersection_points(geoms: np.ndarray) -> list[np.ndarray]:
     feats, xy = feats[ok], shapely.get_coordinates(shapely.centroid(pts[ok]))
     order = np.lexsort((xy[:, 1], xy[:, 0], feats))
     feats, xy = feats[order], xy[order]
-    for f in np.unique(feats):
-        sel = xy[feats == f]
-        rounded = np.round(sel, 9)
-        _, first = np.unique(rounded, axis=0, return_index=True)
-        out[int(f)] = sel[np.sort(first)]
+    # One point per place: drop repeats of a rounded location, keeping the first in x, y order.
+    rounded = np.round(xy, 9)
+    by_place = np.lexsort((np.arange(len(feats)), rounded[:, 1], rounded[:, 0], feats))
+    f_, r_ = feats[by_place], rounded[by_place]
+    repeat = np.zeros(len(feats), dtype=bool)
+    repeat[by_place[1:]] = (f_[1:] == f_[:-1]) & (r_[1:] == r_[:-1]).all(axis=1)
+    feats, xy = feats[~repeat], xy[~repeat]
+    cuts = np.flatnonzero(feats[1:] != feats[:-1]) + 1
+    for f, pts_f in zip(feats[np.r_[0, cuts]] if len(feats) else [], np.split(xy, cuts)):
+        out[int(f)] = pts_f
     return out
 
 
@@ -793,10 +963,11 @@ def _finish(
     loose_any_other = {(e.rule, e.fid) for e in entries if not e.key and e.other_fid is None}
     geoms = np.array([f[4] for f in run.findings] + [None], dtype=object)[:-1]
     wkts = shapely.to_wkt(geoms, rounding_precision=-1) if len(geoms) else []
+    anchors = _anchors(geoms)
     findings: list[Finding] = []
-    for (rule, fid, other, message, _geom), wkt in zip(run.findings, wkts):
+    for (rule, fid, other, message, _geom), wkt, anchor in zip(run.findings, wkts, anchors):
         wkt = wkt or ""
-        key = finding_key(rule, fid, other, _geom, geographic)
+        key = _key(rule, fid, other, anchor, geographic)
         accepted = key in keys or (rule, fid, other) in loose or (rule, fid) in loose_any_other
         findings.append(Finding(rule, SEVERITY[rule], fid, other, message, wkt, accepted, key))
     order = {r: k for k, r in enumerate(RULES)}

@@ -40,14 +40,14 @@ from ..core.topology import (
     Finding,
     TopologyResult,
     as_exception_entries,
-    check_topology,
+    check_topology_batches,
 )
 from ..core.topology_exceptions import FIELDS as EXCEPTION_FIELDS
 from ..core.topology_exceptions import load_exceptions
 from .base import LabelGuardAlgorithm
 from .compat import FLAG_ADVANCED, TYPE_VECTOR_ANY, TYPE_VECTOR_POLYGON
 from .styles import RuleStylePostProcessor
-from .vector_io import read_features_wkb, read_layer_wkb, read_ogr
+from .vector_io import iter_layer_wkb, read_features_wkb, read_ogr
 
 RULE_HELP = {
     "invalid": "invalid (GEOS validity, every self-intersection)",
@@ -322,20 +322,20 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
         rules = [RULES[i] for i in self.parameterAsEnums(parameters, self.RULES, context)]
         crs = source.sourceCrs()
 
-        feedback.pushInfo(self.tr("Reading geometries…"))
-        fids, wkb = self._read_input(parameters, context, source, feedback)
         overlay, overlay_fids = self._read_overlay(parameters, context, crs, feedback)
         exceptions = self._read_exceptions(parameters, context)
         ellipsoid = _ellipsoid(crs)
         if ellipsoid is not None:
             feedback.pushInfo(self.tr("Geographic layer: areas are in square metres."))
 
+        feedback.pushInfo(self.tr("Reading and checking geometries…"))
+        batches, total = self._input_batches(parameters, context, source, feedback)
         result: TopologyResult = self.run_core(
             feedback,
-            check_topology,
-            fids,
-            wkb,
+            check_topology_batches,
+            batches,
             rules,
+            total=total,
             tolerance=self.parameterAsDouble(parameters, self.TOLERANCE, context),
             min_area=self.parameterAsDouble(parameters, self.MIN_AREA, context),
             max_gap_area=self.parameterAsDouble(parameters, self.MAX_GAP_AREA, context),
@@ -393,13 +393,14 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
             )
         return results
 
-    def _read_input(
+    def _input_batches(
         self,
         parameters: dict[str, Any],
         context: QgsProcessingContext,
         source,
         feedback: QgsProcessingFeedback,
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[Any, int]:
+        """(batches of (fids, WKB) read lazily, expected feature count) of the input."""
         definition = parameters.get(self.INPUT)
         selected_only = False
         limited = False
@@ -407,17 +408,16 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
             selected_only = definition.selectedFeaturesOnly
             limited = definition.featureLimit not in (-1, None)
         layer = None if limited else self.parameterAsVectorLayer(parameters, self.INPUT, context)
-        try:
-            if layer is not None:
-                return read_layer_wkb(
-                    layer,
-                    selected_only=selected_only,
-                    feature_source=source,
-                    should_stop=feedback.isCanceled,
-                )
-            return read_features_wkb(source, should_stop=feedback.isCanceled)
-        except InputError as exc:
-            raise QgsProcessingException(str(exc)) from exc
+        if layer is not None:
+            batches = iter_layer_wkb(
+                layer,
+                selected_only=selected_only,
+                feature_source=source,
+                should_stop=feedback.isCanceled,
+            )
+        else:
+            batches = iter([read_features_wkb(source, should_stop=feedback.isCanceled)])
+        return batches, max(int(source.featureCount()), 0)
 
     def _read_overlay(
         self,

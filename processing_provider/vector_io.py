@@ -15,6 +15,7 @@ import numpy as np
 from osgeo import gdal, ogr
 
 from ..core.errors import Cancelled, FileVanished, InputError
+from ..core.wkb import WkbArray, WkbChunks
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -24,11 +25,12 @@ BATCH_SIZE = 65536
 
 @dataclass
 class VectorBatch:
-    """One batch of features: ``fids`` (int64), ``wkb`` (object array of bytes or None) and
-    attribute ``columns`` as Python lists (str, int, float, bool, ISO date strings or None)."""
+    """One batch of features: ``fids`` (int64), ``wkb`` (object array of bytes or None, or a
+    ``WkbArray`` when read with ``packed_wkb``) and attribute ``columns`` as Python lists (str,
+    int, float, bool, ISO date strings or None)."""
 
     fids: np.ndarray
-    wkb: np.ndarray
+    wkb: Any
     columns: Dict[str, List[Any]] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -96,12 +98,26 @@ def _wkb_column(values: Any) -> np.ndarray:
     return out
 
 
+def _packed_wkb_column(values: Any) -> WkbArray:
+    """The WKB column as one byte buffer: no Python object per geometry."""
+    mask = np.ma.getmaskarray(values) if np.ma.isMaskedArray(values) else None
+    data = np.ma.getdata(values)
+    if data.dtype.kind == "V":
+        return WkbArray.from_fixed(data, mask)
+    items = data.tolist()
+    if mask is not None and mask.any():
+        items = [None if m else v for v, m in zip(items, mask.tolist())]
+    return WkbArray.from_objects(items)
+
+
 def _fields(lyr) -> List[str]:
     defn = lyr.GetLayerDefn()
     return [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
 
 
-def _arrow_batches(lyr, fields: Optional[Sequence[str]], batch_size: int) -> Iterator[VectorBatch]:
+def _arrow_batches(
+    lyr, fields: Optional[Sequence[str]], batch_size: int, packed: bool = False
+) -> Iterator[VectorBatch]:
     opts = [f"MAX_FEATURES_IN_BATCH={batch_size}", "INCLUDE_FID=YES"]
     fid_col = lyr.GetFIDColumn() or "OGC_FID"
     geom_col = lyr.GetGeometryColumn() or "wkb_geometry"
@@ -109,9 +125,10 @@ def _arrow_batches(lyr, fields: Optional[Sequence[str]], batch_size: int) -> Ite
     for batch in stream:
         fids = np.asarray(batch[fid_col], dtype=np.int64)
         if geom_col in batch:
-            wkb = _wkb_column(batch[geom_col])
+            wkb = (_packed_wkb_column if packed else _wkb_column)(batch[geom_col])
         else:
             wkb = np.full(len(fids), None, dtype=object)
+            wkb = WkbArray.from_objects(wkb) if packed else wkb
         cols = {name: _py_column(batch[name]) for name in (fields or []) if name in batch}
         yield VectorBatch(fids, wkb, cols)
 
@@ -130,7 +147,7 @@ def _feature_value(feat, i: int, ftype: int) -> Any:
 
 
 def _feature_batches(
-    lyr, fields: Optional[Sequence[str]], batch_size: int
+    lyr, fields: Optional[Sequence[str]], batch_size: int, packed: bool = False
 ) -> Iterator[VectorBatch]:
     defn = lyr.GetLayerDefn()
     wanted = [(name, defn.GetFieldIndex(name)) for name in (fields or [])]
@@ -146,10 +163,15 @@ def _feature_batches(
         for name, i, ftype in wanted:
             cols[name].append(_feature_value(feat, i, ftype))
         if len(fids) >= batch_size:
-            yield VectorBatch(np.array(fids, np.int64), np.array(wkbs + [None], object)[:-1], cols)
+            yield _batch(fids, wkbs, cols, packed)
             fids, wkbs, cols = [], [], {n: [] for n, _, _ in wanted}
     if fids:
-        yield VectorBatch(np.array(fids, np.int64), np.array(wkbs + [None], object)[:-1], cols)
+        yield _batch(fids, wkbs, cols, packed)
+
+
+def _batch(fids: List[int], wkbs: List[Optional[bytes]], cols: Dict[str, List[Any]], packed: bool):
+    wkb = WkbArray.from_objects(wkbs) if packed else np.array(wkbs + [None], object)[:-1]
+    return VectorBatch(np.array(fids, np.int64), wkb, cols)
 
 
 def read_ogr(
@@ -162,12 +184,14 @@ def read_ogr(
     batch_size: int = BATCH_SIZE,
     should_stop: Optional[Callable[[], bool]] = None,
     use_arrow: Optional[bool] = None,
+    packed_wkb: bool = False,
 ) -> Iterator[VectorBatch]:
     """Batches of (fid, WKB, attributes) from a vector file.
 
     ``where`` is an OGR SQL attribute filter (a QGIS subset string on an OGR layer is one).
-    ``fields`` selects attribute columns (``all_fields`` takes every field). Raises Cancelled
-    between batches when ``should_stop`` returns true.
+    ``fields`` selects attribute columns (``all_fields`` takes every field). ``packed_wkb``
+    gives each batch's WKB as a ``WkbArray``. Raises Cancelled between batches when
+    ``should_stop`` returns true.
     """
     ds, lyr = open_vector(path, layer_name)
     if where:
@@ -180,7 +204,7 @@ def read_ogr(
         use_arrow = hasattr(lyr, "GetArrowStreamAsNumPy")
     batches = _arrow_batches if use_arrow else _feature_batches
     try:
-        for batch in batches(lyr, names, batch_size):
+        for batch in batches(lyr, names, batch_size, packed_wkb):
             if should_stop is not None and should_stop():
                 raise Cancelled()
             yield batch
@@ -237,51 +261,70 @@ def _ogr_fast_path(layer) -> Optional[tuple]:
     return str(path), name, where or None
 
 
-def _read_ogr_any(path: str, name, where, should_stop) -> Tuple[np.ndarray, np.ndarray]:
+def _ogr_layer_name(path: str, name) -> Optional[str]:
     if isinstance(name, int):
         ds, lyr = open_vector(path)
         lyr = ds.GetLayer(name)
-        name = lyr.GetName() if lyr is not None else None
-        ds = None
-    fids, wkbs = [], []
-    for batch in read_ogr(path, name, where=where, should_stop=should_stop):
-        fids.append(batch.fids)
-        wkbs.append(batch.wkb)
-    if not fids:
-        return np.empty(0, np.int64), np.empty(0, dtype=object)
-    return np.concatenate(fids), np.concatenate(wkbs)
+        found = lyr.GetName() if lyr is not None else None
+        del lyr, ds
+        return found
+    return name
 
 
-def read_layer_wkb(
+def iter_layer_wkb(
     layer,
     *,
     selected_only: bool = False,
     feature_source=None,
     should_stop: Optional[Callable[[], bool]] = None,
     use_ogr: Optional[bool] = None,
-) -> Tuple[np.ndarray, np.ndarray]:
-    """(feature ids, WKB or None per feature) of a vector layer, honouring its subset string
-    and, with ``selected_only``, its selection.
+) -> Iterator[Tuple[np.ndarray, WkbArray]]:
+    """Batches of (feature ids, their WKB packed in a ``WkbArray``, empty for a null geometry)
+    of a vector layer, honouring its subset string and, with ``selected_only``, its selection.
 
-    GeoPackage, Shapefile and FlatGeobuf layers without unsaved edits are read in bulk through
-    OGR; everything else (memory, PostGIS, WFS, curved geometries) goes through QGIS's feature
+    GeoPackage, Shapefile and FlatGeobuf layers without unsaved edits are streamed in bulk
+    through OGR, batch by batch, so the consumer can work while the next batch is read;
+    everything else (memory, PostGIS, WFS, curved geometries) goes through QGIS's feature
     iterator (``feature_source`` when given, e.g. a Processing source, else ``layer``), with
-    geometry validity checks off: the caller wants the invalid ones. Both give the same ids and
-    geometries. ``use_ogr=False`` forces the iterator.
+    geometry validity checks off: the caller wants the invalid ones. Both give the same ids
+    and geometries, though not necessarily in id order. ``use_ogr=False`` forces the iterator.
     """
     fast = _ogr_fast_path(layer) if use_ogr is not False and layer is not None else None
     if fast is not None:
-        fids, wkb = _read_ogr_any(*fast, should_stop=should_stop)
+        path, name, where = fast
+        selected = None
         if selected_only:
-            keep = np.isin(fids, np.fromiter(layer.selectedFeatureIds(), dtype=np.int64))
-            fids, wkb = fids[keep], wkb[keep]
-        order = np.argsort(fids, kind="stable")
-        return fids[order], wkb[order]
-    return read_features_wkb(
+            selected = np.fromiter(layer.selectedFeatureIds(), dtype=np.int64)
+        batches = read_ogr(
+            path, _ogr_layer_name(path, name), where=where, should_stop=should_stop, packed_wkb=True
+        )
+        for batch in batches:
+            if selected is None:
+                yield batch.fids, batch.wkb
+            else:
+                keep = np.flatnonzero(np.isin(batch.fids, selected))
+                if keep.size:
+                    yield batch.fids[keep], batch.wkb.take(keep)
+        return
+    fids, objects = read_features_wkb(
         feature_source if feature_source is not None else layer,
         selected_only=selected_only and feature_source is None,
         should_stop=should_stop,
     )
+    yield fids, WkbArray.from_objects(objects)
+
+
+def read_layer_wkb(layer, **kwargs: Any) -> Tuple[np.ndarray, WkbChunks]:
+    """All of ``iter_layer_wkb`` at once, sorted by feature id."""
+    parts = list(iter_layer_wkb(layer, **kwargs))
+    if not parts:
+        return np.empty(0, np.int64), WkbChunks([])
+    fids = np.concatenate([f for f, _ in parts])
+    wkb = WkbChunks([w for _, w in parts])
+    if len(fids) > 1 and not np.all(fids[1:] > fids[:-1]):
+        order = np.argsort(fids, kind="stable")
+        fids, wkb = fids[order], WkbChunks([wkb.take(order)])
+    return fids, wkb
 
 
 def read_features_wkb(

@@ -195,7 +195,7 @@ def test_fast_path_equals_fallback(alg_registered, gpkg_layer, memory_layer):
         assert f1.tolist() == f2.tolist() == f3.tolist()
         from labelguard.core.geos import shapely
 
-        for a, b, c in zip(w1, w2, w3):
+        for a, b, c in zip(*(w.to_objects() for w in (w1, w2, w3))):
             ga, gb, gc = (None if x is None else shapely.from_wkb(x) for x in (a, b, c))
             assert (ga is None) == (gb is None) == (gc is None)
             if ga is not None:

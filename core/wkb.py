@@ -1,0 +1,428 @@
+"""WKB in bulk: a packed column of WKB blobs, and a fast decoder for polygon layers.
+
+``shapely.from_wkb`` runs GEOS's WKB reader once per geometry and holds the GIL while it does,
+about 0.8 s per million 9-vertex polygons. Annotation layers are almost all 2D little-endian
+Polygons and MultiPolygons, whose WKB is simple enough to split into coordinates and offsets
+with a few numpy operations; ``shapely.from_ragged_array`` (the GeoArrow layout) then builds the
+geometries in C, in under half the time. Everything else (other types, Z/M, big-endian, EWKB,
+rings GEOS would refuse, truncated blobs) goes through ``shapely.from_wkb`` unchanged, so
+``decode`` gives exactly what ``shapely.from_wkb(..., on_invalid="ignore")`` gives.
+
+(GDAL >= 3.8 can stream GeoArrow coordinates itself; GDAL 3.6, shipped with QGIS 3.22 on
+Debian 12, streams WKB only.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from .geos import shapely
+
+_POLYGON, _MULTIPOLYGON = 3, 6
+# Polygons with more rings, or multipolygons with more parts, than this are decoded by GEOS:
+# the vectorized parser loops once per ring (or part) index.
+MAX_RINGS = 64
+MAX_PARTS = 64
+# ``WkbArray.take`` copies at most this many bytes per step (its index array is 8x that).
+_TAKE_BYTES = 1 << 22
+
+
+@dataclass
+class WkbArray:
+    """WKB blobs back to back in one byte buffer: blob ``i`` is ``data[offsets[i]:offsets[i+1]]``;
+    an empty blob stands for a null geometry. Slicing and concatenating never builds one Python
+    object per geometry (an object array of a million ``bytes`` costs ~0.2 s to make)."""
+
+    data: np.ndarray  # uint8
+    offsets: np.ndarray  # int64, len(self) + 1, offsets[0] may be > 0 after slicing
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    @classmethod
+    def from_objects(cls, values: Iterable[bytes | bytearray | memoryview | None]) -> WkbArray:
+        """From a sequence of WKB ``bytes`` (None for a null geometry)."""
+        items = [b"" if v is None else bytes(v) for v in values]
+        offsets = np.zeros(len(items) + 1, dtype=np.int64)
+        if items:
+            np.cumsum(np.fromiter(map(len, items), np.int64, len(items)), out=offsets[1:])
+        return cls(np.frombuffer(b"".join(items), dtype=np.uint8), offsets)
+
+    @classmethod
+    def from_fixed(cls, values: np.ndarray, null: np.ndarray | None = None) -> WkbArray:
+        """From a numpy array of fixed-width blobs (dtype ``V<width>``), as GDAL returns a WKB
+        column whose blobs all have the same size; ``null`` marks null geometries."""
+        width = values.dtype.itemsize
+        data = np.ascontiguousarray(values).view(np.uint8).reshape(-1)
+        offsets = np.arange(len(values) + 1, dtype=np.int64) * width
+        if null is not None and np.any(null):
+            keep = ~np.asarray(null, dtype=bool)
+            arr = cls(data, offsets)
+            return arr._with_lengths(np.where(keep, width, 0), keep)
+        return cls(data, offsets)
+
+    def _with_lengths(self, lengths: np.ndarray, keep: np.ndarray) -> WkbArray:
+        sub = self.take(np.flatnonzero(keep))
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return WkbArray(sub.data, offsets)
+
+    @staticmethod
+    def concatenate(parts: Sequence[WkbArray]) -> WkbArray:
+        if not parts:
+            return WkbArray(np.empty(0, np.uint8), np.zeros(1, np.int64))
+        datas = [p.data[p.offsets[0] : p.offsets[-1]] for p in parts]
+        lengths = np.concatenate([p.lengths for p in parts])
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return WkbArray(np.concatenate(datas), offsets)
+
+    def __getitem__(self, item: slice) -> WkbArray:
+        if not isinstance(item, slice) or item.step not in (None, 1):
+            raise TypeError("WkbArray supports plain slices; use take() for an index array")
+        start, stop, _ = item.indices(len(self))
+        return WkbArray(self.data, self.offsets[start : max(stop, start) + 1])
+
+    def take(self, indices: np.ndarray) -> WkbArray:
+        """The blobs at ``indices`` (any order, repeats allowed), copied into a new buffer."""
+        indices = np.asarray(indices, dtype=np.int64)
+        lengths = self.lengths[indices]
+        offsets = np.zeros(len(indices) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        out = np.empty(int(offsets[-1]), dtype=np.uint8)
+        starts = self.offsets[:-1][indices]
+        i = 0
+        while i < len(indices):  # in steps, so the byte index array stays small
+            j = i + 1 + int(np.searchsorted(offsets[i + 1 :], offsets[i] + _TAKE_BYTES))
+            j = min(j, len(indices))
+            n = lengths[i:j]
+            first = np.repeat(offsets[i:j] - offsets[i], n)
+            within = np.arange(int(n.sum()), dtype=np.int64) - first
+            out[offsets[i] : offsets[j]] = self.data[np.repeat(starts[i:j], n) + within]
+            i = j
+        return WkbArray(out, offsets)
+
+    def to_objects(self) -> np.ndarray:
+        """An object array of ``bytes`` (None for a null geometry)."""
+        out = np.empty(len(self), dtype=object)
+        raw = self.data.tobytes()
+        offs = self.offsets.tolist()
+        out[:] = [raw[a:b] if b > a else None for a, b in zip(offs[:-1], offs[1:])]
+        return out
+
+
+class WkbChunks:
+    """WkbArrays read batch by batch, seen as one sequence without copying them together
+    (concatenating 150 MB of WKB costs more than decoding it)."""
+
+    def __init__(self, chunks: Iterable[WkbArray]) -> None:
+        self.chunks = [c for c in chunks if len(c)]
+
+    def __len__(self) -> int:
+        return sum(len(c) for c in self.chunks)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        if not self.chunks:
+            return np.empty(0, dtype=np.int64)
+        return np.concatenate([c.lengths for c in self.chunks])
+
+    def whole(self) -> WkbArray:
+        return self.chunks[0] if len(self.chunks) == 1 else WkbArray.concatenate(self.chunks)
+
+    def take(self, indices: np.ndarray) -> WkbArray:
+        return self.whole().take(indices)
+
+    def to_objects(self) -> np.ndarray:
+        return self.whole().to_objects()
+
+
+def _strided(data: np.ndarray, dtype: str) -> np.ndarray:
+    """``data`` seen as overlapping items of ``dtype`` starting at every byte, so that values
+    at arbitrary (unaligned) byte positions can be gathered with one fancy index."""
+    size = np.dtype(dtype).itemsize
+    count = max(len(data) - size + 1, 0)
+    return np.ndarray(shape=(count,), dtype=dtype, buffer=data, strides=(1,))
+
+
+class _Reader:
+    """Vectorized reads of little-endian values at byte positions of one buffer."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        self.data = data
+        self.u32 = _strided(data, "<u4")
+        self.point = _strided(data, "V16")
+
+    def uint32(self, pos: np.ndarray) -> np.ndarray:
+        return self.u32[pos].astype(np.int64)
+
+
+def _ring_table(rd: _Reader, pos: np.ndarray, end: np.ndarray, ok: np.ndarray):
+    """Parse polygon bodies (ring count, then rings) starting at ``pos``, each ending at or
+    before ``end``. Returns (ring body index, ring order, coordinate start, point count) for
+    all rings, the end position of each body, and ``ok`` cleared where a body is malformed
+    or has more than MAX_RINGS rings."""
+    ok = ok & (pos + 4 <= end)
+    nrings = np.zeros(len(pos), dtype=np.int64)
+    nrings[ok] = rd.uint32(pos[ok])
+    ok &= (nrings >= 1) & (nrings <= MAX_RINGS)
+    cur = pos + 4
+    owners, orders, starts, counts = [], [], [], []
+    r = 0
+    while True:
+        act = np.flatnonzero(ok & (nrings > r))
+        if act.size == 0:
+            break
+        head_ok = cur[act] + 4 <= end[act]
+        ok[act[~head_ok]] = False
+        act = act[head_ok]
+        npts = rd.uint32(cur[act])
+        stop = cur[act] + 4 + 16 * npts
+        good = (npts >= 4) & (stop <= end[act])
+        ok[act[~good]] = False
+        act, npts, stop = act[good], npts[good], stop[good]
+        owners.append(act)
+        orders.append(np.full(act.size, r, dtype=np.int64))
+        starts.append(cur[act] + 4)
+        counts.append(npts)
+        cur[act] = stop
+        r += 1
+    cat = lambda xs: np.concatenate(xs) if xs else np.empty(0, np.int64)  # noqa: E731
+    return cat(owners), cat(orders), cat(starts), cat(counts), cur, ok
+
+
+def _closed(rd: _Reader, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """True where a ring's last point equals its first, compared by value as GEOS does (so a
+    ring starting at NaN is not closed, and GEOS's reader refuses it)."""
+    first = rd.point[starts].view("<f8").reshape(-1, 2)
+    last = rd.point[starts + 16 * (counts - 1)].view("<f8").reshape(-1, 2)
+    return (first == last).all(axis=1)
+
+
+def _coords(rd: _Reader, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The points of all rings, ring after ring, as an (n, 2) float64 array."""
+    if len(counts) == 0:
+        return np.empty((0, 2), dtype=np.float64)
+    if counts.min() == counts.max():  # all rings the same size: one gather
+        width = int(counts[0]) * 16
+        rows = _strided(rd.data, f"V{width}")[starts]
+        return rows.view("<f8").reshape(-1, 2)
+    first = np.zeros(len(counts), dtype=np.int64)
+    if len(counts) > 1:
+        np.cumsum(counts[:-1], out=first[1:])
+    # Byte position of point k (k counted over all rings) = ring start + 16 * (k - ring's first).
+    pos = np.repeat(starts - 16 * first, counts) + 16 * np.arange(int(first[-1] + counts[-1]))
+    return rd.point[pos].view("<f8").reshape(-1, 2)
+
+
+def _offsets(counts: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=out[1:])
+    return out
+
+
+def _polygons(rd: _Reader, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Decode Polygon blobs; returns (geometries, ok) where ok marks those decoded here."""
+    ok = np.ones(len(start), dtype=bool)
+    owner, order, rstart, npts, cur, ok = _ring_table(rd, start + 5, end, ok)
+    ok &= cur == end
+    bad_ring = ~_closed(rd, rstart, npts)
+    ok[owner[bad_ring]] = False
+    keep = ok[owner]
+    owner, order, rstart, npts = owner[keep], order[keep], rstart[keep], npts[keep]
+    sort = np.lexsort((order, owner))
+    owner, rstart, npts = owner[sort], rstart[sort], npts[sort]
+    idx = np.flatnonzero(ok)
+    if idx.size == 0:
+        return np.empty(0, dtype=object), ok
+    rings_per = np.bincount(owner, minlength=len(start))[idx]
+    geoms = shapely.from_ragged_array(
+        shapely.GeometryType.POLYGON,
+        _coords(rd, rstart, npts),
+        (_offsets(npts), _offsets(rings_per)),
+    )
+    return geoms, ok
+
+
+def _multipolygons(
+    rd: _Reader, start: np.ndarray, end: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Decode MultiPolygon blobs; returns (geometries, ok) as ``_polygons``."""
+    n = len(start)
+    ok = start + 9 <= end
+    nparts = np.zeros(n, dtype=np.int64)
+    nparts[ok] = rd.uint32(start[ok] + 5)
+    ok &= (nparts >= 1) & (nparts <= MAX_PARTS)
+    cur = start + 9
+    part_geom, part_order = [], []
+    ring_part, ring_order, ring_start, ring_npts = [], [], [], []
+    n_parts_total = 0
+    p = 0
+    while True:
+        act = np.flatnonzero(ok & (nparts > p))
+        if act.size == 0:
+            break
+        head = cur[act]
+        head_ok = head + 9 <= end[act]
+        head_ok[head_ok] &= (rd.data[head[head_ok]] == 1) & (
+            rd.uint32(head[head_ok] + 1) == _POLYGON
+        )
+        ok[act[~head_ok]] = False
+        act = act[head_ok]
+        owner, order, rstart, npts, pend, pok = _ring_table(
+            rd, cur[act] + 5, end[act], np.ones(act.size, dtype=bool)
+        )
+        ok[act[~pok]] = False
+        cur[act] = pend
+        ids = n_parts_total + np.arange(act.size, dtype=np.int64)
+        part_geom.append(act)
+        part_order.append(np.full(act.size, p, dtype=np.int64))
+        ring_part.append(ids[owner])
+        ring_order.append(order)
+        ring_start.append(rstart)
+        ring_npts.append(npts)
+        n_parts_total += act.size
+        p += 1
+    ok &= cur == end
+    if not part_geom:
+        return np.empty(0, dtype=object), ok
+    part_geom_a = np.concatenate(part_geom)
+    part_order_a = np.concatenate(part_order)
+    rpart = np.concatenate(ring_part)
+    rorder = np.concatenate(ring_order)
+    rstart = np.concatenate(ring_start)
+    rnpts = np.concatenate(ring_npts)
+    bad_ring = ~_closed(rd, rstart, rnpts)
+    ok[part_geom_a[rpart[bad_ring]]] = False
+    idx = np.flatnonzero(ok)
+    if idx.size == 0:
+        return np.empty(0, dtype=object), ok
+    # Order parts by (geometry, part) and rings by (that part order, ring).
+    keep_part = ok[part_geom_a]
+    psort = np.lexsort((part_order_a, part_geom_a))
+    psort = psort[keep_part[psort]]
+    rank = np.full(n_parts_total, -1, dtype=np.int64)
+    rank[psort] = np.arange(psort.size)
+    keep_ring = rank[rpart] >= 0
+    rsort = np.lexsort((rorder[keep_ring], rank[rpart[keep_ring]]))
+    rstart, rnpts = rstart[keep_ring][rsort], rnpts[keep_ring][rsort]
+    rings_per_part = np.bincount(rank[rpart[keep_ring]], minlength=psort.size)
+    parts_per_geom = np.bincount(part_geom_a[psort], minlength=n)[idx]
+    geoms = shapely.from_ragged_array(
+        shapely.GeometryType.MULTIPOLYGON,
+        _coords(rd, rstart, rnpts),
+        (_offsets(rnpts), _offsets(rings_per_part), _offsets(parts_per_geom)),
+    )
+    return geoms, ok
+
+
+_PIECE = 8192
+
+
+def _from_ragged(kind: Any, coords: np.ndarray, offsets: tuple[np.ndarray, ...]) -> np.ndarray:
+    """``shapely.from_ragged_array`` in pieces of _PIECE geometries: it holds the GIL, and
+    threads testing validity meanwhile need it for a moment every 10,000 geometries."""
+    n = len(offsets[-1]) - 1
+    if n <= _PIECE:
+        return shapely.from_ragged_array(kind, coords, offsets)
+    out = np.empty(n, dtype=object)
+    for a in range(0, n, _PIECE):
+        b = min(a + _PIECE, n)
+        offs = [offsets[-1][a : b + 1]]
+        for level in reversed(offsets[:-1]):  # narrow each level to this piece
+            offs.insert(0, level[offs[0][0] : offs[0][-1] + 1])
+        lo, hi = offs[0][0], offs[0][-1]
+        offs = [o - o[0] for o in offs]
+        out[a:b] = shapely.from_ragged_array(kind, coords[lo:hi], tuple(offs))
+    return out
+
+
+def _uniform(arr: WkbArray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The common case of a batch of equally long one-ring polygons (box annotations, fixed
+    templates), decoded with whole-batch array operations: (geometries, ok), or None when the
+    batch is not of that kind. Blobs whose header differs from the first blob's are not ok."""
+    n = len(arr)
+    lengths = arr.lengths
+    size = int(lengths[0])
+    if size < 13 or not np.all(lengths == size):
+        return None
+    rows = arr.data[arr.offsets[0] : arr.offsets[-1]].reshape(n, size)
+    first = rows[0]
+    if first[0] != 1:
+        return None
+    kind = int(first[1:5].view("<u4")[0])
+    head = {_POLYGON: 13, _MULTIPOLYGON: 22}.get(kind)
+    if head is None or size <= head or (size - head) % 16:
+        return None
+    template = np.frombuffer(
+        (b"\x01" + np.array([_MULTIPOLYGON, 1], "<u4").tobytes() if kind == _MULTIPOLYGON else b"")
+        + b"\x01"
+        + np.array([_POLYGON, 1, (size - head) // 16], "<u4").tobytes(),
+        dtype=np.uint8,
+    )
+    ok = np.all(rows[:, :head] == template, axis=1)
+    points = (size - head) // 16
+    coords = np.ascontiguousarray(rows[:, head:]).view("<f8").reshape(n, points, 2)
+    ok &= np.all(coords[:, 0] == coords[:, -1], axis=1)  # closed (by value, as GEOS checks)
+    good = np.flatnonzero(ok)
+    if good.size == 0:
+        return np.empty(0, dtype=object), ok
+    flat = coords[good].reshape(-1, 2) if good.size < n else coords.reshape(-1, 2)
+    steps = np.arange(good.size + 1, dtype=np.int64)
+    offsets: tuple[np.ndarray, ...] = (steps * points, steps)
+    if kind == _MULTIPOLYGON:
+        offsets = offsets + (steps,)
+    geoms = _from_ragged(shapely.GeometryType(kind), flat, offsets)
+    return geoms, ok
+
+
+def decode(values: WkbArray | np.ndarray | Sequence) -> np.ndarray:
+    """Geometries (None where the blob is null or GEOS cannot read it) from WKB, exactly as
+    ``shapely.from_wkb(values, on_invalid="ignore")`` but faster for 2D polygon layers."""
+    arr = values if isinstance(values, WkbArray) else WkbArray.from_objects(values)
+    n = len(arr)
+    out = np.full(n, None, dtype=object)
+    if n == 0:
+        return out
+    start = arr.offsets[:-1]
+    end = arr.offsets[1:]
+    done = np.zeros(n, dtype=bool)
+    try:
+        uniform = _uniform(arr)
+    except shapely.errors.GEOSException:  # let the general path below sort them out
+        uniform = None
+    if uniform is not None:
+        geoms, ok = uniform
+        out[ok] = geoms
+        done = ok
+        if done.all():
+            return out
+    rd = _Reader(arr.data)
+    head = np.flatnonzero((end - start >= 9) & ~done)
+    if head.size:
+        order = arr.data[start[head]]
+        kind = np.zeros(head.size, dtype=np.int64)
+        le = order == 1
+        kind[le] = rd.uint32(start[head][le] + 1)
+        for code, fn in ((_POLYGON, _polygons), (_MULTIPOLYGON, _multipolygons)):
+            sel = head[kind == code]
+            if sel.size:
+                try:
+                    geoms, ok = fn(rd, start[sel], end[sel])
+                except shapely.errors.GEOSException:  # a case the checks above missed: GEOS
+                    continue  # reads these blobs itself below, one by one
+                out[sel[ok]] = geoms
+                done[sel[ok]] = True
+    rest = np.flatnonzero(~done & (end > start))
+    if rest.size:
+        blobs = arr.take(rest).to_objects()
+        with np.errstate(invalid="ignore"):  # NaN coordinates raise the FPU flag, harmlessly
+            out[rest] = shapely.from_wkb(blobs, on_invalid="ignore")
+    return out
