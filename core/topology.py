@@ -296,7 +296,9 @@ def _fmt(v: float) -> str:
     return f"{float(v):.10g}"
 
 
-_PARSE_CHUNK = 65_536
+_PARSE_CHUNK = 32_768
+# Chunks parsed ahead of the oldest one whose validity test is still running.
+_AHEAD = 4
 # Rules that only look at one feature at a time: with nothing else active, valid geometries
 # are dropped as soon as they are tested, and memory is reused instead of grown.
 _PER_FEATURE_RULES = frozenset({"invalid", "empty"})
@@ -411,7 +413,7 @@ def _parse_batches(
                 null_parts.append(missing & ~has_blob)
                 geom_parts.append(geoms)
                 pending.append((geoms, pool.submit(_validity, geoms)))
-                settle(keep=2)
+                settle(keep=_AHEAD)
                 offset += len(geoms)
                 ticker.advance(len(geoms))
         settle(keep=0)
