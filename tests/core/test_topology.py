@@ -315,3 +315,79 @@ def test_edge_balance_flags_only_boundary_cells():
     suspect, free = topology_pairs.edge_balance(cells)
     assert suspect.sum() == 12  # the 12 cells on the outer boundary, not the 4 inner ones
     assert len(free) == 4 * 4 * 2  # two segments per outer cell edge
+
+
+def _mixed_layer():
+    """Cells with a bow tie, a null, an empty polygon, a duplicate and a sliver."""
+    cells = grid(6)
+    cells[4] = shapely.from_wkt("POLYGON((4 0,5 1,5 0,4 1,4 0))")  # bow tie
+    cells[9] = None
+    cells[11] = shapely.Polygon()
+    cells.append(cells[20])  # duplicate
+    cells.append(shapely.box(0, 0, 3, 0.01))  # sliver over three cells
+    return cells
+
+
+def test_batches_in_any_order_give_the_same_result_as_one_array():
+    from labelguard.core.topology import check_topology_batches
+    from labelguard.core.wkb import WkbArray
+
+    cells = _mixed_layer()
+    fids = np.arange(100, 100 + len(cells))
+    whole = run(cells, fids=fids)
+    blobs = [None if g is None else shapely.to_wkb(g) for g in cells]
+    order = np.random.default_rng(2).permutation(len(cells))
+    batches = [
+        (fids[part], WkbArray.from_objects([blobs[i] for i in part]))
+        for part in np.array_split(order, 4)
+    ]
+    streamed = check_topology_batches(batches, ALL_POLYGON_RULES, total=len(cells))
+    assert streamed.findings == whole.findings
+    assert streamed.counts == whole.counts
+    assert whole.counts["invalid"] == 1
+    assert whole.counts["empty"] == 2
+    assert whole.counts["duplicate"] == 1
+
+
+def test_per_feature_rules_alone_find_the_same_as_with_all_rules(monkeypatch):
+    import labelguard.core.topology as topology
+
+    monkeypatch.setattr(topology, "_PARSE_CHUNK", 5)  # many chunks, dropped as they go
+    cells = _mixed_layer()
+    alone = run(cells, rules=("invalid", "empty"))
+    everything = run(cells)
+    keep = {"invalid", "empty"}
+    assert alone.findings == tuple(f for f in everything.findings if f.rule in keep)
+    assert alone.counts == {"invalid": 1, "empty": 2}
+
+
+def test_unreadable_blob_in_a_later_batch_names_its_own_feature():
+    from labelguard.core.topology import check_topology_batches
+    from labelguard.core.wkb import WkbArray
+
+    good = [shapely.to_wkb(g) for g in grid(2)]
+    broken = good[0][:20]  # truncated WKB
+    batches = [
+        (np.array([1, 2]), WkbArray.from_objects(good[:2])),
+        (np.array([3, 4, 5]), WkbArray.from_objects([good[2], broken, good[3]])),
+    ]
+    result = check_topology_batches(batches, ("invalid",))
+    assert [(f.rule, f.fid) for f in result.findings] == [("invalid", 4)]
+    assert "Invalid geometry" in result.findings[0].message
+
+
+def test_cancel_stops_reading_further_batches():
+    from labelguard.core.topology import check_topology_batches
+
+    read = []
+    stop = {"now": False}
+
+    def batches():
+        for k in range(5):
+            read.append(k)
+            stop["now"] = k >= 1
+            yield np.array([k]), np.array([shapely.to_wkb(shapely.box(k, 0, k + 1, 1))], object)
+
+    with pytest.raises(Cancelled):
+        check_topology_batches(batches(), ("invalid",), should_stop=lambda: stop["now"])
+    assert read == [0, 1]
