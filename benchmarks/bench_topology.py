@@ -2,14 +2,16 @@
 
 Usage (from the repository root, with the venv):
     PROJ_DATA=/usr/share/proj QT_QPA_PLATFORM=offscreen .venv/bin/python \
-        benchmarks/bench_topology.py [--sizes 100000 1000000] [--runs validity,all,qgis]
+        benchmarks/bench_topology.py [--sizes 100000 1000000] [--runs validity,all,qgis] \
+        [--repeat 3]
 
 The data is an annotation coverage: a grid of cells whose shared corners and edge midpoints
 are jittered (neighbours share vertices exactly, 9 vertices per cell), written once to
 benchmarks/data/coverage_<n>.gpkg, with injected defects (per 10 000 cells): 10 bow ties
 (invalid), 5 cells whose edge midpoint is pushed into a neighbour (overlap), 5 shrunk cells
 (gaps), 5 duplicates, 5 slivers appended along cell edges (sliver + overlap). Each variant
-runs in its own process through processing.run, so the peak RSS is per variant.
+runs in its own process through processing.run, so the peak RSS is per variant; each variant
+runs --repeat times, interleaved, and the table shows the median with all the runs.
 """
 
 from __future__ import annotations
@@ -44,8 +46,35 @@ def _grid(n_side: int, rng: np.random.Generator):
     return corners, hmid, vmid
 
 
-def make_coverage(n: int, path: Path, seed: int = 42) -> dict:
-    """Writes the benchmark GeoPackage; returns the injected defect counts."""
+def _vary(ring: np.ndarray, rng: np.random.Generator):
+    """Polygons from (m, 9, 2) rings with 0-6 extra vertices on each ring's first edge and a
+    square hole in every 7th: WKBs of many sizes, some with two rings."""
+    from labelguard.core.geos import shapely
+
+    m = len(ring)
+    extra = rng.integers(0, 7, m)
+    out = np.empty(m, dtype=object)
+    for k in range(7):
+        idx = np.flatnonzero(extra == k)
+        if not idx.size:
+            continue
+        t = (np.arange(1, k + 1) / (k + 1))[None, :, None]
+        a, b = ring[idx, 0:1], ring[idx, 1:2]
+        out[idx] = shapely.polygons(
+            np.concatenate([ring[idx, :1], a + t * (b - a), ring[idx, 1:]], 1)
+        )
+    holed = np.arange(0, m, 7)
+    c = ring[holed, :8].mean(axis=1)
+    hole = np.stack([c + d for d in ([-1, -1], [-1, 1], [1, 1], [1, -1], [-1, -1])], axis=1)
+    shells = shapely.get_exterior_ring(out[holed])
+    out[holed] = shapely.polygons(shells, holes=shapely.linearrings(hole)[:, None])
+    return out
+
+
+def make_coverage(n: int, path: Path, seed: int = 42, layout: str = "grid") -> dict:
+    """Writes the benchmark GeoPackage; returns the injected defect counts. ``layout="varied"``
+    gives the cells 9-15 vertices and every 7th a hole (validity timings only: the extra
+    vertices are not shared with the neighbours, so the pair rules find slivers of overlap)."""
     from labelguard.core.geos import shapely
     from osgeo import ogr, osr
 
@@ -82,7 +111,7 @@ def make_coverage(n: int, path: Path, seed: int = 42) -> dict:
     ring[ovl, 3, 0] += 3.0  # push the right midpoint into the right neighbour
     centre = ring[gap, :8].mean(axis=1, keepdims=True)
     ring[gap] = centre + 0.9 * (ring[gap] - centre)
-    polys = shapely.polygons(ring)
+    polys = shapely.polygons(ring) if layout == "grid" else _vary(ring, rng)
     extra = [polys[dup]]
     c = ring[sliv, 0]
     slivers = shapely.box(c[:, 0], c[:, 1], c[:, 0] + 6.0, c[:, 1] + 0.05)
@@ -169,6 +198,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", nargs="*", type=int, default=[100_000, 1_000_000])
     ap.add_argument("--runs", default="all,validity,qgis")
+    ap.add_argument(
+        "--layout",
+        choices=("grid", "varied"),
+        default="grid",
+        help="grid: 9-vertex cells; varied: 9-15 vertices, some holes (for validity timings)",
+    )
+    ap.add_argument(
+        "--repeat", type=int, default=3, help="runs per variant (fresh process each); median"
+    )
     ap.add_argument("--child", nargs=2, metavar=("VARIANT", "PATH"))
     args = ap.parse_args()
     if args.child:
@@ -179,46 +217,71 @@ def main() -> None:
 
     rows = []
     for n in args.sizes:
-        path = DATA / f"coverage_{n}.gpkg"
+        path = DATA / (
+            f"coverage_{n}.gpkg" if args.layout == "grid" else f"coverage_varied_{n}.gpkg"
+        )
         meta_path = path.with_suffix(".json")
         if not path.exists() or not meta_path.exists():
             t0 = time.perf_counter()
-            meta = make_coverage(n, path)
+            meta = make_coverage(n, path, layout=args.layout)
             meta_path.write_text(json.dumps(meta))
             print(f"generated {path} in {time.perf_counter() - t0:.1f} s: {meta}", flush=True)
         meta = json.loads(meta_path.read_text())
-        for variant in args.runs.split(","):
-            env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", variant, str(path)],
-                env=env,
-                capture_output=True,
-                text=True,
-            )
-            line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
-            if not line:  # exitQgis may crash on the way out; the RESULT line is what counts
-                print(out.stdout[-2000:], out.stderr[-4000:])
-                continue
-            res = json.loads(line[-1][7:])
-            rows.append((meta["features"], res))
-            print(
-                f"  {n}: {variant} {res['seconds']:.2f} s {res['peak_rss_mb']:.0f} MB "
-                f"{res['counts']}",
-                flush=True,
-            )
+        variants = args.runs.split(",")
+        runs: dict = {v: [] for v in variants}
+        for _ in range(max(1, args.repeat)):  # interleaved, so drift hits every variant alike
+            for variant in variants:
+                res = _run_child(variant, path)
+                if res is None:
+                    continue
+                runs[variant].append(res)
+                print(
+                    f"  {n}: {variant} {res['seconds']:.2f} s {res['peak_rss_mb']:.0f} MB "
+                    f"{res['counts']}",
+                    flush=True,
+                )
+        for variant in variants:
+            if runs[variant]:
+                times = sorted(r["seconds"] for r in runs[variant])
+                res = dict(runs[variant][0], seconds=float(np.median(times)), times=times)
+                res["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs[variant])
+                rows.append((meta["features"], res))
     names = {
         "all": "LabelGuard all rules",
         "validity": "LabelGuard validity only",
         "qgis": "qgis:checkvalidity (GEOS)",
     }
+    qgis = {f: r["seconds"] for f, r in rows if r["variant"] == "qgis"}
     print()
-    print(f"| {'features':>9} | {'variant':<28} | {'time (s)':>8} | {'peak RSS (MB)':>13} |")
-    print(f"|{'-' * 11}|{'-' * 30}|{'-' * 10}|{'-' * 15}|")
+    print("Median of the runs; 'vs QGIS' = qgis:checkvalidity time / this time (higher is faster).")
+    print(
+        f"| {'features':>9} | {'variant':<28} | {'time (s)':>8} | {'runs (s)':<18} "
+        f"| {'vs QGIS':>7} | {'peak RSS (MB)':>13} |"
+    )
+    print(f"|{'-' * 11}|{'-' * 30}|{'-' * 10}|{'-' * 20}|{'-' * 9}|{'-' * 15}|")
     for feats, res in rows:
+        ratio = f"{qgis[feats] / res['seconds']:.1f}x" if feats in qgis else "-"
+        spread = ", ".join(f"{t:.2f}" for t in res["times"])
         print(
             f"| {feats:>9} | {names.get(res['variant'], res['variant']):<28} | "
-            f"{res['seconds']:>8.2f} | {res['peak_rss_mb']:>13.0f} |"
+            f"{res['seconds']:>8.2f} | {spread:<18} | {ratio:>7} | {res['peak_rss_mb']:>13.0f} |"
         )
+
+
+def _run_child(variant: str, path: Path):
+    """One variant in a fresh process: its RESULT dict, or None (output printed) on failure."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", variant, str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
+    if not line:  # exitQgis may crash on the way out; the RESULT line is what counts
+        print(out.stdout[-2000:], out.stderr[-4000:])
+        return None
+    return json.loads(line[-1][7:])
 
 
 if __name__ == "__main__":
