@@ -19,6 +19,7 @@ import numpy as np
 
 from . import topology_pairs as _pairs
 from . import wkb as _wkb
+from .bulk import paused_gc
 from .geos import shapely
 from .progress import ProgressFn, StopFn, Ticker
 from .wkb import WkbArray, WkbChunks
@@ -506,7 +507,7 @@ def check_topology_batches(
     active = [r for r in selected if r not in _OVERLAY_RULES] if overlay is None else list(selected)
     ticker = Ticker(1.0, progress, should_stop)
     workers = threads or min(4, os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    with paused_gc(), ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         parsed = _parse_batches(
             batches,
             ticker.sub(total or 1, 0.0, 0.35),
