@@ -22,7 +22,7 @@ from . import wkb as _wkb
 from .bulk import paused_gc
 from .geos import shapely
 from .progress import ProgressFn, StopFn, Ticker
-from .wkb import WkbArray, WkbChunks
+from .wkb import WkbArray
 
 RULES: tuple[str, ...] = (
     "invalid",
@@ -321,7 +321,7 @@ class _Parsed:
 
 def _parser(raw: Any) -> Callable[[Any], np.ndarray] | None:
     """The function turning a chunk of ``raw`` into geometries (None: they are already)."""
-    if isinstance(raw, (WkbArray, WkbChunks)):
+    if isinstance(raw, WkbArray):
         return _wkb.decode
     first = next((v for v in raw if v is not None), None)
     if isinstance(first, str):
@@ -335,17 +335,14 @@ def _parser(raw: Any) -> Callable[[Any], np.ndarray] | None:
 
 def _chunks(raw: Any) -> Iterable[tuple[Any, np.ndarray]]:
     """Pieces of at most _PARSE_CHUNK features, each with its has-a-blob mask."""
-    if isinstance(raw, WkbChunks):
-        pieces: Iterable[Any] = raw.chunks
-    else:
-        pieces = [raw if isinstance(raw, WkbArray) else np.asarray(raw, dtype=object)]
-    for piece in pieces:
-        for start in range(0, len(piece), _PARSE_CHUNK):
-            chunk = piece[start : start + _PARSE_CHUNK]
-            if isinstance(chunk, WkbArray):
-                yield chunk, chunk.lengths > 0
-            else:
-                yield chunk, np.not_equal(chunk, None)
+    if not isinstance(raw, WkbArray):
+        raw = np.asarray(raw, dtype=object)
+    for start in range(0, len(raw), _PARSE_CHUNK):
+        chunk = raw[start : start + _PARSE_CHUNK]
+        if isinstance(chunk, WkbArray):
+            yield chunk, chunk.lengths > 0
+        else:
+            yield chunk, np.not_equal(chunk, None)
 
 
 def _unreadable(chunk: Any, failed: np.ndarray) -> list[str]:
@@ -452,14 +449,14 @@ def _parse_batches(
 
 def check_topology(
     fids: np.ndarray,
-    geoms: np.ndarray | WkbArray | WkbChunks,
+    geoms: np.ndarray | WkbArray,
     rules: Sequence[str],
     **options: Any,
 ) -> TopologyResult:
     """Check ``rules`` (names from ``RULES``) on features ``fids`` with geometries ``geoms``.
 
     ``geoms`` holds shapely geometries, WKB bytes or WKT strings (None for a null geometry),
-    or is a ``WkbArray`` / ``WkbChunks``. Options as ``check_topology_batches``.
+    or is a ``WkbArray``. Options as ``check_topology_batches``.
     """
     fids = np.asarray(fids, dtype=np.int64)
     if len(fids) != len(geoms):

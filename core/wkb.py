@@ -15,7 +15,7 @@ Debian 12, streams WKB only.)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -33,8 +33,8 @@ _TAKE_BYTES = 1 << 22
 @dataclass
 class WkbArray:
     """WKB blobs back to back in one byte buffer: blob ``i`` is ``data[offsets[i]:offsets[i+1]]``;
-    an empty blob stands for a null geometry. Slicing and concatenating never builds one Python
-    object per geometry (an object array of a million ``bytes`` costs ~0.2 s to make)."""
+    an empty blob stands for a null geometry. Slicing never builds one Python object per
+    geometry (an object array of a million ``bytes`` costs ~0.2 s to make)."""
 
     data: np.ndarray  # uint8
     offsets: np.ndarray  # int64, len(self) + 1, offsets[0] may be > 0 after slicing
@@ -54,35 +54,6 @@ class WkbArray:
         if items:
             np.cumsum(np.fromiter(map(len, items), np.int64, len(items)), out=offsets[1:])
         return cls(np.frombuffer(b"".join(items), dtype=np.uint8), offsets)
-
-    @classmethod
-    def from_fixed(cls, values: np.ndarray, null: np.ndarray | None = None) -> WkbArray:
-        """From a numpy array of fixed-width blobs (dtype ``V<width>``), as GDAL returns a WKB
-        column whose blobs all have the same size; ``null`` marks null geometries."""
-        width = values.dtype.itemsize
-        data = np.ascontiguousarray(values).view(np.uint8).reshape(-1)
-        offsets = np.arange(len(values) + 1, dtype=np.int64) * width
-        if null is not None and np.any(null):
-            keep = ~np.asarray(null, dtype=bool)
-            arr = cls(data, offsets)
-            return arr._with_lengths(np.where(keep, width, 0), keep)
-        return cls(data, offsets)
-
-    def _with_lengths(self, lengths: np.ndarray, keep: np.ndarray) -> WkbArray:
-        sub = self.take(np.flatnonzero(keep))
-        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        return WkbArray(sub.data, offsets)
-
-    @staticmethod
-    def concatenate(parts: Sequence[WkbArray]) -> WkbArray:
-        if not parts:
-            return WkbArray(np.empty(0, np.uint8), np.zeros(1, np.int64))
-        datas = [p.data[p.offsets[0] : p.offsets[-1]] for p in parts]
-        lengths = np.concatenate([p.lengths for p in parts])
-        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        return WkbArray(np.concatenate(datas), offsets)
 
     def __getitem__(self, item: slice) -> WkbArray:
         if not isinstance(item, slice) or item.step not in (None, 1):
@@ -116,32 +87,6 @@ class WkbArray:
         offs = self.offsets.tolist()
         out[:] = [raw[a:b] if b > a else None for a, b in zip(offs[:-1], offs[1:])]
         return out
-
-
-class WkbChunks:
-    """WkbArrays read batch by batch, seen as one sequence without copying them together
-    (concatenating 150 MB of WKB costs more than decoding it)."""
-
-    def __init__(self, chunks: Iterable[WkbArray]) -> None:
-        self.chunks = [c for c in chunks if len(c)]
-
-    def __len__(self) -> int:
-        return sum(len(c) for c in self.chunks)
-
-    @property
-    def lengths(self) -> np.ndarray:
-        if not self.chunks:
-            return np.empty(0, dtype=np.int64)
-        return np.concatenate([c.lengths for c in self.chunks])
-
-    def whole(self) -> WkbArray:
-        return self.chunks[0] if len(self.chunks) == 1 else WkbArray.concatenate(self.chunks)
-
-    def take(self, indices: np.ndarray) -> WkbArray:
-        return self.whole().take(indices)
-
-    def to_objects(self) -> np.ndarray:
-        return self.whole().to_objects()
 
 
 def _strided(data: np.ndarray, dtype: str) -> np.ndarray:
@@ -323,27 +268,6 @@ def _multipolygons(
     return geoms, ok
 
 
-_PIECE = 8192
-
-
-def _from_ragged(kind: Any, coords: np.ndarray, offsets: tuple[np.ndarray, ...]) -> np.ndarray:
-    """``shapely.from_ragged_array`` in pieces of _PIECE geometries: it holds the GIL, and
-    threads testing validity meanwhile need it for a moment every 10,000 geometries."""
-    n = len(offsets[-1]) - 1
-    if n <= _PIECE:
-        return shapely.from_ragged_array(kind, coords, offsets)
-    out = np.empty(n, dtype=object)
-    for a in range(0, n, _PIECE):
-        b = min(a + _PIECE, n)
-        offs = [offsets[-1][a : b + 1]]
-        for level in reversed(offsets[:-1]):  # narrow each level to this piece
-            offs.insert(0, level[offs[0][0] : offs[0][-1] + 1])
-        lo, hi = offs[0][0], offs[0][-1]
-        offs = [o - o[0] for o in offs]
-        out[a:b] = shapely.from_ragged_array(kind, coords[lo:hi], tuple(offs))
-    return out
-
-
 def _uniform(arr: WkbArray) -> tuple[np.ndarray, np.ndarray] | None:
     """The common case of a batch of equally long one-ring polygons (box annotations, fixed
     templates), decoded with whole-batch array operations: (geometries, ok), or None when the
@@ -379,7 +303,7 @@ def _uniform(arr: WkbArray) -> tuple[np.ndarray, np.ndarray] | None:
     offsets: tuple[np.ndarray, ...] = (steps * points, steps)
     if kind == _MULTIPOLYGON:
         offsets = offsets + (steps,)
-    geoms = _from_ragged(shapely.GeometryType(kind), flat, offsets)
+    geoms = shapely.from_ragged_array(shapely.GeometryType(kind), flat, offsets)
     return geoms, ok
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from osgeo import gdal, ogr
 
 from ..core.errors import Cancelled, FileVanished, InputError
-from ..core.wkb import WkbArray, WkbChunks
+from ..core.wkb import WkbArray
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -97,18 +97,6 @@ def _wkb_column(values: Any) -> np.ndarray:
         out = out.copy()
         out[mask] = None
     return out
-
-
-def _packed_wkb_column(values: Any) -> WkbArray:
-    """The WKB column as one byte buffer: no Python object per geometry."""
-    mask = np.ma.getmaskarray(values) if np.ma.isMaskedArray(values) else None
-    data = np.ma.getdata(values)
-    if data.dtype.kind == "V":
-        return WkbArray.from_fixed(data, mask)
-    items = data.tolist()
-    if mask is not None and mask.any():
-        items = [None if m else v for v, m in zip(items, mask.tolist())]
-    return WkbArray.from_objects(items)
 
 
 # --- Zero-copy access to OGR's Arrow batches (Arrow C data interface, a stable ABI) --------
@@ -219,9 +207,7 @@ def _fields(lyr) -> List[str]:
     return [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
 
 
-def _arrow_batches(
-    lyr, fields: Optional[Sequence[str]], batch_size: int, packed: bool = False
-) -> Iterator[VectorBatch]:
+def _arrow_batches(lyr, fields: Optional[Sequence[str]], batch_size: int) -> Iterator[VectorBatch]:
     opts = [f"MAX_FEATURES_IN_BATCH={batch_size}", "INCLUDE_FID=YES"]
     fid_col = lyr.GetFIDColumn() or "OGC_FID"
     geom_col = lyr.GetGeometryColumn() or "wkb_geometry"
@@ -229,10 +215,9 @@ def _arrow_batches(
     for batch in stream:
         fids = np.asarray(batch[fid_col], dtype=np.int64)
         if geom_col in batch:
-            wkb = (_packed_wkb_column if packed else _wkb_column)(batch[geom_col])
+            wkb = _wkb_column(batch[geom_col])
         else:
             wkb = np.full(len(fids), None, dtype=object)
-            wkb = WkbArray.from_objects(wkb) if packed else wkb
         cols = {name: _py_column(batch[name]) for name in (fields or []) if name in batch}
         yield VectorBatch(fids, wkb, cols)
 
@@ -251,7 +236,7 @@ def _feature_value(feat, i: int, ftype: int) -> Any:
 
 
 def _feature_batches(
-    lyr, fields: Optional[Sequence[str]], batch_size: int, packed: bool = False
+    lyr, fields: Optional[Sequence[str]], batch_size: int
 ) -> Iterator[VectorBatch]:
     defn = lyr.GetLayerDefn()
     wanted = [(name, defn.GetFieldIndex(name)) for name in (fields or [])]
@@ -267,15 +252,10 @@ def _feature_batches(
         for name, i, ftype in wanted:
             cols[name].append(_feature_value(feat, i, ftype))
         if len(fids) >= batch_size:
-            yield _batch(fids, wkbs, cols, packed)
+            yield VectorBatch(np.array(fids, np.int64), np.array(wkbs + [None], object)[:-1], cols)
             fids, wkbs, cols = [], [], {n: [] for n, _, _ in wanted}
     if fids:
-        yield _batch(fids, wkbs, cols, packed)
-
-
-def _batch(fids: List[int], wkbs: List[Optional[bytes]], cols: Dict[str, List[Any]], packed: bool):
-    wkb = WkbArray.from_objects(wkbs) if packed else np.array(wkbs + [None], object)[:-1]
-    return VectorBatch(np.array(fids, np.int64), wkb, cols)
+        yield VectorBatch(np.array(fids, np.int64), np.array(wkbs + [None], object)[:-1], cols)
 
 
 def read_ogr(
@@ -306,17 +286,20 @@ def read_ogr(
     names = _fields(lyr) if all_fields else list(fields or [])
     if use_arrow is None:
         use_arrow = hasattr(lyr, "GetArrowStreamAsNumPy")
-    batches = _arrow_batches if use_arrow else _feature_batches
     packed = None
     if use_arrow and packed_wkb and not names:
         packed = _arrow_packed_batches(lyr, batch_size)
+    if packed is None:
+        packed = (_arrow_batches if use_arrow else _feature_batches)(lyr, names, batch_size)
+        if packed_wkb:  # attributes wanted too, or an unexpected Arrow schema: pack here
+            packed = (VectorBatch(b.fids, WkbArray.from_objects(b.wkb), b.columns) for b in packed)
     try:
-        for batch in packed if packed is not None else batches(lyr, names, batch_size, packed_wkb):
+        for batch in packed:
             if should_stop is not None and should_stop():
                 raise Cancelled()
             yield batch
     finally:
-        packed = None  # the Arrow stream goes before its dataset
+        packed = None  # an Arrow stream goes before its dataset
         del lyr, ds  # closes the dataset now, not at garbage collection
 
 
@@ -420,19 +403,6 @@ def iter_layer_wkb(
         should_stop=should_stop,
     )
     yield fids, WkbArray.from_objects(objects)
-
-
-def read_layer_wkb(layer, **kwargs: Any) -> Tuple[np.ndarray, WkbChunks]:
-    """All of ``iter_layer_wkb`` at once, sorted by feature id."""
-    parts = list(iter_layer_wkb(layer, **kwargs))
-    if not parts:
-        return np.empty(0, np.int64), WkbChunks([])
-    fids = np.concatenate([f for f, _ in parts])
-    wkb = WkbChunks([w for _, w in parts])
-    if len(fids) > 1 and not np.all(fids[1:] > fids[:-1]):
-        order = np.argsort(fids, kind="stable")
-        fids, wkb = fids[order], WkbChunks([wkb.take(order)])
-    return fids, wkb
 
 
 def read_features_wkb(

@@ -58,3 +58,13 @@ def test_packed_reader_is_the_one_used(mixed_gpkg, monkeypatch):
     monkeypatch.setattr(vector_io, "_arrow_packed_batches", spy)
     list(read_ogr(str(mixed_gpkg), "labels", packed_wkb=True))
     assert seen == [True]
+
+
+def test_packed_with_attributes_packs_the_numpy_batches(mixed_gpkg):
+    plain = list(read_ogr(str(mixed_gpkg), "labels", fields=["cls"], batch_size=8))
+    packed = list(
+        read_ogr(str(mixed_gpkg), "labels", fields=["cls"], batch_size=8, packed_wkb=True)
+    )
+    assert [b.columns for b in plain] == [b.columns for b in packed]
+    for a, b in zip(plain, packed):
+        assert list(a.wkb) == list(b.wkb.to_objects())

@@ -141,16 +141,13 @@ def test_corrupted_blobs_decode_as_geos_reads_them():
     _same(wkbmod.decode(blobs), _reference(blobs))
 
 
-def test_wkb_array_round_trips_slices_takes_and_concatenates():
+def test_wkb_array_round_trips_slices_and_takes():
     blobs = [b"ab", None, b"", b"cdef", b"g"]
     arr = wkbmod.WkbArray.from_objects(blobs)
     assert len(arr) == 5
     assert list(arr.to_objects()) == [b"ab", None, None, b"cdef", b"g"]
     assert list(arr[1:4].to_objects()) == [None, None, b"cdef"]
     assert list(arr.take(np.array([4, 0, 3, 0])).to_objects()) == [b"g", b"ab", b"cdef", b"ab"]
-    both = wkbmod.WkbArray.concatenate([arr[3:5], arr[0:2]])
-    assert list(both.to_objects()) == [b"cdef", b"g", b"ab", None]
-    assert len(wkbmod.WkbArray.concatenate([])) == 0
 
 
 def test_take_in_steps_keeps_order(monkeypatch):
@@ -159,14 +156,6 @@ def test_take_in_steps_keeps_order(monkeypatch):
     arr = wkbmod.WkbArray.from_objects(blobs)
     idx = np.random.default_rng(3).permutation(50)
     assert list(arr.take(idx).to_objects()) == [blobs[i] for i in idx]
-
-
-def test_fixed_width_column_with_nulls():
-    blobs = [bytes([i]) * 4 for i in range(4)]
-    fixed = np.array([np.void(b) for b in blobs])
-    arr = wkbmod.WkbArray.from_fixed(fixed, null=np.array([False, True, False, False]))
-    assert list(arr.to_objects()) == [blobs[0], None, blobs[2], blobs[3]]
-    assert list(wkbmod.WkbArray.from_fixed(fixed).to_objects()) == blobs
 
 
 def test_decode_accepts_a_wkb_array_slice():

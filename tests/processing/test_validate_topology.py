@@ -182,7 +182,15 @@ def test_gpkg_findings_counts_and_locations(alg_registered, run_alg, gpkg_layer,
 
 
 def test_fast_path_equals_fallback(alg_registered, gpkg_layer, memory_layer):
-    from labelguard.processing_provider.vector_io import _ogr_fast_path, read_layer_wkb
+    import numpy as np
+    from labelguard.processing_provider.vector_io import _ogr_fast_path, iter_layer_wkb
+
+    def read_layer_wkb(layer, **kwargs):  # all batches, in fid order
+        parts = list(iter_layer_wkb(layer, **kwargs))
+        fids = np.concatenate([f for f, _ in parts])
+        wkb = np.concatenate([w.to_objects() for _, w in parts])
+        order = np.argsort(fids)
+        return fids[order], wkb[order]
 
     assert _ogr_fast_path(gpkg_layer) is not None
     assert _ogr_fast_path(memory_layer) is None
@@ -195,7 +203,7 @@ def test_fast_path_equals_fallback(alg_registered, gpkg_layer, memory_layer):
         assert f1.tolist() == f2.tolist() == f3.tolist()
         from labelguard.core.geos import shapely
 
-        for a, b, c in zip(*(w.to_objects() for w in (w1, w2, w3))):
+        for a, b, c in zip(w1, w2, w3):
             ga, gb, gc = (None if x is None else shapely.from_wkb(x) for x in (a, b, c))
             assert (ga is None) == (gb is None) == (gc is None)
             if ga is not None:
