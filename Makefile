@@ -15,11 +15,11 @@ bootstrap:
 	./tools/bootstrap.sh
 
 test: bootstrap
-	$(PY) -m pytest -p no:qgis tests/core
+	$(PY) -m pytest -p no:qgis tests/core tests/gdalio
 	$(PY) -m pytest -o qgis_qui_enabled=false tests/processing tests/ui
 
 test-core: bootstrap
-	$(PY) -m pytest -p no:qgis tests/core
+	$(PY) -m pytest -p no:qgis tests/core tests/gdalio
 
 demo: bootstrap
 	$(PY) tools/demo.py --out out/demo --qgis-process $(QGIS_PROCESS)

@@ -421,7 +421,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"[4/4] content hash of {gpkg.name} ...", flush=True)
     _ensure_annotations(gpkg, n_features)
     from labelguard.core.content import write_feature_index
-    from labelguard.processing_provider.measure import vector_content
+    from labelguard.gdalio.observe import vector_content
 
     progress: List[float] = []
 

@@ -40,7 +40,7 @@ def _canonical_value(value: Any) -> Any:
     if isinstance(value, np.generic):  # numpy scalars from an adapter: as Python values
         value = value.item()
     if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
-        return value.isoformat()  # as vector_io gives them: ISO 8601 text
+        return value.isoformat()  # as gdalio.vector gives them: ISO 8601 text
     if isinstance(value, float):
         if math.isnan(value):
             return None
@@ -160,7 +160,7 @@ def vector_content(
     should_stop: StopFn = None,
 ) -> VectorContent:
     """Content hash of a layer given batches with ``fids``, ``wkb`` and ``columns`` attributes
-    (see processing_provider.vector_io.VectorBatch). ``total`` (feature count) drives progress."""
+    (see gdalio.vector.VectorBatch). ``total`` (feature count) drives progress."""
     feature_hashes: List[str] = []
     index: List[Tuple[int, str, str, str]] = []
     seen = 0

@@ -88,6 +88,13 @@ def companion_files(path: os.PathLike) -> List[Component]:
     return [Component(c, found[c]) for c in sorted(found)]
 
 
+def required_companions(path: os.PathLike) -> Tuple[str, ...]:
+    """Names of the companion files a data file cannot be read without. Only those describe
+    the data: GDAL and QGIS create auxiliary files (.aux.xml) on their own, and a sidecar must
+    not change because a layer was opened."""
+    return tuple(c.path.name for c in companion_files(path) if c.role == "required")
+
+
 def _hash_one(
     path: Path,
     on_bytes: Optional[Callable[[int], None]],

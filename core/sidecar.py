@@ -33,6 +33,21 @@ def sidecar_path(
     return (output_folder if output_folder is not None else data_path.parent) / name
 
 
+# Metadata values longer than this are not recorded (embedded XML, thumbnails, ...).
+MAX_METADATA_VALUE = 500
+
+
+def recorded_layer(layer: str, layer_count: int, fmt: str) -> Optional[str]:
+    """The layer name a sidecar records: for containers of several layers and GeoPackages
+    (which may gain layers), else None (a shapefile's layer name is its file name)."""
+    return layer if layer_count > 1 or fmt == "GPKG" else None
+
+
+def recorded_metadata(metadata: Dict[str, str]) -> Dict[str, str]:
+    """The raster metadata items a sidecar records."""
+    return {k: v for k, v in metadata.items() if len(v) < MAX_METADATA_VALUE}
+
+
 @dataclass(frozen=True)
 class BandInfo:
     index: int
@@ -75,6 +90,7 @@ class DataDescription:
     class_counts: Optional[Dict[str, int]] = None
     acquisition_time: Optional[Timestamp] = None
     metadata: Dict[str, str] = field(default_factory=dict)
+    multi_layer: bool = False  # the file holds several layers: one sidecar per layer
 
 
 def _num(value: float) -> Any:

@@ -85,3 +85,26 @@ def parse_timestamp(text: str, source: str = "") -> Optional[Timestamp]:
 
 def utc_now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Metadata tags that carry an acquisition time, in order of preference (GDAL domains, EXIF).
+TIME_KEYS = (
+    "ACQUISITIONDATETIME",
+    "ACQUISITION_DATETIME",
+    "ACQUISITION_TIME",
+    "DATETIME_ORIGINAL",
+    "TIFFTAG_DATETIME",
+    "DATETIME",
+    "IMAGE_DATE",
+)
+
+
+def acquisition_time(metadata: dict) -> Optional[Timestamp]:
+    """The first parseable acquisition time among TIME_KEYS (keys compared case-insensitively)."""
+    md = {str(k).upper(): v for k, v in metadata.items()}
+    for key in TIME_KEYS:
+        if key in md:
+            ts = parse_timestamp(md[key], source=key)
+            if ts is not None:
+                return ts
+    return None

@@ -23,7 +23,7 @@ from labelguard.core.content import (
 )
 from labelguard.core.errors import Cancelled
 from labelguard.core.geos import shapely
-from labelguard.processing_provider.vector_io import VectorBatch, read_ogr
+from labelguard.gdalio.vector import VectorBatch, read_ogr
 from osgeo import ogr, osr
 
 ogr.UseExceptions()

@@ -1,4 +1,5 @@
-"""Guards the dependency direction: core never imports QGIS, Qt, Processing or the adapters."""
+"""Guards the dependency direction: core never imports QGIS, Qt, Processing, GDAL, the data layer
+or the adapters; the data layer (gdalio) never imports QGIS or the adapters; no import cycles."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = ("qgis", "PyQt5", "PyQt6", "processing", "osgeo")
-FORBIDDEN_RELATIVE = ("processing_provider", "ui", "plugin")
+FORBIDDEN_RELATIVE = ("processing_provider", "ui", "plugin", "gdalio")
+DATA_LAYER_FORBIDDEN = ("qgis", "PyQt5", "PyQt6", "processing")
+DATA_LAYER_FORBIDDEN_RELATIVE = ("processing_provider", "ui", "plugin")
 
 
 def _imports(path: Path):
@@ -35,6 +38,91 @@ def test_core_imports_nothing_from_qgis_or_adapters(path):
         if level >= 2 and top in FORBIDDEN_RELATIVE:
             bad.append(f"{path.name}:{line} imports ..{module}")
     assert bad == []
+
+
+GDALIO_FILES = sorted((ROOT / "gdalio").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", GDALIO_FILES, ids=[p.name for p in GDALIO_FILES])
+def test_data_layer_imports_no_qgis_and_no_adapter(path):
+    bad = []
+    for level, module, line in _imports(path):
+        top = module.split(".")[0]
+        if level == 0 and top in DATA_LAYER_FORBIDDEN:
+            bad.append(f"{path.name}:{line} imports {module}")
+        if level >= 2 and top in DATA_LAYER_FORBIDDEN_RELATIVE:
+            bad.append(f"{path.name}:{line} imports ..{module}")
+    assert bad == []
+
+
+def test_core_and_data_layer_tests_import_no_adapter():
+    bad = []
+    for folder in ("core", "gdalio"):
+        for path in sorted((ROOT / "tests" / folder).rglob("*.py")):
+            for level, module, line in _imports(path):
+                parts = module.split(".")
+                if level == 0 and parts[0] == "labelguard" and parts[1:2] != ["core"]:
+                    if parts[1:2] != ["gdalio"] and parts[1:] != []:
+                        bad.append(f"tests/{folder}/{path.name}:{line} imports {module}")
+    assert bad == []
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _resolve(path: Path, level: int, module: str) -> str:
+    package = _module_name(path).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]
+    base = package[: len(package) - (level - 1)] if level > 1 else package
+    return ".".join([p for p in base + module.split(".") if p])
+
+
+def test_no_import_cycles_between_plugin_modules():
+    files = [
+        p
+        for p in ROOT.rglob("*.py")
+        if not {".venv", "out", "tests", "benchmarks", "tools"} & set(p.relative_to(ROOT).parts)
+    ]
+    names = {_module_name(p): p for p in files}
+    graph = {}
+    for name, path in names.items():
+        deps = set()
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):  # TYPE_CHECKING and function-local imports count too
+            if not isinstance(node, ast.ImportFrom) or node.level == 0:
+                continue
+            base = _resolve(path, node.level, node.module or "")
+            for alias in node.names:
+                target = f"{base}.{alias.name}" if base else alias.name
+                while target and target not in names:  # "from .x import name": x is the module
+                    target = target.rpartition(".")[0]
+                if target and target != name and not name.startswith(target + "."):
+                    deps.add(target)
+        graph[name] = deps
+    cycles = []
+    state = {}
+
+    def visit(node, stack):
+        state[node] = 1
+        stack.append(node)
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == 1:
+                cycles.append(" -> ".join(stack[stack.index(dep) :] + [dep]))
+            elif dep not in state:
+                visit(dep, stack)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [])
+    assert cycles == []
 
 
 ALL_PY = sorted(p for p in ROOT.rglob("*.py") if ".venv" not in p.parts and "out" not in p.parts)

@@ -42,7 +42,7 @@ from labelguard.core.manifest import (
     write_manifest,
 )
 from labelguard.core.sidecar import DataDescription, build_sidecar, sidecar_path, write_sidecar
-from labelguard.processing_provider.vector_io import read_ogr
+from labelguard.gdalio.vector import read_ogr
 from osgeo import ogr, osr
 
 ogr.UseExceptions()

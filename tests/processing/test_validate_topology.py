@@ -183,7 +183,7 @@ def test_gpkg_findings_counts_and_locations(alg_registered, run_alg, gpkg_layer,
 
 def test_fast_path_equals_fallback(alg_registered, gpkg_layer, memory_layer):
     import numpy as np
-    from labelguard.processing_provider.vector_io import _ogr_fast_path, iter_layer_wkb
+    from labelguard.processing_provider.layers import _ogr_fast_path, iter_layer_wkb
 
     def read_layer_wkb(layer, **kwargs):  # all batches, in fid order
         parts = list(iter_layer_wkb(layer, **kwargs))

@@ -3,16 +3,17 @@ masks and the tile index GeoPackage."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 from osgeo import gdal, ogr, osr
 
-from ..core.errors import InputError
+from ..core.errors import InputError, LabelGuardError
 from ..core.training.export import TileWindow
 from ..core.training.stretch import check_output_depth, stretch_limits, to_byte
+from .facts import RasterFacts
+from .facts import raster_facts as read_raster_facts
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -22,33 +23,12 @@ IMAGE_FORMATS = (("GTiff", ".tif"), ("PNG", ".png"), ("JPEG", ".jpg"))
 SAMPLE_PIXELS = 1024  # longest side of the decimated read used for percentile limits
 
 
-@dataclass(frozen=True)
-class RasterFacts:
-    path: str
-    width: int
-    height: int
-    geotransform: Tuple[float, float, float, float, float, float]
-    band_count: int
-    data_type: str
-    nodata: float | None
-
-
 def raster_facts(path: str) -> RasterFacts:
-    """Size, geotransform, band count, first band's data type and nodata of a GDAL raster."""
+    """Facts of the export's source raster, with the parameter named in the error."""
     try:
-        ds = gdal.Open(path)
-    except RuntimeError as exc:
+        return read_raster_facts(path)
+    except LabelGuardError as exc:
         raise InputError(f"RASTER '{path}' cannot be opened with GDAL: {exc}") from exc
-    band = ds.GetRasterBand(1)
-    return RasterFacts(
-        path=path,
-        width=ds.RasterXSize,
-        height=ds.RasterYSize,
-        geotransform=tuple(float(v) for v in ds.GetGeoTransform()),  # type: ignore[arg-type]
-        band_count=ds.RasterCount,
-        data_type=gdal.GetDataTypeName(band.DataType),
-        nodata=band.GetNoDataValue(),
-    )
 
 
 class GdalTileWriter:

@@ -1,12 +1,12 @@
-"""vector_io's zero-copy Arrow reader gives the same fids and WKB as GDAL's numpy reader."""
+"""gdalio.vector's zero-copy Arrow reader gives the same fids and WKB as GDAL's numpy reader."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from labelguard.core.geos import shapely
-from labelguard.processing_provider import vector_io
-from labelguard.processing_provider.vector_io import read_ogr
+from labelguard.gdalio import vector as vector_io
+from labelguard.gdalio.vector import read_ogr
 from osgeo import ogr, osr
 
 

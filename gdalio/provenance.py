@@ -5,18 +5,29 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, Optional
 
+from osgeo import gdal, osr
+
 from ..core.hashing import hash_files, sha256_file
 from ..core.io import atomic_write_bytes
 from ..core.lineage import latest_manifest_for
 from ..core.manifest import Observation, build_manifest, check_chain, write_manifest
 from ..core.sidecar import build_sidecar, dump_sidecar, sidecar_path
 from ..core.timeutil import utc_now_iso
-from .base import plugin_version
-from .build_manifest import creator_versions
-from .measure import describe, observe
+from ..core.version import generator
+from .observe import describe, observe
 
 MANIFEST_NAME = "manifest.json"
 TILE_INDEX = "tiles.gpkg"
+
+
+def creator_versions(qgis_version: Optional[str] = None) -> Dict[str, str]:
+    """The manifest's ``creator``: plugin, QGIS (when run inside it), GDAL and PROJ versions."""
+    proj = f"{osr.GetPROJVersionMajor()}.{osr.GetPROJVersionMinor()}.{osr.GetPROJVersionMicro()}"
+    versions = {"plugin": generator()}
+    if qgis_version:
+        versions["qgis"] = qgis_version
+    versions.update({"gdal": gdal.__version__, "proj": proj})
+    return versions
 
 
 def source_record(
@@ -56,15 +67,18 @@ def source_record(
 
 
 def write_export_provenance(
-    root: Path, sources: Dict[str, Dict[str, Any]], version: str, should_stop=None
+    root: Path,
+    sources: Dict[str, Dict[str, Any]],
+    version: str,
+    creator: Optional[Dict[str, str]] = None,
+    should_stop=None,
 ) -> None:
     """Sidecar of the tile index, then a manifest over every file of the export with the
     sources recorded. Runs inside the export's staging folder (see core.training.export)."""
     index = root / TILE_INDEX
     if index.is_file():
         desc = describe(index, None, "split", should_stop=should_stop)
-        generator = f"LabelGuard {plugin_version()}"
-        atomic_write_bytes(sidecar_path(index), dump_sidecar(build_sidecar(desc, generator)))
+        atomic_write_bytes(sidecar_path(index), dump_sidecar(build_sidecar(desc, generator())))
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST_NAME)
     hashed = hash_files(files, should_stop=should_stop)
     observations = []
@@ -87,7 +101,7 @@ def write_export_provenance(
         root=root,
         manifest_path=root / MANIFEST_NAME,
         version=version,
-        creator=creator_versions(),
+        creator=creator or creator_versions(),
         created_at=utc_now_iso(),
         sources=[sources[k] for k in sorted(sources)],
     )

@@ -1,0 +1,308 @@
+"""Open a data file once with GDAL/OGR and return what it says about itself, as typed facts.
+
+Facts are what GDAL reads, unjudged: which of them a sidecar records, or what counts as a CRS
+problem, is decided in ``core``. GDAL failures become LabelGuard's own errors here.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+
+from osgeo import gdal, ogr, osr
+
+from ..core.crs import CrsInfo, describe_crs
+from ..core.errors import CrsError, FileVanished, InputError
+from ..core.sidecar import BandInfo, FieldInfo
+
+gdal.UseExceptions()
+ogr.UseExceptions()
+
+Extent = Tuple[float, float, float, float]
+
+# Words that mark a GDAL message as being about the CRS (checkcrs reports those as invalid_crs).
+_CRS_WORDS = ("proj", "crs", "srs", "spatial reference", "coordinate", "projection")
+
+
+@dataclass(frozen=True)
+class RasterFacts:
+    """A raster as GDAL reads it. ``geotransform`` is empty when the file has none."""
+
+    path: str
+    format: str
+    width: int
+    height: int
+    bands: Tuple[BandInfo, ...]
+    geotransform: Tuple[float, ...]
+    crs: Optional[CrsInfo]
+    crs_wkt: Optional[str]
+    crs_messages: Tuple[str, ...] = ()
+    metadata: Dict[str, str] = field(default_factory=dict)
+
+    @property
+    def band_count(self) -> int:
+        return len(self.bands)
+
+    @property
+    def data_type(self) -> str:
+        """The first band's GDAL data type name ("Byte", "UInt16", ...)."""
+        return self.bands[0].data_type if self.bands else ""
+
+    @property
+    def nodata(self) -> Optional[float]:
+        """The first band's nodata value."""
+        return self.bands[0].nodata if self.bands else None
+
+    @property
+    def pixel_geotransform(self) -> Tuple[float, ...]:
+        """The geotransform, or GDAL's default (pixel = map unit, y down) when there is none."""
+        return self.geotransform or (0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class VectorFacts:
+    """One layer of a vector file as OGR reads it. ``extent`` is (xmin, ymin, xmax, ymax) in
+    the data's axis order, None for an empty or geometry-less layer, NaNs when every geometry is
+    empty; ``north_first`` says the data's first axis is northing (authority lat/lon order)."""
+
+    path: str
+    format: str
+    layer: str
+    layer_count: int
+    fields: Tuple[FieldInfo, ...]
+    geometry_type: str
+    feature_count: int
+    extent: Optional[Extent]
+    crs: Optional[CrsInfo]
+    crs_wkt: Optional[str]
+    north_first: bool = False
+    crs_messages: Tuple[str, ...] = ()
+    metadata: Dict[str, str] = field(default_factory=dict)
+
+
+Facts = Union[RasterFacts, VectorFacts]
+
+
+class GdalMessages:
+    """Collects GDAL failure messages while active, whether or not GDAL raises exceptions."""
+
+    def __init__(self) -> None:
+        self.messages: List[str] = []
+
+    def _handler(self, err_class: int, _code: int, message: str) -> None:
+        if err_class >= gdal.CE_Failure:
+            self.messages.append(" ".join(str(message).split()))
+
+    def __enter__(self) -> GdalMessages:
+        gdal.PushErrorHandler(self._handler)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        gdal.PopErrorHandler()
+
+
+def exists(path: Union[str, Path]) -> bool:
+    """True when GDAL can stat the path (also /vsi paths)."""
+    return gdal.VSIStatL(str(path)) is not None
+
+
+def open_dataset(path: Union[str, Path], flags: int, what: str) -> Tuple[Any, List[str]]:
+    """(dataset, GDAL messages about its CRS) opened read-only; FileVanished when the file is
+    gone, InputError naming GDAL's reason when GDAL cannot open it as ``what``."""
+    with GdalMessages() as errors:
+        try:
+            ds = gdal.OpenEx(str(path), flags | gdal.OF_READONLY)
+        except RuntimeError as exc:
+            errors.messages.append(str(exc))
+            ds = None
+    if ds is None:
+        if not exists(path):
+            raise FileVanished(f"File '{path}' does not exist (moved or deleted?).")
+        detail = "; ".join(errors.messages) or "unknown reason"
+        raise InputError(f"GDAL cannot open '{path}' as {what} ({detail}).")
+    return ds, [m for m in errors.messages if any(w in m.lower() for w in _CRS_WORDS)]
+
+
+def detect_kind(path: Union[str, Path]) -> str:
+    """ "raster", "vector" or "file" (neither, e.g. a label map): decided by GDAL."""
+    if not Path(path).exists():
+        raise FileVanished(f"File '{path}' does not exist (moved or deleted?).")
+    try:
+        ds = gdal.OpenEx(str(path), gdal.OF_READONLY | gdal.OF_RASTER | gdal.OF_VECTOR)
+    except RuntimeError:
+        return "file"
+    if ds is None:
+        return "file"
+    if ds.RasterCount > 0:
+        return "raster"
+    if ds.GetLayerCount() > 0:
+        return "vector"
+    return "file"
+
+
+def _wkt2(srs: Optional[osr.SpatialReference]) -> Optional[str]:
+    if srs is None:
+        return None
+    try:
+        return srs.ExportToWkt(["FORMAT=WKT2_2019"]) or None
+    except RuntimeError:
+        return srs.ExportToWkt() or None
+
+
+def _crs_info(wkt: Optional[str]) -> Optional[CrsInfo]:
+    if not wkt:
+        return None
+    try:
+        return describe_crs(wkt)
+    except CrsError:
+        return None
+
+
+def _spatial_ref(get: Callable[[], Any]) -> Tuple[Optional[osr.SpatialReference], List[str]]:
+    with GdalMessages() as errors:
+        try:
+            srs = get()
+        except RuntimeError as exc:
+            errors.messages.append(str(exc))
+            srs = None
+    return srs, errors.messages
+
+
+def _north_first(srs: Optional[osr.SpatialReference]) -> bool:
+    if srs is None:
+        return False
+    mapping = srs.GetDataAxisToSRSAxisMapping() or [1, 2]
+    orientation = srs.GetAxisOrientation(None, abs(mapping[0]) - 1)
+    return orientation in (osr.OAO_North, osr.OAO_South)
+
+
+def raster_facts_of(ds: Any, path: Union[str, Path], crs_messages: List[str]) -> RasterFacts:
+    """Facts of an open raster dataset."""
+    srs, srs_messages = _spatial_ref(ds.GetSpatialRef)
+    bands = []
+    for b in range(1, ds.RasterCount + 1):
+        band = ds.GetRasterBand(b)
+        bands.append(
+            BandInfo(
+                b,
+                gdal.GetDataTypeName(band.DataType),
+                band.GetNoDataValue(),
+                gdal.GetColorInterpretationName(band.GetColorInterpretation()),
+                band.GetDescription() or None,
+            )
+        )
+    wkt = _wkt2(srs)
+    return RasterFacts(
+        path=str(path),
+        format=ds.GetDriver().ShortName,
+        width=ds.RasterXSize,
+        height=ds.RasterYSize,
+        bands=tuple(bands),
+        geotransform=tuple(float(v) for v in ds.GetGeoTransform(can_return_null=True) or ()),
+        crs=_crs_info(wkt),
+        crs_wkt=wkt,
+        crs_messages=tuple(crs_messages + srs_messages),
+        metadata=dict(ds.GetMetadata() or {}),
+    )
+
+
+def raster_facts(path: Union[str, Path]) -> RasterFacts:
+    ds, messages = open_dataset(path, gdal.OF_RASTER, "a raster")
+    try:
+        return raster_facts_of(ds, path, messages)
+    finally:
+        ds = None
+
+
+def _layer_of(ds: Any, path: Union[str, Path], layer: Union[str, int, None]) -> Any:
+    if isinstance(layer, str) and layer:
+        lyr = ds.GetLayerByName(layer)
+    elif ds.GetLayerCount() < 1:
+        raise InputError(f"'{path}' contains no vector layer.")
+    else:
+        lyr = ds.GetLayer(layer or 0)
+    if lyr is None:
+        raise InputError(f"'{path}' has no layer named '{layer}'.")
+    return lyr
+
+
+def vector_facts_of(
+    ds: Any, path: Union[str, Path], layer: Union[str, int, None], crs_messages: List[str]
+) -> VectorFacts:
+    """Facts of one layer (name, index or None for the first) of an open vector dataset."""
+    lyr = _layer_of(ds, path, layer)
+    defn = lyr.GetLayerDefn()
+    fields = tuple(
+        FieldInfo(
+            defn.GetFieldDefn(i).GetName(), ogr.GetFieldTypeName(defn.GetFieldDefn(i).GetType())
+        )
+        for i in range(defn.GetFieldCount())
+    )
+    srs, srs_messages = _spatial_ref(lyr.GetSpatialRef)
+    count = lyr.GetFeatureCount()
+    extent: Optional[Extent] = None
+    if count > 0 and lyr.GetGeomType() != ogr.wkbNone:
+        try:
+            xmin, xmax, ymin, ymax = lyr.GetExtent()
+            extent = (xmin, ymin, xmax, ymax)
+        except RuntimeError:  # only empty geometries: no extent, like an empty layer
+            extent = (math.nan, math.nan, math.nan, math.nan)
+    wkt = _wkt2(srs)
+    return VectorFacts(
+        path=str(path),
+        format=ds.GetDriver().ShortName,
+        layer=lyr.GetName(),
+        layer_count=ds.GetLayerCount(),
+        fields=fields,
+        geometry_type=ogr.GeometryTypeToName(lyr.GetGeomType()),
+        feature_count=count,
+        extent=extent,
+        crs=_crs_info(wkt),
+        crs_wkt=wkt,
+        north_first=_north_first(srs),
+        crs_messages=tuple(crs_messages + srs_messages),
+        metadata=dict(ds.GetMetadata() or {}),
+    )
+
+
+def vector_facts(path: Union[str, Path], layer: Union[str, int, None] = None) -> VectorFacts:
+    ds, messages = open_dataset(path, gdal.OF_VECTOR, "a vector dataset")
+    try:
+        return vector_facts_of(ds, path, layer, messages)
+    finally:
+        ds = None
+
+
+def read_facts(path: Union[str, Path], layer: Union[str, int, None] = None) -> Optional[Facts]:
+    """Facts of a raster or a vector layer from one open, None when GDAL reads neither."""
+    if not Path(path).exists():
+        raise FileVanished(f"File '{path}' does not exist (moved or deleted?).")
+    try:
+        ds = gdal.OpenEx(str(path), gdal.OF_READONLY | gdal.OF_RASTER | gdal.OF_VECTOR)
+    except RuntimeError:
+        return None
+    if ds is None:
+        return None
+    try:
+        if ds.RasterCount > 0:
+            return raster_facts_of(ds, path, [])
+        if ds.GetLayerCount() > 0:
+            return vector_facts_of(ds, path, layer, [])
+        return None
+    finally:
+        ds = None
+
+
+def prj_text(path: Union[str, Path]) -> Optional[str]:
+    """The .prj text of a shapefile, on one line, or None."""
+    text = str(path)
+    if not text.lower().endswith(".shp"):
+        return None
+    prj = os.path.splitext(text)[0] + ".prj"
+    if not os.path.isfile(prj):
+        return None
+    with open(prj, encoding="utf-8", errors="replace") as fh:
+        return " ".join(fh.read().split())

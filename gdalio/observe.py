@@ -1,0 +1,255 @@
+"""Measures data files with GDAL/OGR into core inputs: sidecar descriptions, content hashes and
+manifest observations. Each measurement opens the file for its facts once, and once more to
+stream its content. What the facts mean (which time tag counts, which companions and metadata
+a sidecar records) is decided by core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Dict, Iterator, Optional, Tuple
+
+from osgeo import gdal
+
+from ..core import content as content_mod
+from ..core.errors import FileVanished, InputError, SchemaError
+from ..core.georef import extent_from_geotransform
+from ..core.hashing import FileHash, companion_files, hash_files, required_companions, sha256_file
+from ..core.manifest import Observation
+from ..core.progress import StopFn, check_stop
+from ..core.sidecar import (
+    DataDescription,
+    class_counts,
+    guess_class_field,
+    read_sidecar,
+    recorded_layer,
+    recorded_metadata,
+    sidecar_path,
+)
+from ..core.timeutil import acquisition_time
+from .facts import (
+    RasterFacts,
+    VectorFacts,
+    detect_kind,
+    open_dataset,
+    raster_facts_of,
+    read_facts,
+    vector_facts,
+)
+from .vector import read_ogr
+
+ROWS_PER_READ = 256
+
+__all__ = ["describe", "detect_kind", "observe", "raster_content", "sidecar_for", "vector_content"]
+
+
+def _raster_blocks(ds: gdal.Dataset, should_stop: StopFn) -> Iterator[bytes]:
+    w, h = ds.RasterXSize, ds.RasterYSize
+    for b in range(1, ds.RasterCount + 1):
+        band = ds.GetRasterBand(b)
+        for y in range(0, h, ROWS_PER_READ):
+            check_stop(should_stop)
+            yield band.ReadRaster(0, y, w, min(ROWS_PER_READ, h - y))
+
+
+def raster_content(path: Path, should_stop: StopFn = None) -> Tuple[str, RasterFacts]:
+    """(content SHA-256, facts) of a raster, from one open of the file."""
+    ds, messages = open_dataset(path, gdal.OF_RASTER, "a raster")
+    try:
+        facts = raster_facts_of(ds, path, messages)
+        header = content_mod.RasterHeader(
+            facts.width,
+            facts.height,
+            tuple(b.data_type for b in facts.bands),
+            tuple(b.nodata for b in facts.bands),
+            facts.geotransform,
+            None if facts.crs is None else (facts.crs.authid or facts.crs.wkt2),
+        )
+        digest = content_mod.raster_content(
+            header, _raster_blocks(ds, should_stop), should_stop=should_stop
+        )
+    finally:
+        ds = None
+    return digest, facts
+
+
+def vector_content(
+    path: Path,
+    layer_name: Optional[str],
+    *,
+    keep_index: bool,
+    class_field: Optional[str] = None,
+    facts: Optional[VectorFacts] = None,
+    progress=None,
+    should_stop: StopFn = None,
+) -> Tuple[content_mod.VectorContent, Optional[Dict[str, int]]]:
+    """Content hash (and per-feature index) of a vector layer, plus class counts if asked.
+    ``facts``: the layer's facts when already read."""
+    facts = facts or vector_facts(path, layer_name)
+    counts: Optional[Dict[str, int]] = {} if class_field else None
+    names = [f.name for f in facts.fields]
+
+    def batches():
+        for batch in read_ogr(str(path), facts.layer, fields=names, should_stop=should_stop):
+            if counts is not None:
+                for k, v in class_counts(batch.columns.get(class_field, [])).items():
+                    counts[k] = counts.get(k, 0) + v
+            yield batch
+
+    vc = content_mod.vector_content(
+        batches(),
+        keep_index=keep_index,
+        progress=progress,
+        total=facts.feature_count,
+        should_stop=should_stop,
+    )
+    return vc, counts
+
+
+def _describe_raster(path: Path, should_stop: StopFn) -> DataDescription:
+    digest, f = raster_content(path, should_stop)
+    return DataDescription(
+        name=path.name,
+        format=f.format,
+        kind="raster",
+        crs=f.crs,
+        extent=extent_from_geotransform(f.geotransform, f.width, f.height),
+        content_method=content_mod.RASTER_METHOD,
+        content_sha256=digest,
+        components=required_companions(path),
+        width=f.width,
+        height=f.height,
+        geotransform=f.geotransform,
+        bands=f.bands,
+        acquisition_time=acquisition_time(f.metadata),
+        metadata=recorded_metadata(f.metadata),
+    )
+
+
+def _describe_vector(
+    path: Path, f: VectorFacts, class_field: Optional[str], should_stop: StopFn
+) -> DataDescription:
+    field_names = [fi.name for fi in f.fields]
+    if class_field and class_field not in field_names:
+        raise InputError(
+            f"Class field '{class_field}' does not exist in '{path.name}' "
+            f"(fields: {', '.join(field_names) or 'none'})."
+        )
+    cls = class_field or guess_class_field(field_names)
+    vc, counts = vector_content(
+        path, f.layer, keep_index=False, class_field=cls, facts=f, should_stop=should_stop
+    )
+    extent = f.extent if f.extent is not None and f.extent[0] == f.extent[0] else None  # NaN
+    return DataDescription(
+        name=path.name,
+        format=f.format,
+        kind="vector",
+        crs=f.crs,
+        extent=extent,
+        content_method=content_mod.VECTOR_METHOD,
+        content_sha256=vc.sha256,
+        components=required_companions(path),
+        layer=recorded_layer(f.layer, f.layer_count, f.format),
+        geometry_type=f.geometry_type,
+        feature_count=vc.feature_count,
+        fields=f.fields,
+        class_field=cls,
+        class_counts=counts,
+        acquisition_time=acquisition_time(f.metadata),
+        multi_layer=f.layer_count > 1,
+    )
+
+
+def describe(
+    path: Path,
+    layer_name: Optional[str] = None,
+    class_field: Optional[str] = None,
+    should_stop: StopFn = None,
+) -> DataDescription:
+    """Everything a sidecar records about a raster or vector data file."""
+    path = Path(path)
+    facts = read_facts(path, layer_name)
+    if isinstance(facts, RasterFacts):
+        return _describe_raster(path, should_stop)
+    if isinstance(facts, VectorFacts):
+        return _describe_vector(path, facts, class_field, should_stop)
+    raise InputError(f"'{path}' is neither a raster nor a vector dataset GDAL can read.")
+
+
+def sidecar_for(path: Path, layer: Optional[str], facts: Optional[VectorFacts] = None) -> Path:
+    """Where the sidecar of a data file (one layer of a multi-layer container) is expected."""
+    if facts is None:
+        found = read_facts(path, layer) if Path(path).exists() else None
+        layer_count = found.layer_count if isinstance(found, VectorFacts) else 0
+    else:
+        layer_count = facts.layer_count
+    return sidecar_path(Path(path), None, layer, layer_count > 1)
+
+
+def _with_sidecar(obs: Observation, side: Path) -> Observation:
+    if not side.is_file():
+        return obs
+    sc_hash = FileHash(side, side.stat().st_size, sha256_file(side))
+    try:
+        sc_content = read_sidecar(side)["content"]["sha256"]
+    except (SchemaError, FileVanished):
+        sc_content = "unreadable"
+    return replace(obs, sidecar=sc_hash, sidecar_content_sha256=sc_content)
+
+
+def observe(
+    path: Path,
+    layer: Optional[str] = None,
+    *,
+    kind: Optional[str] = None,
+    file_hash: Optional[FileHash] = None,
+    component_hashes=None,
+    keep_index: bool = False,
+    sidecar: Optional[Path] = None,
+    progress=None,
+    should_stop: StopFn = None,
+) -> Observation:
+    """Measure a data file now: bytes, companion files, content, CRS and its sidecar.
+
+    ``file_hash``/``component_hashes`` may be passed when already computed (bulk hashing).
+    ``kind``: what the manifest recorded ("file" skips GDAL). ``sidecar``: where its sidecar is
+    expected (default: next to the data).
+    """
+    path = Path(path)
+    facts = read_facts(path, layer) if kind in (None, "vector") else None
+    if kind is None:
+        kind = "raster" if isinstance(facts, RasterFacts) else "vector" if facts else "file"
+    comps = companion_files(path)
+    if file_hash is None or component_hashes is None:
+        hashed = hash_files([path] + [c.path for c in comps], should_stop=should_stop)
+        file_hash, component_hashes = hashed[0], hashed[1:]
+    components = tuple(zip(component_hashes, (c.role for c in comps)))
+    obs = Observation(path=path, kind=kind, file=file_hash, components=components, layer=layer)
+    if kind == "raster":
+        digest, f = raster_content(path, should_stop)
+        obs = replace(
+            obs, content_sha256=digest, content_method=content_mod.RASTER_METHOD, crs=f.crs
+        )
+    elif kind == "vector":
+        vfacts = facts if isinstance(facts, VectorFacts) else vector_facts(path, layer)
+        vc, _ = vector_content(
+            path,
+            vfacts.layer,
+            keep_index=keep_index,
+            facts=vfacts,
+            progress=progress,
+            should_stop=should_stop,
+        )
+        obs = replace(
+            obs,
+            content_sha256=vc.sha256,
+            content_method=content_mod.VECTOR_METHOD,
+            feature_count=vc.feature_count,
+            crs=vfacts.crs,
+            feature_index=content_mod.write_feature_index(vc.index) if keep_index else None,
+        )
+    if sidecar is None:  # rasters and plain files hold no layers
+        multi = isinstance(facts, VectorFacts) and facts.layer_count > 1
+        sidecar = sidecar_path(path, None, layer, multi)
+    return _with_sidecar(obs, sidecar)
