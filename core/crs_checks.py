@@ -21,7 +21,7 @@ from .crs import (
 from .errors import CrsError, FileVanished, LabelGuardError
 from .geos import shapely
 from .progress import ProgressFn, StopFn, Ticker
-from .report import write_report
+from .report import tool_id, write_report
 from .sidecar import read_sidecar
 
 RASTER = "raster"
@@ -49,7 +49,21 @@ _RULE_ORDER = {rule: i for i, rule in enumerate(RULES)}
 DEGREE_TOLERANCE = 1e-6
 LON_MIN, LON_MAX, LAT_MAX = -180.0, 360.0, 90.0
 
-TOOL = "checkcrs"
+TOOL = tool_id("checkcrs")
+
+
+def crs_problem(
+    messages: Sequence[str], prj_name: str = "", prj_text: Optional[str] = None
+) -> Optional[str]:
+    """What checkcrs reports as invalid_crs from GDAL's messages about a layer's CRS (repeats
+    dropped), led by the start of the shapefile's .prj text when there is one; None when GDAL
+    said nothing."""
+    if not messages:
+        return None
+    detail = "GDAL: " + "; ".join(dict.fromkeys(messages))
+    if prj_text is not None:
+        detail = f"{prj_name} says '{prj_text[:60]}'; {detail}"
+    return detail
 
 
 @dataclass(frozen=True)

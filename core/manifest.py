@@ -30,6 +30,7 @@ from .hashing import FileHash, sha256_bytes, sha256_file
 from .io import atomic_write_bytes
 from .progress import StopFn, Ticker
 from .schema import validate
+from .status import VERIFY_STATUSES
 
 SCHEMA_ID = "labelguard.manifest/1"
 POLICY = {
@@ -49,7 +50,7 @@ POLICY = {
         "change bytes when opened); 'modified' means the content changed."
     ),
 }
-STATUSES = ("ok", "modified", "rewritten", "missing", "sidecar_mismatch", "crs_drift", "untracked")
+STATUSES = VERIFY_STATUSES
 DATA_EXTENSIONS = frozenset(
     {
         ".tif",

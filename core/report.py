@@ -11,6 +11,17 @@ from .errors import SchemaError
 from .io import PathLike, atomic_write_text
 
 SCHEMA = "labelguard.report/1"
+PROVIDER = "labelguard"
+SEVERITIES = ("error", "warning", "info")
+# Keys every finding carries: what was checked, how bad, what it means, and where (WKT in the
+# layer's CRS, or None when a finding has no place, such as a file that is missing).
+FINDING_KEYS = ("rule", "severity", "message", "location")
+
+
+def tool_id(algorithm: str) -> str:
+    """A report's ``tool``: the id of the algorithm that wrote it, as users type it
+    ("labelguard:validatetopology")."""
+    return f"{PROVIDER}:{algorithm}"
 
 
 def _clean(value: Any) -> Any:
@@ -48,6 +59,12 @@ def build_report(
         doc[key] = _clean(extra[key])  # type: ignore[index]
     doc["counts"] = {str(k): int(counts[k]) for k in sorted(counts)}
     doc["total"] = int(sum(int(v) for v in counts.values()))
+    for f in findings:
+        missing = [k for k in FINDING_KEYS if k not in f]
+        if missing:
+            raise ValueError(f"report finding lacks {', '.join(missing)}: {dict(f)}")
+        if f["severity"] not in SEVERITIES:
+            raise ValueError(f"report finding has severity {f['severity']!r}")
     doc["findings"] = [_clean(f) for f in findings]
     return doc
 

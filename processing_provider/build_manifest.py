@@ -6,13 +6,10 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from osgeo import gdal, osr
 from qgis.core import (
-    Qgis,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
-    QgsProcessingOutputNumber,
     QgsProcessingOutputString,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterFile,
@@ -25,20 +22,10 @@ from ..core.hashing import companion_files, hash_files
 from ..core.manifest import build_manifest, write_manifest
 from ..core.progress import Ticker
 from ..core.timeutil import utc_now_iso
-from .base import LabelGuardAlgorithm, plugin_version
-from .compat import FLAG_ADVANCED, TYPE_MAPLAYER
-from .layers import layer_file
-from .measure import detect_kind, observe, sidecar_for
-
-
-def creator_versions() -> Dict[str, str]:
-    proj = f"{osr.GetPROJVersionMajor()}.{osr.GetPROJVersionMinor()}.{osr.GetPROJVersionMicro()}"
-    return {
-        "plugin": f"LabelGuard {plugin_version()}",
-        "qgis": Qgis.QGIS_VERSION,
-        "gdal": gdal.__version__,
-        "proj": proj,
-    }
+from ..gdalio.facts import detect_kind
+from ..gdalio.observe import observe, sidecar_for
+from .base import LabelGuardAlgorithm
+from .compat import TYPE_MAPLAYER
 
 
 def collect_observations(
@@ -80,6 +67,7 @@ def make_manifest(
     version: str,
     parent: Optional[Path],
     keep_index: bool,
+    creator: Dict[str, str],
     progress=None,
     should_stop=None,
 ):
@@ -90,7 +78,7 @@ def make_manifest(
         root=root,
         manifest_path=manifest_path,
         version=version,
-        creator=creator_versions(),
+        creator=creator,
         created_at=utc_now_iso(),
         parent_path=parent,
     )
@@ -131,58 +119,56 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
         )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
-        p = QgsProcessingParameterMultipleLayers(self.LAYERS, self.tr("Layers"), TYPE_MAPLAYER)
-        p.setHelp(self.tr("File-based raster and vector layers that make up this version."))
-        self.addParameter(p)
-        p = QgsProcessingParameterString(self.VERSION, self.tr("Version label"), "v1")
-        p.setHelp(self.tr("Name of this version, e.g. v3 or 2024-05-labels."))
-        self.addParameter(p)
-        p = QgsProcessingParameterFile(
-            self.PARENT, self.tr("Parent manifest"), extension="json", optional=True
+        self.add(
+            QgsProcessingParameterMultipleLayers(self.LAYERS, self.tr("Layers"), TYPE_MAPLAYER),
+            self.tr("File-based raster and vector layers that make up this version."),
         )
-        p.setHelp(
+        self.add(
+            QgsProcessingParameterString(self.VERSION, self.tr("Version label"), "v1"),
+            self.tr("Name of this version, e.g. v3 or 2024-05-labels."),
+        )
+        self.add(
+            QgsProcessingParameterFile(
+                self.PARENT, self.tr("Parent manifest"), extension="json", optional=True
+            ),
             self.tr(
                 "Manifest of the previous version. Its SHA-256 is recorded; it must "
                 "be intact (its own parent chain is checked)."
-            )
+            ),
         )
-        self.addParameter(p)
-        p = QgsProcessingParameterFileDestination(
-            self.OUTPUT, self.tr("Manifest"), self.tr("LabelGuard manifest (*.json)")
-        )
-        p.setHelp(
+        self.add(
+            QgsProcessingParameterFileDestination(
+                self.OUTPUT, self.tr("Manifest"), self.tr("LabelGuard manifest (*.json)")
+            ),
             self.tr(
                 "Where to write the manifest (JSON). Per-feature hashes go into a "
                 "<name>.features folder next to it."
-            )
+            ),
         )
-        self.addParameter(p)
-        p = QgsProcessingParameterFile(
-            self.DATASET_ROOT,
-            self.tr("Dataset root folder"),
-            behavior=QgsProcessingParameterFile.Behavior.Folder,
-            optional=True,
-        )
-        p.setHelp(
+        self.add(
+            QgsProcessingParameterFile(
+                self.DATASET_ROOT,
+                self.tr("Dataset root folder"),
+                behavior=QgsProcessingParameterFile.Behavior.Folder,
+                optional=True,
+            ),
             self.tr(
                 "Folder that paths in the manifest are relative to. Empty: the manifest's folder."
-            )
+            ),
+            advanced=True,
         )
-        p.setFlags(p.flags() | FLAG_ADVANCED)
-        self.addParameter(p)
-        p = QgsProcessingParameterBoolean(
-            self.FEATURE_INDEX, self.tr("Store per-feature hashes"), True
-        )
-        p.setHelp(
+        self.add(
+            QgsProcessingParameterBoolean(
+                self.FEATURE_INDEX, self.tr("Store per-feature hashes"), True
+            ),
             self.tr(
                 "Needed by Compare dataset versions to tell which features changed. "
                 "Turn off only for very large layers you never diff."
-            )
+            ),
+            advanced=True,
         )
-        p.setFlags(p.flags() | FLAG_ADVANCED)
-        self.addParameter(p)
         self.addOutput(QgsProcessingOutputString(self.MANIFEST_SHA256, self.tr("Manifest SHA-256")))
-        self.addOutput(QgsProcessingOutputNumber(self.ENTRY_COUNT, self.tr("Entries")))
+        self.add_counts((self.ENTRY_COUNT, self.tr("Entries")))
 
     def processAlgorithm(  # noqa: N802 (QGIS API)
         self,
@@ -190,9 +176,6 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
         context: QgsProcessingContext,
         feedback: QgsProcessingFeedback,
     ) -> Dict[str, Any]:
-        layers = self.parameterAsLayerList(parameters, self.LAYERS, context)
-        if not layers:
-            raise QgsProcessingException(self.tr("No layers given: choose at least one layer."))
         version = self.parameterAsString(parameters, self.VERSION, context).strip()
         parent_text = self.parameterAsFile(parameters, self.PARENT, context)
         out = Path(self.parameterAsFileOutput(parameters, self.OUTPUT, context))
@@ -206,11 +189,7 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
                     "parent version is kept."
                 ).format(out)
             )
-        sources: List[Tuple[Path, Optional[str]]] = []
-        for layer in layers:
-            src = layer_file(layer)
-            if src not in sources:
-                sources.append(src)
+        sources = self.layer_files(parameters, self.LAYERS, context)
         for path, _ in sources:
             if detect_kind(path) == "file":
                 feedback.pushWarning(
@@ -229,6 +208,7 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
             version=version,
             parent=parent,
             keep_index=keep_index,
+            creator=self.creator(),
         )
         for entry in doc["entries"]:
             if entry["sidecar"] is None and entry["kind"] != "file":
@@ -241,8 +221,9 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
         feedback.pushInfo(
             self.tr("Manifest {} ({} entries), SHA-256 {}").format(out, len(doc["entries"]), digest)
         )
-        return {
+        results = {
             self.OUTPUT: str(out),
             self.MANIFEST_SHA256: digest,
             self.ENTRY_COUNT: len(doc["entries"]),
         }
+        return self.finish(parameters, context, results)

@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
-from osgeo import gdal, osr
 from qgis.core import (
     QgsCoordinateReferenceSystem,
-    QgsFeature,
-    QgsFeatureSink,
-    QgsField,
-    QgsFields,
     QgsGeometry,
     QgsMapLayer,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
-    QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterCrs,
     QgsProcessingParameterFeatureSink,
-    QgsProcessingParameterFileDestination,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingUtils,
     QgsProviderRegistry,
     QgsRasterLayer,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from ..core.crs_checks import (
     RASTER,
@@ -39,16 +30,20 @@ from ..core.crs_checks import (
     CrsFinding,
     LayerRecord,
     check_crs,
+    crs_problem,
     read_sidecar_crs,
     require_source,
     write_crs_report,
 )
 from ..core.errors import FileVanished, InputError
+from ..core.georef import east_first, extent_from_geotransform
 from ..core.progress import StopFn, check_stop
 from ..core.sidecar import sidecar_path
+from ..gdalio import facts
 from .base import LabelGuardAlgorithm
 from .compat import TYPE_MAPLAYER, TYPE_VECTOR_POLYGON
 
+T = TypeVar("T")
 FIELDS = ("layer", "source", "rule", "severity", "message", "expected", "found")
 _CRS_WORDS = ("proj", "crs", "srs", "spatial reference", "coordinate", "projection")
 
@@ -98,73 +93,59 @@ class CheckCrsAlgorithm(LabelGuardAlgorithm):
         )
 
     def initAlgorithm(self, config: Optional[Dict[str, Any]] = None) -> None:  # noqa: N802
-        layers = QgsProcessingParameterMultipleLayers(
-            self.LAYERS, self.tr("Layers (rasters and vectors)"), TYPE_MAPLAYER
-        )
-        layers.setHelp(
+        self.add(
+            QgsProcessingParameterMultipleLayers(
+                self.LAYERS, self.tr("Layers (rasters and vectors)"), TYPE_MAPLAYER
+            ),
             self.tr(
                 "The raster and vector layers of one dataset, in any mix. Vector layers are the "
                 "annotations and rasters the imagery for the no_overlap rule."
-            )
+            ),
         )
-        self.addParameter(layers)
-        expected = QgsProcessingParameterCrs(
-            self.EXPECTED_CRS, self.tr("Expected CRS"), optional=True
-        )
-        expected.setHelp(
+        self.add(
+            QgsProcessingParameterCrs(self.EXPECTED_CRS, self.tr("Expected CRS"), optional=True),
             self.tr(
                 "The CRS every layer must be in; layers in another CRS get unexpected_crs. Leave "
                 "empty to require only that all layers agree (mixed_crs)."
-            )
+            ),
         )
-        self.addParameter(expected)
-        projected = QgsProcessingParameterBoolean(
-            self.REQUIRE_PROJECTED, self.tr("Require a projected CRS (metres)"), defaultValue=False
-        )
-        projected.setHelp(
+        self.add(
+            QgsProcessingParameterBoolean(
+                self.REQUIRE_PROJECTED,
+                self.tr("Require a projected CRS (metres)"),
+                defaultValue=False,
+            ),
             self.tr(
                 "Report geographic_crs for layers in degrees, where areas, tolerances and tile "
                 "sizes need a projected CRS."
-            )
+            ),
         )
-        self.addParameter(projected)
-        fail = QgsProcessingParameterBoolean(
-            self.FAIL_ON_ERROR, self.tr("Fail on error"), defaultValue=False
-        )
-        fail.setHelp(
+        self.add_fail_on_error(
             self.tr(
                 "Fail after writing the outputs when there is any error (warnings do not count), "
                 "so that qgis_process exits non-zero in a CI gate."
             )
         )
-        self.addParameter(fail)
-        output = QgsProcessingParameterFeatureSink(
-            self.OUTPUT, self.tr("CRS issues"), TYPE_VECTOR_POLYGON
-        )
-        output.setHelp(
+        self.add(
+            QgsProcessingParameterFeatureSink(
+                self.OUTPUT, self.tr("CRS issues"), TYPE_VECTOR_POLYGON
+            ),
             self.tr(
                 "One row per finding: layer, source, rule, severity, message, expected and found, "
                 "with the layer's extent in EPSG:4326 as geometry where it can be placed."
-            )
+            ),
         )
-        self.addParameter(output)
-        report = QgsProcessingParameterFileDestination(
-            self.REPORT,
-            self.tr("JSON report"),
-            self.tr("JSON files (*.json)"),
-            optional=True,
-            createByDefault=False,
-        )
-        report.setHelp(
+        self.add_report(
             self.tr(
                 "Optional labelguard.report/1 JSON file with every finding, the counts and the CRS "
                 "of each layer."
             )
         )
-        self.addParameter(report)
-        self.addOutput(QgsProcessingOutputNumber(self.ISSUE_COUNT, self.tr("Issues")))
-        self.addOutput(QgsProcessingOutputNumber(self.ERROR_COUNT, self.tr("Errors")))
-        self.addOutput(QgsProcessingOutputNumber(self.CHECKED_COUNT, self.tr("Layers checked")))
+        self.add_counts(
+            (self.ISSUE_COUNT, self.tr("Issues")),
+            (self.ERROR_COUNT, self.tr("Errors")),
+            (self.CHECKED_COUNT, self.tr("Layers checked")),
+        )
 
     def checkParameterValues(  # noqa: N802 (QGIS API)
         self, parameters: Dict[str, Any], context: QgsProcessingContext
@@ -177,7 +158,7 @@ class CheckCrsAlgorithm(LabelGuardAlgorithm):
             if QgsProcessingUtils.mapLayerFromString(value, context) is not None:
                 continue
             path = value.split("|")[0]
-            if gdal.VSIStatL(path) is None:
+            if not facts.exists(path):
                 return False, self.tr(
                     "LAYERS: the file '{}' does not exist (moved, renamed or deleted). Restore "
                     "it or remove it from LAYERS."
@@ -200,33 +181,42 @@ class CheckCrsAlgorithm(LabelGuardAlgorithm):
         feedback.pushInfo(
             self.tr("Reading the CRS of {} layers from their data sources").format(len(layers))
         )
-        records = self.run_core(None, layer_records, layers, should_stop=feedback.isCanceled)
+        records = self.call(layer_records, layers, should_stop=feedback.isCanceled)
         feedback.pushInfo(self.tr("Checking CRS rules"))
         result = self.run_core(
             feedback, check_crs, records, expected=expected, require_projected=require_projected
         )
-        sink_id = self._write_sink(parameters, context, result.findings)
+        sink_id = self.write_sink(
+            parameters,
+            context,
+            self.OUTPUT,
+            [(name, "str") for name in FIELDS],
+            (([getattr(f, n) for n in FIELDS], _footprint(f)) for f in result.findings),
+            wkb_type=QgsWkbTypes.Type.Polygon,
+            crs=QgsCoordinateReferenceSystem("EPSG:4326"),
+        )
         report = self.parameterAsFileOutput(parameters, self.REPORT, context)
         if report:
-            self.run_core(
-                None, write_crs_report, report, result, records, expected, require_projected
-            )
+            self.call(write_crs_report, report, result, records, expected, require_projected)
         self._log(feedback, result)
-        if result.error_count and self.parameterAsBoolean(parameters, self.FAIL_ON_ERROR, context):
-            rules = sorted({f.rule for f in result.findings if f.severity == "error"})
-            where = self.tr("the report") if report else self.tr("the CRS issues table")
-            raise QgsProcessingException(
-                self.tr("{} CRS errors ({}); see {}").format(
-                    result.error_count, ", ".join(rules), where
-                )
-            )
-        return {
+        rules = sorted({f.rule for f in result.findings if f.severity == "error"})
+        where = self.tr("the report") if report else self.tr("the CRS issues table")
+        results = {
             self.OUTPUT: sink_id,
             self.REPORT: report or None,
             self.ISSUE_COUNT: len(result.findings),
             self.ERROR_COUNT: result.error_count,
             self.CHECKED_COUNT: result.checked,
         }
+        return self.finish(
+            parameters,
+            context,
+            results,
+            failures=result.error_count,
+            failure_message=self.tr("{} CRS errors ({}); see {}").format(
+                result.error_count, ", ".join(rules), where
+            ),
+        )
 
     def _expected_crs(
         self, parameters: Dict[str, Any], context: QgsProcessingContext
@@ -237,36 +227,6 @@ class CheckCrsAlgorithm(LabelGuardAlgorithm):
         if crs.authid().upper().startswith("EPSG:"):
             return crs.authid()
         return crs.toWkt(QgsCoordinateReferenceSystem.WktVariant.WKT2_2019)
-
-    def _write_sink(
-        self,
-        parameters: Dict[str, Any],
-        context: QgsProcessingContext,
-        findings: Sequence[CrsFinding],
-    ) -> str:
-        fields = QgsFields()
-        for name in FIELDS:
-            fields.append(QgsField(name, QVariant.String))
-        sink, sink_id = self.parameterAsSink(
-            parameters,
-            self.OUTPUT,
-            context,
-            fields,
-            QgsWkbTypes.Type.Polygon,
-            QgsCoordinateReferenceSystem("EPSG:4326"),
-        )
-        if sink is None:
-            raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
-        for finding in findings:
-            feature = QgsFeature(fields)
-            feature.setAttributes([getattr(finding, name) for name in FIELDS])
-            geometry = QgsGeometry.fromWkt(finding.footprint) if finding.footprint else None
-            # Footprints of one-point layers degenerate to points; they do not fit a polygon sink.
-            if geometry is not None and geometry.type() == QgsWkbTypes.GeometryType.PolygonGeometry:
-                feature.setGeometry(geometry)
-            if not sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert):
-                raise QgsProcessingException(self.writeFeatureError(sink, parameters, self.OUTPUT))
-        return sink_id
 
     def _log(self, feedback: QgsProcessingFeedback, result: CrsCheckResult) -> None:
         for finding in result.findings:
@@ -315,14 +275,23 @@ def layer_record(layer: QgsMapLayer) -> LayerRecord:
             else (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())
         )
         return LayerRecord(name=name, source=layer.source(), kind=kind, crs=text, extent=extent)
-    require_source(name, path, exists=lambda p: gdal.VSIStatL(p) is not None)
+    require_source(name, path, exists=facts.exists)
     if kind == RASTER:
-        crs, problem, extent, multi = _read_raster(name, path)
-        sublayer = None
+        found = _facts(name, lambda: facts.raster_facts(path))
+        extent = extent_from_geotransform(found.geotransform, found.width, found.height)
+        # A geotransform's x is the column direction, whatever the CRS's axis order says.
+        sublayer, multi = None, False
     else:
         sublayer = parts.get("layerName") if isinstance(parts.get("layerName"), str) else None
         layer_id = parts.get("layerId") if isinstance(parts.get("layerId"), int) else None
-        crs, problem, extent, multi, sublayer = _read_vector(name, path, sublayer, layer_id)
+        found = _facts(name, lambda: facts.vector_facts(path, sublayer or layer_id))
+        extent = found.extent
+        if extent is not None and found.crs_wkt is not None:
+            extent = east_first(extent, found.north_first)
+        sublayer, multi = found.layer, found.layer_count > 1
+    prj = facts.prj_text(path)
+    prj_name = os.path.basename(os.path.splitext(path)[0] + ".prj")
+    problem = crs_problem(found.crs_messages, prj_name, prj)
     sidecar = None
     if not path.startswith("/vsi"):
         sidecar = read_sidecar_crs(str(sidecar_path(Path(path), layer=sublayer, multi_layer=multi)))
@@ -330,124 +299,27 @@ def layer_record(layer: QgsMapLayer) -> LayerRecord:
         name=name,
         source=path,
         kind=kind,
-        crs=crs,
+        crs=found.crs_wkt,
         extent=extent,
         crs_problem=problem,
         sidecar=sidecar,
     )
 
 
-class _GdalErrors:
-    """Collects GDAL failure messages while active, whether or not GDAL raises exceptions."""
-
-    def __init__(self) -> None:
-        self.messages: List[str] = []
-
-    def _handler(self, err_class: int, _code: int, message: str) -> None:
-        if err_class >= gdal.CE_Failure:
-            self.messages.append(" ".join(str(message).split()))
-
-    def __enter__(self) -> _GdalErrors:
-        gdal.PushErrorHandler(self._handler)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        gdal.PopErrorHandler()
-
-
-def _open(name: str, path: str, flags: int) -> Tuple[Any, List[str]]:
-    with _GdalErrors() as errors:
-        try:
-            ds = gdal.OpenEx(path, flags | gdal.OF_READONLY)
-        except RuntimeError as exc:
-            errors.messages.append(str(exc))
-            ds = None
-    if ds is None:
-        if gdal.VSIStatL(path) is None:
-            raise FileVanished(f"Layer '{name}': its file '{path}' no longer exists.")
-        detail = "; ".join(errors.messages) or "unknown reason"
-        raise InputError(f"Layer '{name}': GDAL cannot open '{path}' ({detail}).")
-    crs_messages = [m for m in errors.messages if any(w in m.lower() for w in _CRS_WORDS)]
-    return ds, crs_messages
-
-
-def _spatial_ref(get: Any) -> Tuple[Optional[osr.SpatialReference], List[str]]:
-    with _GdalErrors() as errors:
-        try:
-            srs = get()
-        except RuntimeError as exc:
-            errors.messages.append(str(exc))
-            srs = None
-    return srs, errors.messages
-
-
-def _wkt(srs: osr.SpatialReference) -> str:
+def _facts(name: str, read: Callable[[], T]) -> T:
+    """Facts read by the data layer, with GDAL's failure prefixed by the layer's name."""
     try:
-        return srs.ExportToWkt(["FORMAT=WKT2_2019"])
-    except RuntimeError:
-        return srs.ExportToWkt()
+        return read()
+    except FileVanished as exc:
+        raise FileVanished(f"Layer '{name}': {exc}") from exc
+    except InputError as exc:
+        raise InputError(f"Layer '{name}': {exc}") from exc
 
 
-def _east_first(
-    srs: osr.SpatialReference, extent: Tuple[float, float, float, float]
-) -> Tuple[float, float, float, float]:
-    """The extent with x = east: drivers that keep the authority order (lat, lon) get swapped."""
-    mapping = srs.GetDataAxisToSRSAxisMapping() or [1, 2]
-    orientation = srs.GetAxisOrientation(None, abs(mapping[0]) - 1)
-    if orientation in (osr.OAO_North, osr.OAO_South):
-        return (extent[1], extent[0], extent[3], extent[2])
-    return extent
-
-
-def _problem(messages: List[str], prj: Optional[str] = None) -> Optional[str]:
-    if not messages:
-        return None
-    detail = "GDAL: " + "; ".join(dict.fromkeys(messages))
-    if prj and os.path.isfile(prj):
-        with open(prj, encoding="utf-8", errors="replace") as fh:
-            text = " ".join(fh.read().split())
-        detail = f"{os.path.basename(prj)} says '{text[:60]}'; {detail}"
-    return detail
-
-
-def _read_raster(name: str, path: str):  # type: ignore[no-untyped-def]
-    ds, messages = _open(name, path, gdal.OF_RASTER)
-    srs, srs_messages = _spatial_ref(ds.GetSpatialRef)
-    problem = _problem(messages + srs_messages)
-    extent = None
-    geotransform = ds.GetGeoTransform(can_return_null=True)
-    if geotransform is not None:
-        xs, ys = [], []
-        for col, row in (
-            (0, 0),
-            (ds.RasterXSize, 0),
-            (0, ds.RasterYSize),
-            (ds.RasterXSize, ds.RasterYSize),
-        ):
-            xs.append(geotransform[0] + col * geotransform[1] + row * geotransform[2])
-            ys.append(geotransform[3] + col * geotransform[4] + row * geotransform[5])
-        extent = (min(xs), min(ys), max(xs), max(ys))
-    crs = None if srs is None else _wkt(srs)
-    # A geotransform's x is the column direction, whatever the CRS's axis order says.
-    return crs, problem, extent, False
-
-
-def _read_vector(name: str, path: str, sublayer: Optional[str], layer_id: Optional[int]):  # type: ignore[no-untyped-def]
-    ds, messages = _open(name, path, gdal.OF_VECTOR)
-    lyr = ds.GetLayerByName(sublayer) if sublayer else ds.GetLayer(layer_id or 0)
-    if lyr is None:
-        raise InputError(f"Layer '{name}': '{path}' has no layer '{sublayer or layer_id}'.")
-    srs, srs_messages = _spatial_ref(lyr.GetSpatialRef)
-    prj = os.path.splitext(path)[0] + ".prj" if path.lower().endswith(".shp") else None
-    problem = _problem(messages + srs_messages, prj)
-    extent = None
-    if lyr.GetFeatureCount() > 0:
-        try:
-            minx, maxx, miny, maxy = lyr.GetExtent()
-        except RuntimeError:  # only empty geometries: no extent, like an empty layer
-            minx = maxx = miny = maxy = math.nan
-        extent = (minx, miny, maxx, maxy)
-        if srs is not None:
-            extent = _east_first(srs, extent)
-    crs = None if srs is None else _wkt(srs)
-    return crs, problem, extent, ds.GetLayerCount() > 1, lyr.GetName()
+def _footprint(finding: CrsFinding) -> Optional[QgsGeometry]:
+    """The finding's footprint as a polygon; footprints of one-point layers degenerate to
+    points, which do not fit the polygon sink."""
+    geometry = QgsGeometry.fromWkt(finding.footprint) if finding.footprint else None
+    if geometry is not None and geometry.type() == QgsWkbTypes.GeometryType.PolygonGeometry:
+        return geometry
+    return None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from qgis.core import QgsProcessing, QgsProcessingParameterDefinition
+from qgis.core import QgsField, QgsProcessing, QgsProcessingParameterDefinition
+from qgis.PyQt.QtCore import QVariant
 
 try:  # QGIS >= 3.36 moved these to Qgis.*; the class-scoped forms remain as aliases.
     FLAG_ADVANCED = QgsProcessingParameterDefinition.Flag.FlagAdvanced
@@ -27,3 +28,17 @@ except AttributeError:  # pragma: no cover
     TYPE_RASTER = Qgis.ProcessingSourceType.Raster
     TYPE_MAPLAYER = Qgis.ProcessingSourceType.MapLayer
     TYPE_FILE = Qgis.ProcessingSourceType.File
+
+# Sink field kinds by name. QGIS maps QVariant types on Qt6 builds (STYLE.md §3).
+FIELD_TYPES = {
+    "str": QVariant.String,
+    "int": QVariant.LongLong,
+    "int32": QVariant.Int,
+    "float": QVariant.Double,
+    "bool": QVariant.Bool,
+}
+
+
+def make_field(name: str, kind: str) -> QgsField:
+    """A QgsField of one of FIELD_TYPES' kinds."""
+    return QgsField(name, FIELD_TYPES[kind])

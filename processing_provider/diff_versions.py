@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 from qgis.core import (
@@ -14,10 +14,8 @@ from qgis.core import (
     QgsGeometry,
     QgsProcessingContext,
     QgsProcessingFeedback,
-    QgsProcessingOutputNumber,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFile,
-    QgsProcessingParameterFileDestination,
     QgsProcessingParameterString,
     QgsWkbTypes,
 )
@@ -27,10 +25,8 @@ from ..core.diff import FEATURE_STATUSES, diff_features
 from ..core.errors import InputError
 from ..core.manifest import entries_by_key, load_feature_index, manifest_root, read_manifest
 from ..core.progress import Ticker
-from ..core.report import write_report
+from ..gdalio.vector import read_ogr
 from .base import LabelGuardAlgorithm
-from .sinks import write_records
-from .vector_io import read_ogr
 
 FIELDS = (
     ("status", "str"),
@@ -182,53 +178,46 @@ class DiffVersionsAlgorithm(LabelGuardAlgorithm):
         )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
-        p = QgsProcessingParameterFile(
-            self.BASE, self.tr("Base manifest (older)"), extension="json"
+        self.add(
+            QgsProcessingParameterFile(
+                self.BASE, self.tr("Base manifest (older)"), extension="json"
+            ),
+            self.tr("Manifest of the version to compare from."),
         )
-        p.setHelp(self.tr("Manifest of the version to compare from."))
-        self.addParameter(p)
-        p = QgsProcessingParameterFile(
-            self.HEAD, self.tr("Head manifest (newer)"), extension="json"
+        self.add(
+            QgsProcessingParameterFile(
+                self.HEAD, self.tr("Head manifest (newer)"), extension="json"
+            ),
+            self.tr("Manifest of the version to compare to."),
         )
-        p.setHelp(self.tr("Manifest of the version to compare to."))
-        self.addParameter(p)
-        p = QgsProcessingParameterString(self.ID_FIELD, self.tr("ID field"), optional=True)
-        p.setHelp(
+        self.add(
+            QgsProcessingParameterString(self.ID_FIELD, self.tr("ID field"), optional=True),
             self.tr(
                 "Attribute that identifies a feature across versions (unique, never "
                 "empty). Leave empty to match by content only."
-            )
+            ),
         )
-        self.addParameter(p)
-        p = QgsProcessingParameterFeatureSink(
-            self.OUTPUT, self.tr("Feature changes"), optional=True, createByDefault=True
+        self.add(
+            QgsProcessingParameterFeatureSink(
+                self.OUTPUT, self.tr("Feature changes"), optional=True, createByDefault=True
+            ),
+            self.tr("One feature per compared feature with status, ids and changed fields."),
         )
-        p.setHelp(self.tr("One feature per compared feature with status, ids and changed fields."))
-        self.addParameter(p)
-        p = QgsProcessingParameterFileDestination(
-            self.REPORT,
-            self.tr("JSON report"),
-            self.tr("JSON files (*.json)"),
-            optional=True,
-            createByDefault=False,
-        )
-        p.setHelp(
+        self.add_report(
             self.tr(
                 "Optional JSON report (labelguard.report/1) of every changed feature "
                 "and counts per layer."
             )
         )
-        self.addParameter(p)
-        for name, label in (
-            (self.ADDED, "Added"),
-            (self.REMOVED, "Removed"),
-            (self.MODIFIED, "Modified (any change)"),
-            (self.UNCHANGED, "Unchanged"),
-            ("GEOMETRY_CHANGED", "Geometry changed"),
-            ("ATTRIBUTES_CHANGED", "Attributes changed"),
-            ("BOTH_CHANGED", "Geometry and attributes changed"),
-        ):
-            self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
+        self.add_counts(
+            (self.ADDED, self.tr("Added")),
+            (self.REMOVED, self.tr("Removed")),
+            (self.MODIFIED, self.tr("Modified (any change)")),
+            (self.UNCHANGED, self.tr("Unchanged")),
+            ("GEOMETRY_CHANGED", self.tr("Geometry changed")),
+            ("ATTRIBUTES_CHANGED", self.tr("Attributes changed")),
+            ("BOTH_CHANGED", self.tr("Geometry and attributes changed")),
+        )
 
     def processAlgorithm(  # noqa: N802 (QGIS API)
         self,
@@ -243,89 +232,84 @@ class DiffVersionsAlgorithm(LabelGuardAlgorithm):
             feedback, run_diff, base, head, id_field
         )
         feedback.pushInfo(self.tr("Compared {} → {}").format(*versions))
-        target_wkt = next((w for w in crs_wkts if w), None)
-        target = (
-            QgsCoordinateReferenceSystem.fromWkt(target_wkt)
-            if target_wkt
-            else QgsCoordinateReferenceSystem()
-        )
-        geoms: List[Optional[QgsGeometry]] = []
-        transforms: Dict[str, QgsCoordinateTransform] = {}
-        wkb_types = set()
-        for raw, wkt in zip(wkbs, crs_wkts):
-            if raw is None:
-                geoms.append(None)
-                continue
-            g = QgsGeometry()
-            g.fromWkb(raw)
-            if wkt and wkt != target_wkt:
-                if wkt not in transforms:
-                    transforms[wkt] = QgsCoordinateTransform(
-                        QgsCoordinateReferenceSystem.fromWkt(wkt), target, context.project()
-                    )
-                g.transform(transforms[wkt])
-            wkb_types.add(QgsWkbTypes.multiType(g.wkbType()))
-            geoms.append(g)
-        wkb_type = wkb_types.pop() if len(wkb_types) == 1 else QgsWkbTypes.Type.Unknown
-        if wkb_type != QgsWkbTypes.Type.Unknown:
-            geoms = [None if g is None else _to_multi(g) for g in geoms]
-        results: Dict[str, Any] = {}
-        dest = write_records(
-            self,
-            parameters,
-            context,
-            self.OUTPUT,
-            FIELDS,
-            rows,
-            wkb_type=wkb_type,
-            crs=target,
-            geometries=geoms,
-        )
-        if dest is not None:
-            results[self.OUTPUT] = dest
+        geoms, wkb_type, target = _sink_geometries(wkbs, crs_wkts, context)
+        written: Dict[str, Any] = {
+            self.OUTPUT: self.write_sink(
+                parameters,
+                context,
+                self.OUTPUT,
+                FIELDS,
+                (([r[n] for n, _ in FIELDS], g) for r, g in zip(rows, geoms)),
+                wkb_type=wkb_type,
+                crs=target,
+                feedback=feedback,
+            )
+        }
         counts = {s: 0 for s in FEATURE_STATUSES}
         for r in rows:
             counts[r["status"]] += 1
-        report = self.parameterAsFileOutput(parameters, self.REPORT, context)
-        if report:
-            findings = [
-                dict(rule=r["status"], severity="info", message=_message(r), location=None, **r)
-                for r in rows
-                if r["status"] != "unchanged"
-            ]
-            self.run_core(
-                None,
-                write_report,
-                report,
-                "labelguard:diffversions",
-                findings,
-                counts,
-                {
-                    "base": str(base),
-                    "head": str(head),
-                    "versions": list(versions),
-                    "id_field": id_field,
-                    "per_layer": per_entry,
-                },
-            )
-            results[self.REPORT] = report
+        findings = [
+            dict(rule=r["status"], severity="info", message=_message(r), location=None, **r)
+            for r in rows
+            if r["status"] != "unchanged"
+        ]
+        extra = {
+            "base": str(base),
+            "head": str(head),
+            "versions": list(versions),
+            "id_field": id_field,
+            "per_layer": per_entry,
+        }
+        written[self.REPORT] = self.write_report(parameters, context, findings, counts, extra)
+        for name in FEATURE_STATUSES:
+            feedback.pushInfo(f"{name}: {counts[name]}")
         modified = (
             counts["geometry_changed"] + counts["attributes_changed"] + counts["both_changed"]
         )
-        for status in FEATURE_STATUSES:
-            feedback.pushInfo(f"{status}: {counts[status]}")
-        results.update(
-            {
-                self.ADDED: counts["added"],
-                self.REMOVED: counts["removed"],
-                self.MODIFIED: modified,
-                self.UNCHANGED: counts["unchanged"],
-                "GEOMETRY_CHANGED": counts["geometry_changed"],
-                "ATTRIBUTES_CHANGED": counts["attributes_changed"],
-                "BOTH_CHANGED": counts["both_changed"],
-            }
-        )
-        return results
+        results = {
+            self.ADDED: counts["added"],
+            self.REMOVED: counts["removed"],
+            self.MODIFIED: modified,
+            self.UNCHANGED: counts["unchanged"],
+            "GEOMETRY_CHANGED": counts["geometry_changed"],
+            "ATTRIBUTES_CHANGED": counts["attributes_changed"],
+            "BOTH_CHANGED": counts["both_changed"],
+        }
+        return self.finish(parameters, context, results, optional=written)
+
+
+def _sink_geometries(
+    wkbs: List[Optional[bytes]], crs_wkts: List[Optional[str]], context: QgsProcessingContext
+) -> Tuple[List[Optional[QgsGeometry]], Any, QgsCoordinateReferenceSystem]:
+    """(geometries in one CRS, the sink's geometry type, that CRS): the first CRS seen is the
+    target, the others are reprojected to it; mixed geometry types give an Unknown sink."""
+    target_wkt = next((w for w in crs_wkts if w), None)
+    target = (
+        QgsCoordinateReferenceSystem.fromWkt(target_wkt)
+        if target_wkt
+        else QgsCoordinateReferenceSystem()
+    )
+    geoms: List[Optional[QgsGeometry]] = []
+    transforms: Dict[str, QgsCoordinateTransform] = {}
+    wkb_types = set()
+    for raw, wkt in zip(wkbs, crs_wkts):
+        if raw is None:
+            geoms.append(None)
+            continue
+        g = QgsGeometry()
+        g.fromWkb(raw)
+        if wkt and wkt != target_wkt:
+            if wkt not in transforms:
+                transforms[wkt] = QgsCoordinateTransform(
+                    QgsCoordinateReferenceSystem.fromWkt(wkt), target, context.project()
+                )
+            g.transform(transforms[wkt])
+        wkb_types.add(QgsWkbTypes.multiType(g.wkbType()))
+        geoms.append(g)
+    wkb_type = wkb_types.pop() if len(wkb_types) == 1 else QgsWkbTypes.Type.Unknown
+    if wkb_type != QgsWkbTypes.Type.Unknown:
+        geoms = [None if g is None else _to_multi(g) for g in geoms]
+    return geoms, wkb_type, target
 
 
 def _to_multi(g: QgsGeometry) -> QgsGeometry:

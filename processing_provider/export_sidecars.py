@@ -7,9 +7,7 @@ from typing import Any, Dict
 
 from qgis.core import (
     QgsProcessingContext,
-    QgsProcessingException,
     QgsProcessingFeedback,
-    QgsProcessingOutputNumber,
     QgsProcessingOutputString,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterMultipleLayers,
@@ -18,10 +16,10 @@ from qgis.core import (
 
 from ..core.io import atomic_write_bytes
 from ..core.sidecar import build_sidecar, dump_sidecar, sidecar_path
-from .base import LabelGuardAlgorithm, plugin_version
-from .compat import FLAG_ADVANCED, TYPE_MAPLAYER
-from .layers import layer_file
-from .measure import describe, is_multi_layer
+from ..core.version import generator
+from ..gdalio.observe import describe
+from .base import LabelGuardAlgorithm
+from .compat import TYPE_MAPLAYER
 
 
 class ExportSidecarsAlgorithm(LabelGuardAlgorithm):
@@ -54,43 +52,40 @@ class ExportSidecarsAlgorithm(LabelGuardAlgorithm):
         )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
-        layers = QgsProcessingParameterMultipleLayers(
-            self.LAYERS, self.tr("Raster and vector layers"), TYPE_MAPLAYER
-        )
-        layers.setHelp(
+        self.add(
+            QgsProcessingParameterMultipleLayers(
+                self.LAYERS, self.tr("Raster and vector layers"), TYPE_MAPLAYER
+            ),
             self.tr(
                 "File-based raster and vector layers to describe. Memory and "
                 "database layers are refused: they have no file to sit next to."
-            )
+            ),
         )
-        self.addParameter(layers)
-        folder = QgsProcessingParameterFolderDestination(
-            self.OUTPUT_FOLDER,
-            self.tr("Output folder (empty: next to each data file)"),
-            optional=True,
-            createByDefault=False,
-        )
-        folder.setHelp(
+        self.add(
+            QgsProcessingParameterFolderDestination(
+                self.OUTPUT_FOLDER,
+                self.tr("Output folder (empty: next to each data file)"),
+                optional=True,
+                createByDefault=False,
+            ),
             self.tr(
                 "Where to write the sidecars. Leave empty to write each sidecar "
                 "next to its data file, where verify and the dock look for it."
-            )
+            ),
         )
-        self.addParameter(folder)
-        cls = QgsProcessingParameterString(
-            self.CLASS_FIELD, self.tr("Class field for class counts"), optional=True
-        )
-        cls.setHelp(
+        self.add(
+            QgsProcessingParameterString(
+                self.CLASS_FIELD, self.tr("Class field for class counts"), optional=True
+            ),
             self.tr(
                 "Field holding the annotation class, for per-class counts in "
                 "vector sidecars. Empty: a field named class, label or category "
                 "is used if present."
-            )
+            ),
+            advanced=True,
         )
-        cls.setFlags(cls.flags() | FLAG_ADVANCED)
-        self.addParameter(cls)
         self.addOutput(QgsProcessingOutputString(self.SIDECARS, self.tr("Sidecar files")))
-        self.addOutput(QgsProcessingOutputNumber(self.COUNT, self.tr("Number of sidecars")))
+        self.add_counts((self.COUNT, self.tr("Number of sidecars")))
 
     def processAlgorithm(  # noqa: N802 (QGIS API)
         self,
@@ -98,56 +93,39 @@ class ExportSidecarsAlgorithm(LabelGuardAlgorithm):
         context: QgsProcessingContext,
         feedback: QgsProcessingFeedback,
     ) -> Dict[str, Any]:
-        layers = self.parameterAsLayerList(parameters, self.LAYERS, context)
-        if not layers:
-            raise QgsProcessingException(self.tr("No layers given: choose at least one layer."))
+        sources = self.layer_files(parameters, self.LAYERS, context)
         folder_text = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
         folder = Path(folder_text) if folder_text else None
         class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context) or None
-        sources = []
-        for layer in layers:
-            path, sublayer = layer_file(layer)
-            if (path, sublayer) not in sources:
-                sources.append((path, sublayer))
-        generator = f"LabelGuard {plugin_version()}"
         # Describe everything first, then write: a bad input leaves no partial set of sidecars.
         planned = []
         for i, (path, sublayer) in enumerate(sources):
-            if feedback.isCanceled():
-                raise QgsProcessingException(self.tr("Cancelled; nothing was written."))
+            self.check_canceled(feedback)
             feedback.pushInfo(self.tr("Describing {}").format(path.name))
-            desc = self.run_core(
-                None, describe, path, sublayer, class_field, should_stop=feedback.isCanceled
-            )
-            data = self.run_core(None, dump_sidecar, build_sidecar(desc, generator))
-            if desc.crs is None:
-                feedback.pushWarning(
-                    self.tr("{} has no CRS; the sidecar records crs: null.").format(path.name)
-                )
-            if desc.acquisition_time is not None and not desc.acquisition_time.offset_known:
-                feedback.pushWarning(
-                    self.tr(
-                        "{}: acquisition time {} has no UTC offset; recorded as local time, not "
-                        "converted."
-                    ).format(path.name, desc.acquisition_time.local)
-                )
-            target = sidecar_path(path, folder, desc.layer, is_multi_layer(path))
-            planned.append((target, data))
+            desc = self.call(describe, path, sublayer, class_field, should_stop=feedback.isCanceled)
+            self._warn_about(feedback, path, desc)
+            data = self.call(dump_sidecar, build_sidecar(desc, generator()))
+            planned.append((sidecar_path(path, folder, desc.layer, desc.multi_layer), data))
             feedback.setProgress(100.0 * (i + 1) / len(sources))
         written = []
         for target, data in planned:
             unchanged = target.is_file() and target.read_bytes() == data
             if not unchanged:
-                try:
-                    atomic_write_bytes(target, data)
-                except OSError as exc:
-                    raise QgsProcessingException(
-                        self.tr("Cannot write sidecar {}: {}").format(target, exc)
-                    ) from exc
-            feedback.pushInfo(
-                self.tr("{}: {}").format(
-                    self.tr("unchanged") if unchanged else self.tr("written"), target
-                )
-            )
+                self.call(atomic_write_bytes, target, data)
+            state = self.tr("unchanged") if unchanged else self.tr("written")
+            feedback.pushInfo(self.tr("{}: {}").format(state, target))
             written.append(str(target))
-        return {self.SIDECARS: written, self.COUNT: len(written)}
+        return self.finish(parameters, context, {self.SIDECARS: written, self.COUNT: len(written)})
+
+    def _warn_about(self, feedback: QgsProcessingFeedback, path: Path, desc) -> None:
+        if desc.crs is None:
+            feedback.pushWarning(
+                self.tr("{} has no CRS; the sidecar records crs: null.").format(path.name)
+            )
+        if desc.acquisition_time is not None and not desc.acquisition_time.offset_known:
+            feedback.pushWarning(
+                self.tr(
+                    "{}: acquisition time {} has no UTC offset; recorded as local time, not "
+                    "converted."
+                ).format(path.name, desc.acquisition_time.local)
+            )

@@ -39,10 +39,10 @@ from ..core.training.export import (
 from ..core.training.labelmap import read_labelmap
 from ..core.training.labels import REFUSE, REPAIR
 from ..core.training.stretch import STRETCHES, parse_bands
+from ..gdalio.provenance import source_record, write_export_provenance
+from ..gdalio.tiles import GdalTileWriter, raster_facts
 from .base import LabelGuardAlgorithm
 from .compat import FLAG_ADVANCED, TYPE_VECTOR_POLYGON
-from .export_provenance import source_record, write_export_provenance
-from .training_io import GdalTileWriter, raster_facts
 
 
 def _layer_name_of(layer) -> Optional[str]:
@@ -425,7 +425,7 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
             name=os.path.splitext(os.path.basename(raster_path))[0],
             width=facts.width,
             height=facts.height,
-            geotransform=facts.geotransform,
+            geotransform=facts.pixel_geotransform,
             crs_wkt=crs_wkt,
             crs_authid=crs.authid(),
         )
@@ -477,7 +477,7 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
             target,
             log=feedback.pushInfo,
             finalize=lambda root: write_export_provenance(
-                root, sources, version, feedback.isCanceled
+                root, sources, version, self.creator(), should_stop=feedback.isCanceled
             ),
         )
         for warning in result.warnings:

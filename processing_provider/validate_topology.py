@@ -44,10 +44,11 @@ from ..core.topology import (
 )
 from ..core.topology_exceptions import FIELDS as EXCEPTION_FIELDS
 from ..core.topology_exceptions import load_exceptions
+from ..gdalio.vector import read_ogr
 from .base import LabelGuardAlgorithm
 from .compat import FLAG_ADVANCED, TYPE_VECTOR_ANY, TYPE_VECTOR_POLYGON
+from .layers import iter_layer_wkb, read_features_wkb
 from .styles import RuleStylePostProcessor
-from .vector_io import iter_layer_wkb, read_features_wkb, read_ogr
 
 RULE_HELP = {
     "invalid": "invalid (GEOS validity, every self-intersection)",

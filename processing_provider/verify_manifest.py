@@ -7,21 +7,16 @@ from typing import Any, Dict
 
 from qgis.core import (
     QgsProcessingContext,
-    QgsProcessingException,
     QgsProcessingFeedback,
-    QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFile,
-    QgsProcessingParameterFileDestination,
 )
 
+from ..core import status
 from ..core.manifest import summarize, verify_manifest
-from ..core.report import write_report
+from ..gdalio.observe import observe
 from .base import LabelGuardAlgorithm
-from .compat import FLAG_ADVANCED
-from .measure import observe
-from .sinks import write_records
 
 FIELDS = (
     ("path", "str"),
@@ -33,8 +28,6 @@ FIELDS = (
     ("expected_sha256", "str"),
     ("actual_sha256", "str"),
 )
-# Content verified: the labels and pixels are what the manifest recorded.
-OK_STATUSES = ("ok", "rewritten")
 
 
 def _measure(abs_path: Path, entry: Dict[str, Any], root: Path, should_stop):
@@ -94,54 +87,45 @@ class VerifyManifestAlgorithm(LabelGuardAlgorithm):
         )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
-        p = QgsProcessingParameterFile(self.MANIFEST, self.tr("Manifest"), extension="json")
-        p.setHelp(self.tr("The version manifest (JSON) to verify the files against."))
-        self.addParameter(p)
-        p = QgsProcessingParameterFeatureSink(
-            self.OUTPUT, self.tr("Verification status"), optional=True, createByDefault=True
+        self.add(
+            QgsProcessingParameterFile(self.MANIFEST, self.tr("Manifest"), extension="json"),
+            self.tr("The version manifest (JSON) to verify the files against."),
         )
-        p.setHelp(
+        self.add(
+            QgsProcessingParameterFeatureSink(
+                self.OUTPUT, self.tr("Verification status"), optional=True, createByDefault=True
+            ),
             self.tr(
                 "Table with one row per entry: path, status, message, details, "
                 "expected and actual SHA-256."
-            )
+            ),
         )
-        self.addParameter(p)
-        p = QgsProcessingParameterFileDestination(
-            self.REPORT,
-            self.tr("JSON report"),
-            self.tr("JSON files (*.json)"),
-            optional=True,
-            createByDefault=False,
-        )
-        p.setHelp(
+        self.add_report(
             self.tr(
                 "Optional JSON report (labelguard.report/1) with the same rows and "
                 "counts per status."
             )
         )
-        self.addParameter(p)
-        p = QgsProcessingParameterBoolean(self.FAIL_ON_ERROR, self.tr("Fail on mismatch"), False)
-        p.setHelp(
+        self.add_fail_on_error(
             self.tr(
                 "Fail (non-zero exit in qgis_process) when any entry is not ok or "
                 "rewritten, or when the manifest chain is broken."
-            )
+            ),
+            self.tr("Fail on mismatch"),
         )
-        self.addParameter(p)
-        p = QgsProcessingParameterBoolean(
-            self.SCAN_UNTRACKED, self.tr("Report untracked data files"), True
+        self.add(
+            QgsProcessingParameterBoolean(
+                self.SCAN_UNTRACKED, self.tr("Report untracked data files"), True
+            ),
+            self.tr("Walk the dataset root for data files the manifest does not list."),
+            advanced=True,
         )
-        p.setHelp(self.tr("Walk the dataset root for data files the manifest does not list."))
-        p.setFlags(p.flags() | FLAG_ADVANCED)
-        self.addParameter(p)
-        for name, label in (
+        self.add_counts(
             (self.OK_COUNT, self.tr("Entries that match")),
             (self.MISMATCH_COUNT, self.tr("Entries that do not match")),
             (self.REWRITTEN_COUNT, self.tr("Entries rewritten, content same")),
             (self.CHAIN_OK, self.tr("Manifest chain intact (1/0)")),
-        ):
-            self.addOutput(QgsProcessingOutputNumber(name, label))
+        )
 
     def processAlgorithm(  # noqa: N802 (QGIS API)
         self,
@@ -166,79 +150,56 @@ class VerifyManifestAlgorithm(LabelGuardAlgorithm):
             }
             for s in statuses
         ]
-        results: Dict[str, Any] = {}
-        dest = write_records(self, parameters, context, self.OUTPUT, FIELDS, rows)
-        if dest is not None:
-            results[self.OUTPUT] = dest
-        counts = summarize(statuses)
-        ok = sum(counts[s] for s in OK_STATUSES)
-        mismatch = len(statuses) - ok
-        report = self.parameterAsFileOutput(parameters, self.REPORT, context)
-        if report:
-            findings = [
-                dict(
-                    rule=r["status"],
-                    severity="info" if r["status"] in OK_STATUSES else "error",
-                    message=r["message"],
-                    location=None,
-                    **{
-                        k: r[k]
-                        for k in (
-                            "path",
-                            "layer",
-                            "kind",
-                            "details",
-                            "expected_sha256",
-                            "actual_sha256",
-                        )
-                    },
-                )
-                for r in rows
-            ]
-            self.run_core(
-                None,
-                write_report,
-                report,
-                "labelguard:verifymanifest",
-                findings,
-                counts,
-                {
-                    "manifest": str(manifest),
-                    "chain_ok": chain.ok,
-                    "chain": list(chain.versions),
-                    "chain_message": chain.message,
-                },
+        written: Dict[str, Any] = {
+            self.OUTPUT: self.write_sink(
+                parameters,
+                context,
+                self.OUTPUT,
+                FIELDS,
+                (([r[name] for name, _ in FIELDS], None) for r in rows),
             )
-            results[self.REPORT] = report
-        for status in (
-            "missing",
-            "modified",
-            "crs_drift",
-            "sidecar_mismatch",
-            "untracked",
-            "rewritten",
-        ):
-            if counts[status]:
-                feedback.pushInfo(self.tr("{}: {}").format(status, counts[status]))
+        }
+        counts = summarize(statuses)
+        ok = sum(counts[s] for s in status.VERIFIED)
+        mismatch = len(statuses) - ok
+        findings = [
+            dict(
+                rule=r["status"],
+                severity=status.severity(r["status"]),
+                message=r["message"],
+                location=None,
+                **{k: r[k] for k, _ in FIELDS if k not in ("message",)},
+            )
+            for r in rows
+        ]
+        extra = {
+            "manifest": str(manifest),
+            "chain_ok": chain.ok,
+            "chain": list(chain.versions),
+            "chain_message": chain.message,
+        }
+        written[self.REPORT] = self.write_report(parameters, context, findings, counts, extra)
+        for name in status.VERIFY_STATUSES:
+            if counts[name] and name != status.OK:
+                feedback.pushInfo(self.tr("{}: {}").format(name, counts[name]))
         if not chain.ok:
             feedback.reportError(self.tr("Manifest chain broken: {}").format(chain.message), False)
-        results.update(
-            {
-                self.OK_COUNT: ok,
-                self.MISMATCH_COUNT: mismatch,
-                self.REWRITTEN_COUNT: counts["rewritten"],
-                self.CHAIN_OK: 1 if chain.ok else 0,
-            }
+        results = {
+            self.OK_COUNT: ok,
+            self.MISMATCH_COUNT: mismatch,
+            self.REWRITTEN_COUNT: counts[status.REWRITTEN],
+            self.CHAIN_OK: 1 if chain.ok else 0,
+        }
+        problems = [f"{counts[s]} {s}" for s in counts if counts[s] and not status.is_verified(s)]
+        if not chain.ok:
+            problems.append("broken manifest chain")
+        return self.finish(
+            parameters,
+            context,
+            results,
+            optional=written,
+            failures=mismatch + (0 if chain.ok else 1),
+            failure_message=self.tr("Dataset does not match manifest {}: {}.").format(
+                manifest.name, ", ".join(problems)
+            ),
         )
-        if self.parameterAsBoolean(parameters, self.FAIL_ON_ERROR, context) and (
-            mismatch or not chain.ok
-        ):
-            problems = ", ".join(
-                f"{counts[s]} {s}" for s in counts if counts[s] and s not in OK_STATUSES
-            )
-            if not chain.ok:
-                problems = ", ".join(filter(None, [problems, "broken manifest chain"]))
-            raise QgsProcessingException(
-                self.tr("Dataset does not match manifest {}: {}.").format(manifest.name, problems)
-            )
-        return results

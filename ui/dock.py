@@ -11,6 +11,7 @@ from qgis.gui import QgsDockWidget
 from qgis.PyQt import uic
 from qgis.PyQt.QtWidgets import QLabel, QSplitter, QToolButton, QTreeView, QWidget
 
+from ..core import status
 from .models import LayerStatus, LayerStatusModel, LineageModel, Role
 from .tasks import LayerStatusTask, layer_ref
 
@@ -21,11 +22,8 @@ SETTINGS = "labelguard/dock/"
 
 def summary_text(counts: Dict[str, int], tr: Callable[[str], str]) -> str:
     """One line such as "2 verified · 1 needs attention · 1 without data file"."""
-    verified = counts.get("ok", 0) + counts.get("rewritten", 0)
-    problems = sum(
-        counts.get(k, 0)
-        for k in ("modified", "missing", "crs_drift", "sidecar_mismatch", "error", "unsaved")
-    )
+    verified = sum(counts.get(k, 0) for k in status.VERIFIED)
+    problems = sum(counts.get(k, 0) for k in status.NEEDS_ATTENTION)
     parts = [tr("{} verified").format(verified)]
     if problems:
         parts.append(
@@ -33,10 +31,10 @@ def summary_text(counts: Dict[str, int], tr: Callable[[str], str]) -> str:
                 problems
             )
         )
-    if counts.get("untracked"):
-        parts.append(tr("{} untracked").format(counts["untracked"]))
-    if counts.get("no_file"):
-        parts.append(tr("{} without data file").format(counts["no_file"]))
+    if counts.get(status.UNTRACKED):
+        parts.append(tr("{} untracked").format(counts[status.UNTRACKED]))
+    if counts.get(status.NO_FILE):
+        parts.append(tr("{} without data file").format(counts[status.NO_FILE]))
     return " · ".join(parts)
 
 

@@ -9,21 +9,22 @@ from typing import Iterable, Optional, Sequence
 from qgis.PyQt.QtCore import QCoreApplication, Qt
 from qgis.PyQt.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel
 
+from ..core import status
 from ..core.lineage import Lineage
 
 # Status -> (label, colour). Colours follow traffic-light semantics, readable on light themes.
 STATUS_STYLE = {
-    "ok": ("verified", "#2f855a"),
-    "rewritten": ("verified (rewritten)", "#2f855a"),
-    "modified": ("modified", "#c53030"),
-    "missing": ("missing", "#c53030"),
-    "crs_drift": ("CRS drift", "#c53030"),
-    "sidecar_mismatch": ("sidecar mismatch", "#c05621"),
-    "untracked": ("untracked", "#718096"),
-    "unsaved": ("unsaved edits", "#c05621"),
-    "no_file": ("no data file", "#718096"),
+    status.OK: ("verified", "#2f855a"),
+    status.REWRITTEN: ("verified (rewritten)", "#2f855a"),
+    status.MODIFIED: ("modified", "#c53030"),
+    status.MISSING: ("missing", "#c53030"),
+    status.CRS_DRIFT: ("CRS drift", "#c53030"),
+    status.SIDECAR_MISMATCH: ("sidecar mismatch", "#c05621"),
+    status.UNTRACKED: ("untracked", "#718096"),
+    status.UNSAVED: ("unsaved edits", "#c05621"),
+    status.NO_FILE: ("no data file", "#718096"),
     "checking": ("checking…", "#718096"),
-    "error": ("error", "#c53030"),
+    status.ERROR: ("error", "#c53030"),
 }
 
 
@@ -115,7 +116,7 @@ class LineageModel(QStandardItemModel):
             self.appendRow(items)
         if not lineage.intact:
             item = QStandardItem(_tr("chain broken"))
-            item.setForeground(QBrush(QColor(STATUS_STYLE["error"][1])))
+            item.setForeground(QBrush(QColor(STATUS_STYLE[status.ERROR][1])))
             detail = QStandardItem(lineage.message)
             detail.setToolTip(lineage.message)
             self.appendRow([item, QStandardItem(""), QStandardItem(""), detail])

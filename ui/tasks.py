@@ -19,6 +19,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QCoreApplication
 
+from ..core import status
 from ..core.errors import LabelGuardError
 from ..core.lineage import latest_manifest_for, lineage
 from .models import LayerStatus
@@ -67,7 +68,7 @@ def verify_with_algorithm(
             raise LabelGuardError(f"Verification of {manifest.name} failed; see the log.")
         with open(report, encoding="utf-8") as fh:
             doc = json.load(fh)
-    return {(f["path"], f.get("layer")): (f["rule"], f["message"]) for f in doc["findings"]}
+    return {(f["path"], f.get("layer")): (f["status"], f["message"]) for f in doc["findings"]}
 
 
 def compute_statuses(refs: List[LayerRef], feedback: QgsProcessingFeedback) -> List[LayerStatus]:
@@ -78,13 +79,13 @@ def compute_statuses(refs: List[LayerRef], feedback: QgsProcessingFeedback) -> L
     for ref in refs:
         if ref.path is None:
             out[ref.layer_id] = LayerStatus(
-                ref.layer_id, ref.name, "no_file", message=tr("memory, database or web layer")
+                ref.layer_id, ref.name, status.NO_FILE, message=tr("memory, database or web layer")
             )
             continue
         found = latest_manifest_for(Path(ref.path), ref.sublayer)
         if found is None:
             out[ref.layer_id] = LayerStatus(
-                ref.layer_id, ref.name, "untracked", message=tr("no manifest lists this file")
+                ref.layer_id, ref.name, status.UNTRACKED, message=tr("no manifest lists this file")
             )
             continue
         by_manifest.setdefault(found[0], []).append((ref, found[1]))
@@ -98,18 +99,18 @@ def compute_statuses(refs: List[LayerRef], feedback: QgsProcessingFeedback) -> L
         except LabelGuardError as exc:
             for ref, _ in items:
                 out[ref.layer_id] = LayerStatus(
-                    ref.layer_id, ref.name, "error", message=str(exc), manifest=str(manifest)
+                    ref.layer_id, ref.name, status.ERROR, message=str(exc), manifest=str(manifest)
                 )
             continue
         version = lin.versions[0].version if lin.versions else ""
         for ref, entry in items:
-            status, message = results.get(
-                (entry["path"], entry.get("layer")), ("error", tr("entry not verified"))
+            state, message = results.get(
+                (entry["path"], entry.get("layer")), (status.ERROR, tr("entry not verified"))
             )
             if ref.modified:
-                status, message = "unsaved", tr("layer has unsaved edits; save to verify them")
+                state, message = status.UNSAVED, tr("layer has unsaved edits; save to verify them")
             out[ref.layer_id] = LayerStatus(
-                ref.layer_id, ref.name, status, version, message, str(manifest), lin
+                ref.layer_id, ref.name, state, version, message, str(manifest), lin
             )
         feedback.setProgress(100.0 * (i + 1) / n)
     return [out[r.layer_id] for r in refs if r.layer_id in out]

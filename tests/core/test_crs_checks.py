@@ -415,7 +415,7 @@ def test_report_is_valid_and_deterministic(tmp_path):
         "total",
         "findings",
     ]
-    assert doc["tool"] == "checkcrs"
+    assert doc["tool"] == "labelguard:checkcrs"
     assert doc["counts"]["missing_crs"] == doc["counts"]["wrong_units"] == 1
     assert doc["counts"]["no_overlap"] == 0
     assert len(doc["counts"]) == 10

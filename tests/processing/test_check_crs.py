@@ -75,7 +75,7 @@ def test_clean_mixed_raster_and_vector_dataset_reports_nothing(run_alg, tmp_path
     report = _report(tmp_path)
     assert (report["schema"], report["tool"], report["total"]) == (
         "labelguard.report/1",
-        "checkcrs",
+        "labelguard:checkcrs",
         0,
     )
     assert [(lyr["kind"], lyr["crs"]) for lyr in report["layers"]] == [
