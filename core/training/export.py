@@ -24,13 +24,13 @@ from .dataset import (
     TileWindow,
     TileWriter,
 )
-from .encode import class_mask, coco_annotations, yolo_box_lines, yolo_segment_lines
 from .geo import pixel_to_world, tile_geotransform, world_to_pixel
 from .labelmap import check_classes, class_name, labelmap_from_values
 from .labels import check_labels, first
-from .splits import TRAIN, VAL, assign_splits
+from .splits import SPLITS, VAL, assign_splits
 from .staging import INDEX_NAME, check_target, staged_folder
 from .tiling import plan_tiles
+from .writers import WRITERS, DatasetContext, TileLabels
 
 __all__ = [  # the adapter and tests import the types from here, where they always lived
     "FORMATS",
@@ -45,8 +45,7 @@ __all__ = [  # the adapter and tests import the types from here, where they alwa
     "export_training",
 ]
 
-FORMATS = ("coco", "yolo_boxes", "yolo_segments", "masks")
-SPLITS = (TRAIN, VAL)
+FORMATS = tuple(WRITERS)  # FORMAT parameter value -> format name
 
 
 def annotations_content_sha256(fids: np.ndarray, geoms: np.ndarray, names: Sequence[Any]) -> str:
@@ -209,23 +208,11 @@ def export_training(
         )
     starts = np.searchsorted(pieces.tile, kept, side="left")
     ends = np.searchsorted(pieces.tile, kept, side="right")
-    yolo_of = labelmap.yolo_index()
-    yolo_by_cat = {cat_of[n]: yolo_of[n] for n in labelmap.names}
-    mask_dtype = np.uint8 if max(labelmap.ids, default=0) <= 255 else np.uint16
 
     with staged_folder(target_path, options.overwrite) as root:
-        for split in SPLITS:
-            (root / "images" / split).mkdir(parents=True)
-            if fmt in ("yolo_boxes", "yolo_segments"):
-                (root / "labels" / split).mkdir(parents=True)
-            if fmt == "masks":
-                (root / "masks" / split).mkdir(parents=True)
-        if fmt == "coco":
-            (root / "annotations").mkdir()
-        coco_images: Dict[str, List[Dict[str, Any]]] = {s: [] for s in SPLITS}
-        coco_anns: Dict[str, List[Dict[str, Any]]] = {s: [] for s in SPLITS}
+        fmt_writer = WRITERS[fmt](DatasetContext(root, image, labelmap, writer))
+        fmt_writer.begin()
         tile_records: List[Dict[str, Any]] = []
-        ann_id = 0
         say(f"Writing {len(tiles)} tiles ({fmt})")
         write_tick = ticker.sub(max(1, len(tiles)), 0.2, 0.93)
         for k, tile in enumerate(tiles):  # one iteration per tile: pixels are written per tile
@@ -246,106 +233,17 @@ def export_training(
                 "geotransform": list(tile.geotransform),
                 "annotations": int(sl.stop - sl.start),
             }
-            if fmt == "coco":
-                coco_images[tile.split].append(
-                    {
-                        "id": tile.image_id,
-                        "file_name": f"{tile.name}{ext_image}",
-                        "path": img_rel,
-                        "width": tile.width,
-                        "height": tile.height,
-                        "split": tile.split,
-                        "col_off": tile.col_off,
-                        "row_off": tile.row_off,
-                        "geotransform": list(tile.geotransform),
-                        "crs_wkt": image.crs_wkt,
-                    }
-                )
-                encoded = coco_annotations(geoms, tile.width, tile.height)
-                src_fids = used_fids[pieces.ann[sl]].tolist()
-                vis = np.round(pieces.visible[sl], 4).tolist()
-                for j, ann in enumerate(encoded):
-                    ann_id += 1
-                    ann.update(
-                        id=ann_id,
-                        image_id=tile.image_id,
-                        category_id=int(cats[j]),
-                        source_fid=src_fids[j],
-                        visible_fraction=vis[j],
-                    )
-                    coco_anns[tile.split].append(
-                        {
-                            key: ann[key]
-                            for key in (
-                                "id",
-                                "image_id",
-                                "category_id",
-                                "segmentation",
-                                "area",
-                                "bbox",
-                                "iscrowd",
-                                "source_fid",
-                                "visible_fraction",
-                            )
-                        }
-                    )
-            elif fmt in ("yolo_boxes", "yolo_segments"):
-                yolo_cls = [yolo_by_cat[int(c)] for c in cats]
-                encode = yolo_box_lines if fmt == "yolo_boxes" else yolo_segment_lines
-                lines = encode(geoms, yolo_cls, tile.width, tile.height)
-                label_rel = f"labels/{tile.split}/{tile.name}.txt"
-                # Plain writes: the staging folder, renamed at the end, is the atomic unit.
-                (root / label_rel).write_text("".join(f"{ln}\n" for ln in lines), encoding="utf-8")
-                record["label"] = label_rel
-            else:
-                mask = class_mask(geoms, cats.tolist(), tile.width, tile.height, mask_dtype)
-                mask_rel = f"masks/{tile.split}/{tile.name}{writer.mask_ext}"
-                writer.write_mask(tile, mask, root / mask_rel)
-                record["mask"] = mask_rel
+            labels = TileLabels(
+                geoms=geoms,
+                category_ids=cats,
+                source_fids=used_fids[pieces.ann[sl]],
+                visible=pieces.visible[sl],
+            )
+            record.update(fmt_writer.add_tile(tile, labels))
             tile_records.append(record)
             write_tick.advance()
 
-        categories = [
-            {"id": i, "name": n, "supercategory": ""}
-            for i, n in sorted(zip(labelmap.ids, labelmap.names))
-        ]
-        if fmt == "coco":
-            for split in SPLITS:
-                doc = {
-                    "info": {
-                        "description": f"LabelGuard export of {image.name}",
-                        "version": SCHEMA,
-                    },
-                    "licenses": [],
-                    "images": coco_images[split],
-                    "annotations": coco_anns[split],
-                    "categories": categories,
-                }
-                (root / "annotations" / f"instances_{split}.json").write_text(
-                    json.dumps(doc, separators=(",", ":")), encoding="utf-8"
-                )
-        elif fmt in ("yolo_boxes", "yolo_segments"):
-            import yaml
-
-            yolo_names = {yolo_of[n]: n for n in labelmap.names}
-            data = {"train": "images/train"}
-            if any(t.split == VAL for t in tiles):
-                data["val"] = "images/val"
-            doc_yaml = {**data, "nc": len(yolo_names), "names": dict(sorted(yolo_names.items()))}
-            (root / "data.yaml").write_text(
-                "# YOLO dataset written by LabelGuard; paths are relative to this file.\n"
-                + yaml.safe_dump(doc_yaml, sort_keys=False, allow_unicode=True),
-                encoding="utf-8",
-            )
-        else:
-            classes = [{"id": 0, "name": "background"}] + [
-                {"id": c["id"], "name": c["name"]} for c in categories
-            ]
-            (root / "classes.json").write_text(
-                json.dumps({"classes": classes, "dtype": np.dtype(mask_dtype).name}, indent=2)
-                + "\n",
-                encoding="utf-8",
-            )
+        fmt_writer.finish()
         (root / "labelmap.json").write_text(
             json.dumps(labelmap.to_json(), indent=2) + "\n", encoding="utf-8"
         )
