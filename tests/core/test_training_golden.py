@@ -101,3 +101,17 @@ def test_every_file_equals_golden(tmp_path, case):
     assert written == expected
     for rel in written:
         assert (out / rel).read_bytes() == (golden / rel).read_bytes(), rel
+
+
+def test_format_numbers_follow_the_format_parameter():
+    """FORMAT 0..3 is a released parameter: the writer registry must keep this order."""
+    from labelguard.core.training.export import FORMATS
+    from labelguard.core.training.writers import WRITERS
+
+    assert FORMATS == ("coco", "yolo_boxes", "yolo_segments", "masks")
+    assert [cls.__name__ for cls in WRITERS.values()] == [
+        "CocoWriter",
+        "YoloBoxesWriter",
+        "YoloSegmentsWriter",
+        "MaskWriter",
+    ]

@@ -32,7 +32,7 @@ class YoloWriter(FormatWriter):
     def add_tile(self, tile: TileWindow, labels: TileLabels) -> Dict[str, str]:
         self._has_val = self._has_val or tile.split == VAL
         yolo_cls = [self._yolo_by_cat[int(c)] for c in labels.category_ids]
-        lines = type(self).encode(labels.geoms, yolo_cls, tile.width, tile.height)
+        lines = self.encode(labels.geoms, yolo_cls, tile.width, tile.height)
         label_rel = f"labels/{tile.split}/{tile.name}.txt"
         (self.root / label_rel).write_text("".join(f"{ln}\n" for ln in lines), encoding="utf-8")
         return {"label": label_rel}
