@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -15,103 +15,38 @@ from ..errors import InputError
 from ..geos import shapely
 from ..hashing import hash_files, sha256_file
 from ..progress import ProgressFn, StopFn, Ticker
-from .clip import clip_to_tiles
-from .encode import class_mask, coco_annotations, yolo_box_lines, yolo_segment_lines
-from .geo import GeoTransform, pixel_to_world, tile_geotransform, world_to_pixel
+from .clip import TilePieces, clip_to_tiles
+from .dataset import (
+    SCHEMA,
+    AnnotationSource,
+    ExportOptions,
+    ExportResult,
+    ImageSource,
+    TileWindow,
+    TileWriter,
+)
+from .geo import pixel_to_world, tile_geotransform, world_to_pixel
 from .labelmap import LabelMap, check_classes, class_name, labelmap_from_values
-from .labels import REPAIR, check_labels, first
-from .splits import TRAIN, VAL, assign_splits
+from .labels import LabelCheck, check_labels, first
+from .splits import SPLITS, VAL, assign_splits
 from .staging import INDEX_NAME, check_target, staged_folder
 from .tiling import plan_tiles
+from .writers import WRITERS, DatasetContext, FormatWriter, TileLabels
 
-SCHEMA = "labelguard.training/1"
-FORMATS = ("coco", "yolo_boxes", "yolo_segments", "masks")
-SPLITS = (TRAIN, VAL)
+__all__ = [  # the adapter and tests import the types from here, where they always lived
+    "FORMATS",
+    "SCHEMA",
+    "AnnotationSource",
+    "ExportOptions",
+    "ExportResult",
+    "ImageSource",
+    "TileWindow",
+    "TileWriter",
+    "annotations_content_sha256",
+    "export_training",
+]
 
-
-@dataclass(frozen=True)
-class ImageSource:
-    """The image being tiled: size in pixels, GDAL geotransform, CRS as WKT2 (+ authid)."""
-
-    path: str
-    name: str
-    width: int
-    height: int
-    geotransform: GeoTransform
-    crs_wkt: str
-    crs_authid: str = ""
-
-
-@dataclass(frozen=True)
-class AnnotationSource:
-    """Annotation features already in the image CRS; ``classes`` are raw field values."""
-
-    fids: np.ndarray
-    geoms: np.ndarray
-    classes: Sequence[Any]
-    name: str
-    path: str = ""
-    class_field: str = ""
-    source_crs: str = ""
-
-
-@dataclass(frozen=True)
-class ExportOptions:
-    fmt: int = 0
-    tile_size: int = 512
-    overlap: int = 64
-    min_visible: float = 0.2
-    include_empty: bool = False
-    val_fraction: float = 0.2
-    seed: int = 42
-    block_tiles: int = 4
-    labelmap: LabelMap | None = None
-    invalid_mode: str = REPAIR
-    overwrite: bool = False
-
-
-@dataclass(frozen=True)
-class TileWindow:
-    """One tile: COCO image id, file stem, split and window in image pixels."""
-
-    image_id: int
-    name: str
-    split: str
-    col_off: int
-    row_off: int
-    width: int
-    height: int
-    geotransform: GeoTransform
-
-
-class TileWriter(Protocol):
-    """What the adapter provides: pixels in, georeferenced files out (GDAL lives there)."""
-
-    image_ext: str
-    mask_ext: str
-
-    def write_image(self, tile: TileWindow, path: Path) -> None: ...
-
-    def write_mask(self, tile: TileWindow, mask: np.ndarray, path: Path) -> None: ...
-
-    def write_index(self, path: Path, tiles: Sequence[TileWindow], wkts: Sequence[str]) -> None: ...
-
-    def describe(self) -> Dict[str, Any]: ...
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    folder: str
-    tile_count: int
-    annotation_count: int
-    split_tiles: Dict[str, int]
-    empty_tiles: int
-    dropped_pieces: int
-    features_used: int
-    repaired: int
-    skipped: Dict[str, int]
-    labelmap: LabelMap
-    warnings: Tuple[str, ...] = field(default_factory=tuple)
+FORMATS = tuple(WRITERS)  # FORMAT parameter value -> format name
 
 
 def annotations_content_sha256(fids: np.ndarray, geoms: np.ndarray, names: Sequence[Any]) -> str:
@@ -135,10 +70,6 @@ def _source_record(path: str, should_stop: StopFn) -> Dict[str, Any]:
     return {"path": path or None, "size": None, "sha256": None}
 
 
-def _class_names(annotations: AnnotationSource) -> np.ndarray:
-    return np.array([class_name(v) for v in annotations.classes], dtype=object)
-
-
 def _validate_inputs(
     image: ImageSource, annotations: AnnotationSource, options: ExportOptions
 ) -> None:
@@ -159,50 +90,51 @@ def _validate_inputs(
         )
 
 
-def export_training(
-    image: ImageSource,
-    annotations: AnnotationSource,
-    options: ExportOptions,
-    writer: TileWriter,
-    target: str,
-    progress: ProgressFn = None,
-    should_stop: StopFn = None,
-    log: Any = None,
-    finalize: Optional[Callable[[Path], None]] = None,
-) -> ExportResult:
-    """Write a training dataset for ``image`` + ``annotations`` into folder ``target``.
+@dataclass(frozen=True)
+class _Labels:
+    """The annotations that go into the dataset, after the class, geometry and image checks;
+    ``used_*`` are aligned, ``pix`` in image pixels, ``used_geoms`` in the image CRS."""
 
-    The folder is built next to ``target`` and renamed into place at the end, so a cancel or
-    an error leaves no partial dataset. ``log`` (optional) receives one line per stage.
+    features: int
+    no_class: int
+    check: LabelCheck
+    outside: int
+    labelmap: LabelMap
+    used_fids: np.ndarray
+    used_names: np.ndarray
+    used_geoms: np.ndarray
+    used_cats: np.ndarray
+    pix: np.ndarray
 
-    Raises:
-        InputError: bad input (no CRS, no features, class problems, annotations outside the
-            image, refused invalid labels); OutputExists: target not usable; Cancelled.
-    """
-    say = log or (lambda _msg: None)
-    ticker = Ticker(1.0, progress, should_stop)
-    _validate_inputs(image, annotations, options)
-    target_path = Path(target)
-    check_target(target_path, options.overwrite)
-    warnings: List[str] = []
+    @property
+    def skipped_geometry(self) -> int:
+        return len(self.check.empty_fids) + len(self.check.unrepairable_fids)
 
-    fids = np.asarray(annotations.fids, dtype=np.int64)
-    names = _class_names(annotations)  # field values -> names: one cheap call per feature
+
+def _class_names(
+    annotations: AnnotationSource, field_label: str, warnings: List[str]
+) -> Tuple[np.ndarray, np.ndarray]:
+    """(class name per feature, no-class mask); refuses a field that is empty everywhere."""
+    names = np.array([class_name(v) for v in annotations.classes], dtype=object)  # cheap
     no_class = np.array([n is None for n in names], dtype=bool)
-    field_label = annotations.class_field or "CLASS_FIELD"
     if no_class.all():
         raise InputError(
             f"Class field '{field_label}' of '{annotations.name}' is empty (NULL or blank) for "
             f"all {len(names)} features; choose the field that holds the class names."
         )
     if no_class.any():
+        fids = np.asarray(annotations.fids, dtype=np.int64)
         warnings.append(
             f"{int(no_class.sum())} feature(s) with an empty '{field_label}' were skipped "
             f"(feature ids {first(tuple(int(f) for f in np.sort(fids[no_class])))})."
         )
+    return names, no_class
 
-    say(f"Checking {len(fids)} annotation geometries")
-    check = check_labels(fids, annotations.geoms, options.invalid_mode)
+
+def _checked_geometries(
+    fids: np.ndarray, geoms: np.ndarray, mode: str, warnings: List[str]
+) -> LabelCheck:
+    check = check_labels(fids, geoms, mode)
     if check.repaired:
         warnings.append(
             f"{check.repaired} invalid geometr{'y was' if check.repaired == 1 else 'ies were'} "
@@ -213,6 +145,23 @@ def export_training(
         warnings.append(
             f"{len(lost)} empty or unrepairable geometries were skipped ({first(lost)})."
         )
+    return check
+
+
+def _prepare_labels(
+    image: ImageSource,
+    annotations: AnnotationSource,
+    options: ExportOptions,
+    warnings: List[str],
+    say: Callable[[str], None],
+    ticker: Ticker,
+) -> _Labels:
+    """Class names, geometry check/repair, label map, and the labels that touch the image."""
+    fids = np.asarray(annotations.fids, dtype=np.int64)
+    field_label = annotations.class_field or "CLASS_FIELD"
+    names, no_class = _class_names(annotations, field_label, warnings)
+    say(f"Checking {len(fids)} annotation geometries")
+    check = _checked_geometries(fids, annotations.geoms, options.invalid_mode, warnings)
     use = check.keep & ~no_class
     ticker.check()
 
@@ -224,8 +173,7 @@ def export_training(
     cat_of = labelmap.id_of()
 
     pix = world_to_pixel(image.geotransform, check.geoms[use])
-    img_box = shapely.box(0, 0, image.width, image.height)
-    on_image = shapely.intersects(pix, img_box)
+    on_image = shapely.intersects(pix, shapely.box(0, 0, image.width, image.height))
     if not on_image.any():
         raise InputError(
             f"None of the {int(use.sum())} annotations in '{annotations.name}' overlaps image "
@@ -236,15 +184,60 @@ def export_training(
     if outside:
         warnings.append(f"{outside} annotation(s) lie entirely outside the image and were skipped.")
     used_idx = np.flatnonzero(use)[on_image]
-    pix = pix[on_image]
-    used_fids = fids[used_idx]
     used_names = names[used_idx]
-    used_cats = np.array([cat_of[str(n)] for n in used_names], dtype=np.int64)
+    return _Labels(
+        features=int(len(fids)),
+        no_class=int(no_class.sum()),
+        check=check,
+        outside=outside,
+        labelmap=labelmap,
+        used_fids=fids[used_idx],
+        used_names=used_names,
+        used_geoms=check.geoms[used_idx],
+        used_cats=np.array([cat_of[str(n)] for n in used_names], dtype=np.int64),
+        pix=pix[on_image],
+    )
 
+
+@dataclass(frozen=True)
+class _Plan:
+    """The tiles to write, in order, and where each tile's pieces sit in ``pieces``."""
+
+    tiles: List[TileWindow]  # a list, as the pixel writer's write_index always got
+    pieces: TilePieces
+    starts: np.ndarray
+    ends: np.ndarray
+    empty_tiles: int
+    block_tiles: int
+
+    @property
+    def n_pieces(self) -> int:
+        return int((self.ends - self.starts).sum()) if len(self.tiles) else 0
+
+    def labels_of(self, k: int, labels: _Labels) -> TileLabels:
+        sl = slice(int(self.starts[k]), int(self.ends[k]))
+        ann = self.pieces.ann[sl]
+        return TileLabels(
+            geoms=self.pieces.geoms[sl],
+            category_ids=labels.used_cats[ann],
+            source_fids=labels.used_fids[ann],
+            visible=self.pieces.visible[sl],
+        )
+
+
+def _plan_tiles(
+    image: ImageSource,
+    labels: _Labels,
+    options: ExportOptions,
+    warnings: List[str],
+    say: Callable[[str], None],
+    ticker: Ticker,
+) -> _Plan:
+    """Tile grid, labels clipped to it, the tiles kept and their split."""
     block_tiles = options.block_tiles if options.val_fraction > 0 else 0
     grid = plan_tiles(image.width, image.height, options.tile_size, options.overlap, block_tiles)
-    say(f"Clipping {len(pix)} annotations to {len(grid)} tiles")
-    pieces = clip_to_tiles(pix, grid, options.min_visible, ticker.sub(1, 0.02, 0.2))
+    say(f"Clipping {len(labels.pix)} annotations to {len(grid)} tiles")
+    pieces = clip_to_tiles(labels.pix, grid, options.min_visible, ticker.sub(1, 0.02, 0.2))
     has_labels = np.bincount(pieces.tile, minlength=len(grid)) > 0
     keep_tile = has_labels | options.include_empty
     splits = assign_splits(grid.block, keep_tile, options.val_fraction, options.seed)
@@ -254,9 +247,6 @@ def export_training(
             "SPLIT_BLOCK_TILES or TILE_SIZE to get a spatially separate validation set."
         )
     kept = np.flatnonzero(keep_tile)
-    ext_image = writer.image_ext
-    fmt = FORMATS[options.fmt]
-
     tiles: List[TileWindow] = []
     for image_id, t in enumerate(kept.tolist(), start=1):
         c, r = int(grid.col_off[t]), int(grid.row_off[t])
@@ -272,248 +262,227 @@ def export_training(
                 geotransform=tile_geotransform(image.geotransform, c, r),
             )
         )
-    starts = np.searchsorted(pieces.tile, kept, side="left")
-    ends = np.searchsorted(pieces.tile, kept, side="right")
-    yolo_of = labelmap.yolo_index()
-    yolo_by_cat = {cat_of[n]: yolo_of[n] for n in labelmap.names}
-    mask_dtype = np.uint8 if max(labelmap.ids, default=0) <= 255 else np.uint16
+    return _Plan(
+        tiles=tiles,
+        pieces=pieces,
+        starts=np.searchsorted(pieces.tile, kept, side="left"),
+        ends=np.searchsorted(pieces.tile, kept, side="right"),
+        empty_tiles=int((~has_labels[kept]).sum()),
+        block_tiles=block_tiles,
+    )
+
+
+def _write_tiles(
+    root: Path,
+    plan: _Plan,
+    labels: _Labels,
+    pixels: TileWriter,
+    fmt_writer: FormatWriter,
+    tick: Ticker,
+) -> List[Dict[str, Any]]:
+    """Image and labels of every tile; returns the tile records of the dataset index."""
+    records: List[Dict[str, Any]] = []
+    for k, tile in enumerate(plan.tiles):  # one iteration per tile: pixels are written per tile
+        img_rel = f"images/{tile.split}/{tile.name}{pixels.image_ext}"
+        pixels.write_image(tile, root / img_rel)
+        record: Dict[str, Any] = {
+            "image_id": tile.image_id,
+            "name": tile.name,
+            "split": tile.split,
+            "image": img_rel,
+            "col_off": tile.col_off,
+            "row_off": tile.row_off,
+            "width": tile.width,
+            "height": tile.height,
+            "geotransform": list(tile.geotransform),
+            "annotations": int(plan.ends[k] - plan.starts[k]),
+        }
+        record.update(fmt_writer.add_tile(tile, plan.labels_of(k, labels)))
+        records.append(record)
+        tick.advance()
+    return records
+
+
+def _write_tile_index(
+    root: Path, image: ImageSource, tiles: Sequence[TileWindow], pixels: TileWriter
+) -> None:
+    """``tiles.gpkg``: the footprint of every tile in the image CRS (full-precision WKT)."""
+    footprints = (
+        shapely.to_wkt(
+            pixel_to_world(
+                image.geotransform,
+                shapely.box(
+                    np.array([t.col_off for t in tiles]),
+                    np.array([t.row_off for t in tiles]),
+                    np.array([t.col_off + t.width for t in tiles]),
+                    np.array([t.row_off + t.height for t in tiles]),
+                ),
+            ),
+            rounding_precision=-1,
+        ).tolist()
+        if tiles
+        else []
+    )
+    pixels.write_index(root / "tiles.gpkg", tiles, footprints)
+
+
+def _provenance(
+    image: ImageSource, annotations: AnnotationSource, labels: _Labels, should_stop: StopFn
+) -> Dict[str, Any]:
+    return {
+        "image": _source_record(image.path, should_stop),
+        "annotations": {
+            **_source_record(annotations.path, should_stop),
+            "layer": annotations.name,
+            "class_field": annotations.class_field,
+            "source_crs": annotations.source_crs,
+            "content_sha256": annotations_content_sha256(
+                labels.used_fids, labels.used_geoms, labels.used_names
+            ),
+        },
+    }
+
+
+def _split_counts(tiles: Sequence[TileWindow]) -> Dict[str, int]:
+    return {s: sum(1 for t in tiles if t.split == s) for s in SPLITS}
+
+
+def _index_document(
+    fmt: str,
+    image: ImageSource,
+    options: ExportOptions,
+    pixels: TileWriter,
+    labels: _Labels,
+    plan: _Plan,
+    warnings: List[str],
+    provenance: Dict[str, Any],
+    tile_records: List[Dict[str, Any]],
+    files: List[Dict[str, Any]],
+) -> Dict[str, Any]:
+    """``labelguard_dataset.json``; its key order is part of the format."""
+    check = labels.check
+    return {
+        "schema": SCHEMA,
+        "format": fmt,
+        "image": {
+            "name": image.name,
+            "width": image.width,
+            "height": image.height,
+            "geotransform": list(image.geotransform),
+            "crs_wkt": image.crs_wkt,
+            "crs_authid": image.crs_authid,
+            "tiles": pixels.describe(),
+        },
+        "sources": provenance,
+        "parameters": {
+            "tile_size": options.tile_size,
+            "overlap": options.overlap,
+            "min_visible": options.min_visible,
+            "include_empty": options.include_empty,
+            "val_fraction": options.val_fraction,
+            "seed": options.seed,
+            "split_block_tiles": plan.block_tiles,
+            "invalid_labels": options.invalid_mode,
+        },
+        "labels": {
+            "features": labels.features,
+            "used": int(len(labels.used_fids)),
+            "repaired": check.repaired,
+            "repaired_fids": list(check.invalid_fids),
+            "skipped_empty_class": labels.no_class,
+            "skipped_empty_geometry": labels.skipped_geometry,
+            "outside_image": labels.outside,
+            "pieces_written": plan.n_pieces,
+            "pieces_dropped_below_min_visible": plan.pieces.dropped,
+        },
+        "categories": labels.labelmap.to_json(),
+        "splits": _split_counts(plan.tiles),
+        "warnings": warnings,
+        "tiles": tile_records,
+        "files": files,
+    }
+
+
+def _result(target: Path, labels: _Labels, plan: _Plan, warnings: List[str]) -> ExportResult:
+    return ExportResult(
+        folder=str(target),
+        tile_count=len(plan.tiles),
+        annotation_count=plan.n_pieces,
+        split_tiles=_split_counts(plan.tiles),
+        empty_tiles=plan.empty_tiles,
+        dropped_pieces=plan.pieces.dropped,
+        features_used=int(len(labels.used_fids)),
+        repaired=labels.check.repaired,
+        skipped={
+            "empty_class": labels.no_class,
+            "empty_geometry": labels.skipped_geometry,
+            "outside_image": labels.outside,
+        },
+        labelmap=labels.labelmap,
+        warnings=tuple(warnings),
+    )
+
+
+def export_training(
+    image: ImageSource,
+    annotations: AnnotationSource,
+    options: ExportOptions,
+    writer: TileWriter,
+    target: str,
+    progress: ProgressFn = None,
+    should_stop: StopFn = None,
+    log: Any = None,
+    finalize: Optional[Callable[[Path], None]] = None,
+) -> ExportResult:
+    """Write a training dataset for ``image`` + ``annotations`` into folder ``target``.
+
+    The folder is built next to ``target`` and renamed into place at the end, so a cancel or
+    an error leaves no partial dataset. ``log`` (optional) receives one line per stage.
+    ``writer`` writes the pixels (image tiles, masks, the tile index); the format's own files
+    come from the :data:`~.writers.WRITERS` entry that ``options.fmt`` names.
+
+    Raises:
+        InputError: bad input (no CRS, no features, class problems, annotations outside the
+            image, refused invalid labels); OutputExists: target not usable; Cancelled.
+    """
+    say = log or (lambda _msg: None)
+    ticker = Ticker(1.0, progress, should_stop)
+    _validate_inputs(image, annotations, options)
+    target_path = Path(target)
+    check_target(target_path, options.overwrite)
+    warnings: List[str] = []
+    labels = _prepare_labels(image, annotations, options, warnings, say, ticker)
+    plan = _plan_tiles(image, labels, options, warnings, say, ticker)
+    fmt = FORMATS[options.fmt]
+    tiles = plan.tiles
 
     with staged_folder(target_path, options.overwrite) as root:
-        for split in SPLITS:
-            (root / "images" / split).mkdir(parents=True)
-            if fmt in ("yolo_boxes", "yolo_segments"):
-                (root / "labels" / split).mkdir(parents=True)
-            if fmt == "masks":
-                (root / "masks" / split).mkdir(parents=True)
-        if fmt == "coco":
-            (root / "annotations").mkdir()
-        coco_images: Dict[str, List[Dict[str, Any]]] = {s: [] for s in SPLITS}
-        coco_anns: Dict[str, List[Dict[str, Any]]] = {s: [] for s in SPLITS}
-        tile_records: List[Dict[str, Any]] = []
-        ann_id = 0
+        fmt_writer = WRITERS[fmt](DatasetContext(root, image, labels.labelmap, writer))
+        fmt_writer.begin()
         say(f"Writing {len(tiles)} tiles ({fmt})")
         write_tick = ticker.sub(max(1, len(tiles)), 0.2, 0.93)
-        for k, tile in enumerate(tiles):  # one iteration per tile: pixels are written per tile
-            sl = slice(int(starts[k]), int(ends[k]))
-            geoms = pieces.geoms[sl]
-            cats = used_cats[pieces.ann[sl]]
-            img_rel = f"images/{tile.split}/{tile.name}{ext_image}"
-            writer.write_image(tile, root / img_rel)
-            record: Dict[str, Any] = {
-                "image_id": tile.image_id,
-                "name": tile.name,
-                "split": tile.split,
-                "image": img_rel,
-                "col_off": tile.col_off,
-                "row_off": tile.row_off,
-                "width": tile.width,
-                "height": tile.height,
-                "geotransform": list(tile.geotransform),
-                "annotations": int(sl.stop - sl.start),
-            }
-            if fmt == "coco":
-                coco_images[tile.split].append(
-                    {
-                        "id": tile.image_id,
-                        "file_name": f"{tile.name}{ext_image}",
-                        "path": img_rel,
-                        "width": tile.width,
-                        "height": tile.height,
-                        "split": tile.split,
-                        "col_off": tile.col_off,
-                        "row_off": tile.row_off,
-                        "geotransform": list(tile.geotransform),
-                        "crs_wkt": image.crs_wkt,
-                    }
-                )
-                encoded = coco_annotations(geoms, tile.width, tile.height)
-                src_fids = used_fids[pieces.ann[sl]].tolist()
-                vis = np.round(pieces.visible[sl], 4).tolist()
-                for j, ann in enumerate(encoded):
-                    ann_id += 1
-                    ann.update(
-                        id=ann_id,
-                        image_id=tile.image_id,
-                        category_id=int(cats[j]),
-                        source_fid=src_fids[j],
-                        visible_fraction=vis[j],
-                    )
-                    coco_anns[tile.split].append(
-                        {
-                            key: ann[key]
-                            for key in (
-                                "id",
-                                "image_id",
-                                "category_id",
-                                "segmentation",
-                                "area",
-                                "bbox",
-                                "iscrowd",
-                                "source_fid",
-                                "visible_fraction",
-                            )
-                        }
-                    )
-            elif fmt in ("yolo_boxes", "yolo_segments"):
-                yolo_cls = [yolo_by_cat[int(c)] for c in cats]
-                encode = yolo_box_lines if fmt == "yolo_boxes" else yolo_segment_lines
-                lines = encode(geoms, yolo_cls, tile.width, tile.height)
-                label_rel = f"labels/{tile.split}/{tile.name}.txt"
-                # Plain writes: the staging folder, renamed at the end, is the atomic unit.
-                (root / label_rel).write_text("".join(f"{ln}\n" for ln in lines), encoding="utf-8")
-                record["label"] = label_rel
-            else:
-                mask = class_mask(geoms, cats.tolist(), tile.width, tile.height, mask_dtype)
-                mask_rel = f"masks/{tile.split}/{tile.name}{writer.mask_ext}"
-                writer.write_mask(tile, mask, root / mask_rel)
-                record["mask"] = mask_rel
-            tile_records.append(record)
-            write_tick.advance()
-
-        categories = [
-            {"id": i, "name": n, "supercategory": ""}
-            for i, n in sorted(zip(labelmap.ids, labelmap.names))
-        ]
-        if fmt == "coco":
-            for split in SPLITS:
-                doc = {
-                    "info": {
-                        "description": f"LabelGuard export of {image.name}",
-                        "version": SCHEMA,
-                    },
-                    "licenses": [],
-                    "images": coco_images[split],
-                    "annotations": coco_anns[split],
-                    "categories": categories,
-                }
-                (root / "annotations" / f"instances_{split}.json").write_text(
-                    json.dumps(doc, separators=(",", ":")), encoding="utf-8"
-                )
-        elif fmt in ("yolo_boxes", "yolo_segments"):
-            import yaml
-
-            yolo_names = {yolo_of[n]: n for n in labelmap.names}
-            data = {"train": "images/train"}
-            if any(t.split == VAL for t in tiles):
-                data["val"] = "images/val"
-            doc_yaml = {**data, "nc": len(yolo_names), "names": dict(sorted(yolo_names.items()))}
-            (root / "data.yaml").write_text(
-                "# YOLO dataset written by LabelGuard; paths are relative to this file.\n"
-                + yaml.safe_dump(doc_yaml, sort_keys=False, allow_unicode=True),
-                encoding="utf-8",
-            )
-        else:
-            classes = [{"id": 0, "name": "background"}] + [
-                {"id": c["id"], "name": c["name"]} for c in categories
-            ]
-            (root / "classes.json").write_text(
-                json.dumps({"classes": classes, "dtype": np.dtype(mask_dtype).name}, indent=2)
-                + "\n",
-                encoding="utf-8",
-            )
+        tile_records = _write_tiles(root, plan, labels, writer, fmt_writer, write_tick)
+        fmt_writer.finish()
         (root / "labelmap.json").write_text(
-            json.dumps(labelmap.to_json(), indent=2) + "\n", encoding="utf-8"
+            json.dumps(labels.labelmap.to_json(), indent=2) + "\n", encoding="utf-8"
         )
-
-        footprints = (
-            shapely.to_wkt(
-                pixel_to_world(
-                    image.geotransform,
-                    shapely.box(
-                        np.array([t.col_off for t in tiles]),
-                        np.array([t.row_off for t in tiles]),
-                        np.array([t.col_off + t.width for t in tiles]),
-                        np.array([t.row_off + t.height for t in tiles]),
-                    ),
-                ),
-                rounding_precision=-1,
-            ).tolist()
-            if tiles
-            else []
-        )
-        writer.write_index(root / "tiles.gpkg", tiles, footprints)
+        _write_tile_index(root, image, tiles, writer)
         ticker.check()
 
         say("Hashing sources and written files")
-        provenance = {
-            "image": _source_record(image.path, should_stop),
-            "annotations": {
-                **_source_record(annotations.path, should_stop),
-                "layer": annotations.name,
-                "class_field": annotations.class_field,
-                "source_crs": annotations.source_crs,
-                "content_sha256": annotations_content_sha256(
-                    used_fids, check.geoms[used_idx], used_names
-                ),
-            },
-        }
+        provenance = _provenance(image, annotations, labels, should_stop)
         written = sorted(p for p in root.rglob("*") if p.is_file())
-        hashed = hash_files(written, should_stop=should_stop)
-        split_counts = {s: sum(1 for t in tiles if t.split == s) for s in SPLITS}
-        n_ann = int((ends - starts).sum()) if len(kept) else 0
-        index = {
-            "schema": SCHEMA,
-            "format": fmt,
-            "image": {
-                "name": image.name,
-                "width": image.width,
-                "height": image.height,
-                "geotransform": list(image.geotransform),
-                "crs_wkt": image.crs_wkt,
-                "crs_authid": image.crs_authid,
-                "tiles": writer.describe(),
-            },
-            "sources": provenance,
-            "parameters": {
-                "tile_size": options.tile_size,
-                "overlap": options.overlap,
-                "min_visible": options.min_visible,
-                "include_empty": options.include_empty,
-                "val_fraction": options.val_fraction,
-                "seed": options.seed,
-                "split_block_tiles": block_tiles,
-                "invalid_labels": options.invalid_mode,
-            },
-            "labels": {
-                "features": int(len(fids)),
-                "used": int(len(used_idx)),
-                "repaired": check.repaired,
-                "repaired_fids": list(check.invalid_fids),
-                "skipped_empty_class": int(no_class.sum()),
-                "skipped_empty_geometry": len(check.empty_fids) + len(check.unrepairable_fids),
-                "outside_image": outside,
-                "pieces_written": n_ann,
-                "pieces_dropped_below_min_visible": pieces.dropped,
-            },
-            "categories": labelmap.to_json(),
-            "splits": split_counts,
-            "warnings": warnings,
-            "tiles": tile_records,
-            "files": [
-                {"path": h.path.relative_to(root).as_posix(), "size": h.size, "sha256": h.sha256}
-                for h in hashed
-            ],
-        }
+        files = [
+            {"path": h.path.relative_to(root).as_posix(), "size": h.size, "sha256": h.sha256}
+            for h in hash_files(written, should_stop=should_stop)
+        ]
+        index = _index_document(
+            fmt, image, options, writer, labels, plan, warnings, provenance, tile_records, files
+        )
         (root / INDEX_NAME).write_text(json.dumps(index, indent=1) + "\n", encoding="utf-8")
         if finalize is not None:  # sidecar + manifest, inside the staging folder: atomic too
             say("Writing the export's sidecar and manifest")
             finalize(root)
         ticker.sub(1, 0.93, 1.0).advance()
 
-    return ExportResult(
-        folder=str(target_path),
-        tile_count=len(tiles),
-        annotation_count=n_ann,
-        split_tiles=split_counts,
-        empty_tiles=int((~has_labels[kept]).sum()),
-        dropped_pieces=pieces.dropped,
-        features_used=int(len(used_idx)),
-        repaired=check.repaired,
-        skipped={
-            "empty_class": int(no_class.sum()),
-            "empty_geometry": len(check.empty_fids) + len(check.unrepairable_fids),
-            "outside_image": outside,
-        },
-        labelmap=labelmap,
-        warnings=tuple(warnings),
-    )
+    return _result(target_path, labels, plan, warnings)

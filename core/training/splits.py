@@ -6,6 +6,7 @@ import numpy as np
 
 TRAIN = "train"
 VAL = "val"
+SPLITS = (TRAIN, VAL)  # folder and document order in every format
 
 
 def assign_splits(

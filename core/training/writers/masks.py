@@ -1,0 +1,39 @@
+"""Semantic masks: one class-id raster per tile (0 = background) and ``classes.json``."""
+
+from __future__ import annotations
+
+import json
+from typing import Dict
+
+import numpy as np
+
+from ..dataset import TileWindow
+from ..encode import class_mask
+from .base import DatasetContext, FormatWriter, TileLabels, categories
+
+
+class MaskWriter(FormatWriter):
+    """Masks are 8-bit unless a category id is above 255; the adapter writes the pixels."""
+
+    name = "masks"
+    per_split_dirs = ("masks",)
+
+    def __init__(self, context: DatasetContext) -> None:
+        super().__init__(context)
+        self.dtype = np.uint8 if max(context.labelmap.ids, default=0) <= 255 else np.uint16
+
+    def add_tile(self, tile: TileWindow, labels: TileLabels) -> Dict[str, str]:
+        values = labels.category_ids.tolist()
+        mask = class_mask(labels.geoms, values, tile.width, tile.height, self.dtype)
+        mask_rel = f"masks/{tile.split}/{tile.name}{self.context.pixels.mask_ext}"
+        self.context.pixels.write_mask(tile, mask, self.root / mask_rel)
+        return {"mask": mask_rel}
+
+    def finish(self) -> None:
+        classes = [{"id": 0, "name": "background"}] + [
+            {"id": c["id"], "name": c["name"]} for c in categories(self.context.labelmap)
+        ]
+        (self.root / "classes.json").write_text(
+            json.dumps({"classes": classes, "dtype": np.dtype(self.dtype).name}, indent=2) + "\n",
+            encoding="utf-8",
+        )
