@@ -96,7 +96,7 @@ class Finding:
             "message": self.message,
             "is_exception": self.is_exception,
             "key": self.key,
-            "wkt": self.wkt,
+            "location": self.wkt or None,
         }
 
 

@@ -9,29 +9,20 @@ import numpy as np
 from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsEllipsoidUtils,
-    QgsFeature,
-    QgsFeatureSink,
-    QgsField,
-    QgsFields,
     QgsGeometry,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeatureSourceDefinition,
     QgsProcessingFeedback,
-    QgsProcessingOutputNumber,
-    QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFile,
-    QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from ..core.errors import InputError
-from ..core.report import write_report
 from ..core.topology import (
     NEAR_DUPLICATE_IOU,
     RULES,
@@ -46,7 +37,7 @@ from ..core.topology_exceptions import FIELDS as EXCEPTION_FIELDS
 from ..core.topology_exceptions import load_exceptions
 from ..gdalio.vector import read_ogr
 from .base import LabelGuardAlgorithm
-from .compat import FLAG_ADVANCED, TYPE_VECTOR_ANY, TYPE_VECTOR_POLYGON
+from .compat import TYPE_VECTOR_ANY, TYPE_VECTOR_POLYGON
 from .layers import iter_layer_wkb, read_features_wkb
 from .styles import RuleStylePostProcessor
 
@@ -65,12 +56,21 @@ RULE_HELP = {
     "must_not_overlap_with": "must_not_overlap_with (overlaps the overlay layer)",
 }
 
-# Sinks by the dimension of the error location: (parameter, wkb type, geometry type).
+# Error layers by the dimension of the error location: (parameter, wkb type).
 _SINKS = {
-    2: ("OUTPUT", QgsWkbTypes.Type.MultiPolygon, QgsWkbTypes.GeometryType.PolygonGeometry),
-    0: ("OUTPUT_POINTS", QgsWkbTypes.Type.MultiPoint, QgsWkbTypes.GeometryType.PointGeometry),
-    1: ("OUTPUT_LINES", QgsWkbTypes.Type.MultiLineString, QgsWkbTypes.GeometryType.LineGeometry),
+    2: ("OUTPUT", QgsWkbTypes.Type.MultiPolygon),
+    0: ("OUTPUT_POINTS", QgsWkbTypes.Type.MultiPoint),
+    1: ("OUTPUT_LINES", QgsWkbTypes.Type.MultiLineString),
 }
+ERROR_FIELDS = (
+    ("rule", "str"),
+    ("severity", "str"),
+    ("fid", "int"),
+    ("other_fid", "int"),
+    ("message", "str"),
+    ("is_exception", "bool"),
+    ("key", "str"),
+)
 
 
 class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
@@ -132,140 +132,105 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
         )
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
-        p = QgsProcessingParameterFeatureSource(
-            self.INPUT, self.tr("Annotation layer"), [TYPE_VECTOR_ANY]
+        self.add(
+            QgsProcessingParameterFeatureSource(
+                self.INPUT, self.tr("Annotation layer"), [TYPE_VECTOR_ANY]
+            ),
+            self.tr("The layer to check. Selected features only and its filter apply."),
         )
-        p.setHelp(self.tr("The layer to check. Selected features only and its filter apply."))
-        self.addParameter(p)
-
-        p = QgsProcessingParameterEnum(
-            self.RULES,
-            self.tr("Rules"),
-            options=[RULE_HELP[r] for r in RULES],
-            allowMultiple=True,
-            defaultValue=list(range(len(RULES))),
-        )
-        p.setHelp(
+        self.add(
+            QgsProcessingParameterEnum(
+                self.RULES,
+                self.tr("Rules"),
+                options=[RULE_HELP[r] for r in RULES],
+                allowMultiple=True,
+                defaultValue=list(range(len(RULES))),
+            ),
             self.tr(
                 "Rules to check. Rules that do not apply to the layer's geometry type find "
-                "nothing; "
-                "must_be_inside and must_not_overlap_with need an overlay layer."
-            )
+                "nothing; must_be_inside and must_not_overlap_with need an overlay layer."
+            ),
         )
-        self.addParameter(p)
-
-        for name, label, help_text in (
-            (
-                self.TOLERANCE,
-                self.tr("Overlap tolerance (area)"),
-                self.tr(
-                    "Overlaps with an area up to this value are accepted (also applies to the "
-                    "overlay rules). Layer units squared; square metres for a geographic layer."
-                ),
+        self._add_area(
+            self.TOLERANCE,
+            self.tr("Overlap tolerance (area)"),
+            self.tr(
+                "Overlaps with an area up to this value are accepted (also applies to the "
+                "overlay rules). Layer units squared; square metres for a geographic layer."
             ),
-            (
-                self.MIN_AREA,
-                self.tr("Minimum area"),
-                self.tr(
-                    "Polygons with a smaller area are reported by min_area; 0 turns the rule off. "
-                    "Layer units squared; square metres for a geographic layer."
-                ),
-            ),
-            (
-                self.MAX_GAP_AREA,
-                self.tr("Maximum gap area"),
-                self.tr(
-                    "Only gaps up to this area are reported (larger holes, e.g. lakes, are meant "
-                    "to be there); 0 reports gaps of any size. Layer units squared; square "
-                    "metres for a "
-                    "geographic layer."
-                ),
-            ),
-        ):
-            p = QgsProcessingParameterNumber(
-                name, label, QgsProcessingParameterNumber.Type.Double, 0.0, False, 0.0
-            )
-            p.setHelp(help_text)
-            self.addParameter(p)
-
-        p = QgsProcessingParameterFeatureSource(
-            self.OVERLAY,
-            self.tr("Overlay layer (AOI, tile footprints)"),
-            [TYPE_VECTOR_POLYGON],
-            optional=True,
         )
-        p.setHelp(
+        self._add_area(
+            self.MIN_AREA,
+            self.tr("Minimum area"),
+            self.tr(
+                "Polygons with a smaller area are reported by min_area; 0 turns the rule off. "
+                "Layer units squared; square metres for a geographic layer."
+            ),
+        )
+        self._add_area(
+            self.MAX_GAP_AREA,
+            self.tr("Maximum gap area"),
+            self.tr(
+                "Only gaps up to this area are reported (larger holes, e.g. lakes, are meant "
+                "to be there); 0 reports gaps of any size. Layer units squared; square "
+                "metres for a geographic layer."
+            ),
+        )
+        self.add(
+            QgsProcessingParameterFeatureSource(
+                self.OVERLAY,
+                self.tr("Overlay layer (AOI, tile footprints)"),
+                [TYPE_VECTOR_POLYGON],
+                optional=True,
+            ),
             self.tr(
                 "Polygons for must_be_inside (each feature must lie inside them) and "
                 "must_not_overlap_with (no feature may overlap them). Reprojected to the input CRS."
-            )
-        )
-        self.addParameter(p)
-
-        p = QgsProcessingParameterFile(
-            self.EXCEPTIONS,
-            self.tr("Accepted exceptions"),
-            QgsProcessingParameterFile.Behavior.File,
-            fileFilter=self.tr(
-                "Exceptions (*.gpkg *.json *.geojson *.csv *.shp *.fgb);;All files (*.*)"
             ),
-            optional=True,
         )
-        p.setHelp(
+        self.add(
+            QgsProcessingParameterFile(
+                self.EXCEPTIONS,
+                self.tr("Accepted exceptions"),
+                QgsProcessingParameterFile.Behavior.File,
+                fileFilter=self.tr(
+                    "Exceptions (*.gpkg *.json *.geojson *.csv *.shp *.fgb);;All files (*.*)"
+                ),
+                optional=True,
+            ),
             self.tr(
                 "An earlier error layer or report with is_exception ticked on accepted findings, "
-                "or "
-                "a CSV/JSON list with rule, fid, other_fid or key. Matching findings are kept with "
-                "is_exception = true and not counted in ERROR_COUNT."
-            )
+                "or a CSV/JSON list with rule, fid, other_fid or key. Matching findings are kept "
+                "with is_exception = true and not counted in ERROR_COUNT."
+            ),
         )
-        self.addParameter(p)
-
-        p = QgsProcessingParameterNumber(
+        self._add_fraction(
             self.NEAR_DUPLICATE_IOU,
             self.tr("Near-duplicate IoU threshold"),
-            QgsProcessingParameterNumber.Type.Double,
             NEAR_DUPLICATE_IOU,
-            False,
-            0.0,
-            1.0,
-        )
-        p.setHelp(
             self.tr(
                 "Two features whose intersection over union is at least this (0-1) are near "
                 "duplicates instead of overlaps."
-            )
+            ),
         )
-        p.setFlags(p.flags() | FLAG_ADVANCED)
-        self.addParameter(p)
-
-        p = QgsProcessingParameterNumber(
+        self._add_fraction(
             self.SLIVER_COMPACTNESS,
             self.tr("Sliver compactness threshold"),
-            QgsProcessingParameterNumber.Type.Double,
             SLIVER_COMPACTNESS,
-            False,
-            0.0,
-            1.0,
-        )
-        p.setHelp(
             self.tr(
                 "Polygons whose compactness 4π·area/perimeter² (1 for a disc) is below this are "
                 "slivers; 0.05 is about a 1:60 rectangle."
-            )
+            ),
         )
-        p.setFlags(p.flags() | FLAG_ADVANCED)
-        self.addParameter(p)
-
         for name, label, kind in (
-            (self.OUTPUT, self.tr("Errors (areas)"), "polygon"),
-            (self.OUTPUT_POINTS, self.tr("Errors (points)"), "point"),
-            (self.OUTPUT_LINES, self.tr("Errors (lines)"), "line"),
+            (self.OUTPUT, self.tr("Errors (areas)"), self.tr("polygon")),
+            (self.OUTPUT_POINTS, self.tr("Errors (points)"), self.tr("point")),
+            (self.OUTPUT_LINES, self.tr("Errors (lines)"), self.tr("line")),
         ):
-            p = QgsProcessingParameterFeatureSink(
-                name, label, TYPE_VECTOR_ANY, optional=True, createByDefault=True
-            )
-            p.setHelp(
+            self.add(
+                QgsProcessingParameterFeatureSink(
+                    name, label, TYPE_VECTOR_ANY, optional=True, createByDefault=True
+                ),
                 self.tr(
                     "One feature per finding whose location is a {}: fields rule, severity, fid, "
                     "other_fid, message, is_exception, key. Created only when there are such "
@@ -275,40 +240,41 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
                     self.tr(" (this layer also holds findings without a location)")
                     if name == self.OUTPUT
                     else "",
-                )
+                ),
             )
-            self.addParameter(p)
-
-        p = QgsProcessingParameterFileDestination(
-            self.REPORT,
-            self.tr("JSON report"),
-            self.tr("JSON files (*.json)"),
-            optional=True,
-            createByDefault=False,
-        )
-        p.setHelp(
+        self.add_report(
             self.tr(
                 "A labelguard.report/1 JSON file with every finding (location as WKT) and the "
                 "count per rule."
             )
         )
-        self.addParameter(p)
-
-        p = QgsProcessingParameterBoolean(
-            self.FAIL_ON_ERROR, self.tr("Fail on error"), defaultValue=False
-        )
-        p.setHelp(
+        self.add_fail_on_error(
             self.tr(
                 "Fail (after writing the outputs) when ERROR_COUNT > 0, so qgis_process exits "
                 "non-zero."
             )
         )
-        self.addParameter(p)
+        self.add_counts(
+            (self.ERROR_COUNT, self.tr("Error count")),
+            (self.CHECKED_COUNT, self.tr("Features checked")),
+            (self.EXCEPTION_COUNT, self.tr("Accepted exceptions")),
+        )
 
-        self.addOutput(QgsProcessingOutputNumber(self.ERROR_COUNT, self.tr("Error count")))
-        self.addOutput(QgsProcessingOutputNumber(self.CHECKED_COUNT, self.tr("Features checked")))
-        self.addOutput(
-            QgsProcessingOutputNumber(self.EXCEPTION_COUNT, self.tr("Accepted exceptions"))
+    def _add_area(self, name: str, label: str, help_text: str) -> None:
+        self.add(
+            QgsProcessingParameterNumber(
+                name, label, QgsProcessingParameterNumber.Type.Double, 0.0, False, 0.0
+            ),
+            help_text,
+        )
+
+    def _add_fraction(self, name: str, label: str, default: float, help_text: str) -> None:
+        self.add(
+            QgsProcessingParameterNumber(
+                name, label, QgsProcessingParameterNumber.Type.Double, default, False, 0.0, 1.0
+            ),
+            help_text,
+            advanced=True,
         )
 
     def processAlgorithm(  # noqa: N802 (QGIS API)
@@ -322,7 +288,16 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
             raise QgsProcessingException(self.invalidSourceError(parameters, self.INPUT))
         rules = [RULES[i] for i in self.parameterAsEnums(parameters, self.RULES, context)]
         crs = source.sourceCrs()
-
+        number = {  # the numeric parameters, by core's keyword
+            key: self.parameterAsDouble(parameters, name, context)
+            for key, name in (
+                ("tolerance", self.TOLERANCE),
+                ("min_area", self.MIN_AREA),
+                ("max_gap_area", self.MAX_GAP_AREA),
+                ("near_duplicate_iou", self.NEAR_DUPLICATE_IOU),
+                ("sliver_compactness", self.SLIVER_COMPACTNESS),
+            )
+        }
         overlay, overlay_fids = self._read_overlay(parameters, context, crs, feedback)
         exceptions = self._read_exceptions(parameters, context)
         ellipsoid = _ellipsoid(crs)
@@ -337,47 +312,27 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
             batches,
             rules,
             total=total,
-            tolerance=self.parameterAsDouble(parameters, self.TOLERANCE, context),
-            min_area=self.parameterAsDouble(parameters, self.MIN_AREA, context),
-            max_gap_area=self.parameterAsDouble(parameters, self.MAX_GAP_AREA, context),
             overlay=overlay,
             overlay_fids=overlay_fids,
             exceptions=exceptions,
-            near_duplicate_iou=self.parameterAsDouble(parameters, self.NEAR_DUPLICATE_IOU, context),
-            sliver_compactness=self.parameterAsDouble(parameters, self.SLIVER_COMPACTNESS, context),
             ellipsoid=ellipsoid,
+            **number,
         )
 
-        results: dict[str, Any] = {
-            self.ERROR_COUNT: result.error_count,
-            self.CHECKED_COUNT: result.checked,
-            self.EXCEPTION_COUNT: result.exception_count,
+        written = self._write_sinks(parameters, context, crs, result.findings)
+        extra = {
+            "input": source.sourceName(),
+            "crs": crs.authid() or crs.toWkt(),
+            "area_units": "m2" if ellipsoid is not None else "crs_units2",
+            "checked": result.checked,
+            "exceptions": result.exception_count,
+            "rules": [r for r in RULES if r in rules],
+            "parameters": {k: number[k] for k in ("tolerance", "min_area", "max_gap_area")},
         }
-        results.update(self._write_sinks(parameters, context, crs, result.findings))
-        report = self.parameterAsFileOutput(parameters, self.REPORT, context)
-        if report:
-            write_report(
-                report,
-                "validatetopology",
-                [f.to_dict() for f in result.findings],
-                result.counts,
-                extra={
-                    "input": source.sourceName(),
-                    "crs": crs.authid() or crs.toWkt(),
-                    "area_units": "m2" if ellipsoid is not None else "crs_units2",
-                    "checked": result.checked,
-                    "exceptions": result.exception_count,
-                    "rules": [r for r in RULES if r in rules],
-                    "parameters": {
-                        "tolerance": self.parameterAsDouble(parameters, self.TOLERANCE, context),
-                        "min_area": self.parameterAsDouble(parameters, self.MIN_AREA, context),
-                        "max_gap_area": self.parameterAsDouble(
-                            parameters, self.MAX_GAP_AREA, context
-                        ),
-                    },
-                },
-            )
-            results[self.REPORT] = report
+        findings = [f.to_dict() for f in result.findings]
+        written[self.REPORT] = self.write_report(
+            parameters, context, findings, result.counts, extra
+        )
         for rule, n in result.counts.items():
             if n:
                 feedback.pushInfo(self.tr("{}: {}").format(rule, n))
@@ -386,13 +341,21 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
                 result.error_count, result.checked, result.exception_count
             )
         )
-        if result.error_count and self.parameterAsBoolean(parameters, self.FAIL_ON_ERROR, context):
-            raise QgsProcessingException(
-                self.tr("{} topology error(s) found (Fail on error is set).").format(
-                    result.error_count
-                )
-            )
-        return results
+        results = {
+            self.ERROR_COUNT: result.error_count,
+            self.CHECKED_COUNT: result.checked,
+            self.EXCEPTION_COUNT: result.exception_count,
+        }
+        return self.finish(
+            parameters,
+            context,
+            results,
+            optional=written,
+            failures=result.error_count,
+            failure_message=self.tr("{} topology error(s) found (Fail on error is set).").format(
+                result.error_count
+            ),
+        )
 
     def _input_batches(
         self,
@@ -465,64 +428,57 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
         crs: QgsCoordinateReferenceSystem,
         findings: tuple[Finding, ...],
     ) -> dict[str, Any]:
-        fields = QgsFields()
-        fields.append(QgsField("rule", QVariant.String))
-        fields.append(QgsField("severity", QVariant.String))
-        fields.append(QgsField("fid", QVariant.LongLong))
-        fields.append(QgsField("other_fid", QVariant.LongLong))
-        fields.append(QgsField("message", QVariant.String))
-        fields.append(QgsField("is_exception", QVariant.Bool))
-        fields.append(QgsField("key", QVariant.String))
-        by_dim: dict[int, list[tuple[Finding, QgsGeometry]]] = {0: [], 1: [], 2: []}
+        """One error layer per location dimension; the point and line layers only when they
+        have findings. Loaded layers get the per-rule style."""
+        by_dim: dict[int, list[tuple[list[Any], QgsGeometry]]] = {0: [], 1: [], 2: []}
         for f in findings:  # one QgsGeometry per finding: findings are few next to features
-            geom = QgsGeometry.fromWkt(f.wkt) if f.wkt else QgsGeometry()
-            dim = 2
-            if not geom.isNull():
-                gtype = geom.type()
-                dim = {
-                    QgsWkbTypes.GeometryType.PointGeometry: 0,
-                    QgsWkbTypes.GeometryType.LineGeometry: 1,
-                }.get(gtype, 2)
-                if gtype not in (
-                    QgsWkbTypes.GeometryType.PointGeometry,
-                    QgsWkbTypes.GeometryType.LineGeometry,
-                    QgsWkbTypes.GeometryType.PolygonGeometry,
-                ):
-                    geom = _collection_to_single_dim(geom)
-                    dim = {
-                        QgsWkbTypes.GeometryType.PointGeometry: 0,
-                        QgsWkbTypes.GeometryType.LineGeometry: 1,
-                    }.get(geom.type(), 2)
-                geom.convertToMultiType()
-            by_dim[dim].append((f, geom))
+            dim, geom = _sink_geometry(f.wkt)
+            values = [f.rule, f.severity, f.fid, f.other_fid, f.message, f.is_exception, f.key]
+            by_dim[dim].append((values, geom))
         out: dict[str, Any] = {}
-        for dim, (param, wkb_type, _geometry_type) in _SINKS.items():
-            rows = by_dim[dim]
-            if not rows and dim != 2:
+        for dim, (param, wkb_type) in _SINKS.items():
+            if not by_dim[dim] and dim != 2:
                 continue
             # The contract's `fid` attribute would become the GeoPackage primary key, and one
             # feature can have several findings: give the table its own FID column.
             target = self.parameterAsOutputLayer(parameters, param, context) or ""
-            layer_options = ["FID=error_id"] if ".gpkg" in target.lower() else []
-            sink, dest = self.parameterAsSink(
-                parameters, param, context, fields, wkb_type, crs, layerOptions=layer_options
+            dest = self.write_sink(
+                parameters,
+                context,
+                param,
+                ERROR_FIELDS,
+                by_dim[dim],
+                wkb_type=wkb_type,
+                crs=crs,
+                layer_options=["FID=error_id"] if ".gpkg" in target.lower() else [],
             )
-            if sink is None:
+            if dest is None:
                 continue
-            for f, geom in rows:
-                feat = QgsFeature(fields)
-                feat.setGeometry(geom)
-                feat.setAttributes(
-                    [f.rule, f.severity, f.fid, f.other_fid, f.message, f.is_exception, f.key]
-                )
-                if not sink.addFeature(feat, QgsFeatureSink.Flag.FastInsert):
-                    raise QgsProcessingException(self.writeFeatureError(sink, parameters, param))
-            del sink
             out[param] = dest
             if context.willLoadLayerOnCompletion(dest):
                 details = context.layerToLoadOnCompletionDetails(dest)
                 details.setPostProcessor(RuleStylePostProcessor.create())
         return out
+
+
+_DIMENSION = {
+    QgsWkbTypes.GeometryType.PointGeometry: 0,
+    QgsWkbTypes.GeometryType.LineGeometry: 1,
+    QgsWkbTypes.GeometryType.PolygonGeometry: 2,
+}
+
+
+def _sink_geometry(wkt: str) -> tuple[int, QgsGeometry]:
+    """(dimension of the error layer it goes to, multi-type geometry) of a finding's location;
+    a null location goes to the area layer as a row without geometry."""
+    geom = QgsGeometry.fromWkt(wkt) if wkt else QgsGeometry()
+    if geom.isNull():
+        return 2, geom
+    if geom.type() not in _DIMENSION:  # a collection: sinks hold one geometry type
+        geom = _collection_to_single_dim(geom)
+    dim = _DIMENSION.get(geom.type(), 2)
+    geom.convertToMultiType()
+    return dim, geom
 
 
 def _collection_to_single_dim(geom: QgsGeometry) -> QgsGeometry:

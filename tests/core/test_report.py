@@ -6,7 +6,7 @@ import json
 
 import pytest
 from labelguard.core.errors import SchemaError
-from labelguard.core.report import read_report, write_report
+from labelguard.core.report import build_report, read_report, tool_id, write_report
 
 
 def test_report_layout_and_determinism(tmp_path):
@@ -17,7 +17,7 @@ def test_report_layout_and_determinism(tmp_path):
             "fid": 1,
             "other_fid": 2,
             "message": "m",
-            "wkt": "POINT (1 2)",
+            "location": "POINT (1 2)",
             "score": float("nan"),
         }
     ]
@@ -53,3 +53,21 @@ def test_reserved_extra_key_and_foreign_schema(tmp_path):
     (tmp_path / "x.json").write_text('{"schema": "other/1"}', encoding="utf-8")
     with pytest.raises(SchemaError, match="not a labelguard.report/1"):
         read_report(tmp_path / "x.json")
+
+
+def test_tool_is_the_algorithm_id():
+    assert tool_id("verifymanifest") == "labelguard:verifymanifest"
+
+
+@pytest.mark.parametrize(
+    ("finding", "match"),
+    [
+        ({"rule": "gap", "severity": "error", "message": "m"}, "lacks location"),
+        ({"rule": "gap", "severity": "error", "message": "m", "wkt": "POINT (0 0)"}, "location"),
+        ({"rule": "gap", "severity": "fatal", "message": "m", "location": None}, "severity"),
+    ],
+    ids=["no-location", "legacy-wkt-key", "unknown-severity"],
+)
+def test_a_finding_outside_the_contract_is_refused(finding, match):
+    with pytest.raises(ValueError, match=match):
+        build_report("labelguard:validatetopology", [finding], {"gap": 1})

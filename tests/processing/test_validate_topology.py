@@ -100,7 +100,7 @@ def memory_layer(gpkg_layer):
 
 
 def _summary(findings):
-    return sorted((f["rule"], f["fid"], f["other_fid"], f["wkt"]) for f in findings)
+    return sorted((f["rule"], f["fid"], f["other_fid"], f["location"]) for f in findings)
 
 
 def _run(run_alg, layer, tmp_path, name="r", **params):
@@ -141,7 +141,7 @@ def test_gpkg_findings_counts_and_locations(alg_registered, run_alg, gpkg_layer,
         "POINT (22.5 0)",
     ]
     assert ("duplicate", 1, 12, "POLYGON ((0 0, 1 0, 1 1, 0 1, 0 0))") in rows
-    assert ("empty", 14, None, "") in rows
+    assert ("empty", 14, None, None) in rows  # no place: location null
     overlap = [r for r in rows if r[0] == "overlap"]
     assert [r[:3] for r in overlap] == [("overlap", 3, 13)]
     gap = [r for r in rows if r[0] == "gap"]
@@ -304,7 +304,7 @@ def test_error_layer_to_geopackage_keeps_fid_attribute(
     expected = sorted(
         f["fid"]
         for f in report["findings"]
-        if f["rule"] == "invalid" and f["wkt"].startswith("POINT")
+        if f["rule"] == "invalid" and f["location"].startswith("POINT")
     )
     assert fids == expected
     assert fids.count(11) >= 2
