@@ -14,8 +14,6 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
-    QgsProcessingOutputFolder,
-    QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSource,
@@ -42,7 +40,7 @@ from ..core.training.stretch import STRETCHES, parse_bands
 from ..gdalio.provenance import source_record, write_export_provenance
 from ..gdalio.tiles import GdalTileWriter, raster_facts
 from .base import LabelGuardAlgorithm
-from .compat import FLAG_ADVANCED, TYPE_VECTOR_POLYGON
+from .compat import TYPE_VECTOR_POLYGON
 
 
 def _layer_name_of(layer) -> Optional[str]:
@@ -116,33 +114,29 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
         )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
-        def add(param, help_text, advanced=False):
-            param.setHelp(self.tr(help_text))
-            if advanced:
-                param.setFlags(param.flags() | FLAG_ADVANCED)
-            self.addParameter(param)
-
-        add(
+        self.add(
             QgsProcessingParameterRasterLayer(self.RASTER, self.tr("Image")),
-            "The image to tile; it must have a CRS and be readable by GDAL.",
+            self.tr("The image to tile; it must have a CRS and be readable by GDAL."),
         )
-        add(
+        self.add(
             QgsProcessingParameterFeatureSource(
                 self.ANNOTATIONS, self.tr("Annotations"), [TYPE_VECTOR_POLYGON]
             ),
-            "Polygon annotation layer; reprojected to the image CRS when it differs.",
+            self.tr("Polygon annotation layer; reprojected to the image CRS when it differs."),
         )
-        add(
+        self.add(
             QgsProcessingParameterField(
                 self.CLASS_FIELD,
                 self.tr("Class field"),
                 parentLayerParameterName=self.ANNOTATIONS,
                 optional=True,
             ),
-            "Field holding each annotation's class. Features with an empty class are skipped "
-            "with a warning.",
+            self.tr(
+                "Field holding each annotation's class. Features with an empty class are skipped "
+                "with a warning."
+            ),
         )
-        add(
+        self.add(
             QgsProcessingParameterEnum(
                 self.FORMAT,
                 self.tr("Format"),
@@ -154,26 +148,29 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
                 ],
                 defaultValue=0,
             ),
-            "0 COCO (annotations/instances_<split>.json), 1 YOLO boxes, 2 YOLO segmentation "
-            "(labels/<split>/*.txt + data.yaml), 3 semantic masks (masks/<split>/, classes.json).",
+            self.tr(
+                "0 COCO (annotations/instances_<split>.json), 1 YOLO boxes, 2 YOLO "
+                "segmentation (labels/<split>/*.txt + data.yaml), 3 semantic masks "
+                "(masks/<split>/, classes.json)."
+            ),
         )
-        add(
+        self.add(
             QgsProcessingParameterNumber(
                 self.TILE_SIZE, self.tr("Tile size (pixels)"), defaultValue=512, minValue=16
             ),
-            "Width and height of each tile in image pixels.",
+            self.tr("Width and height of each tile in image pixels."),
         )
-        add(
+        self.add(
             QgsProcessingParameterNumber(
                 self.OVERLAP, self.tr("Overlap (pixels)"), defaultValue=64, minValue=0
             ),
-            "Pixels shared by neighbouring tiles; must be smaller than the tile size.",
+            self.tr("Pixels shared by neighbouring tiles; must be smaller than the tile size."),
         )
-        add(
+        self.add(
             QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, self.tr("Output folder")),
-            "New or empty folder for the dataset.",
+            self.tr("New or empty folder for the dataset."),
         )
-        add(
+        self.add(
             QgsProcessingParameterNumber(
                 self.VAL_FRACTION,
                 self.tr("Validation fraction"),
@@ -182,14 +179,20 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
                 minValue=0.0,
                 maxValue=0.95,
             ),
-            "Share of tiles (0-0.95) put in the validation split, assigned by whole blocks of "
-            "tiles. 0 puts everything in train.",
+            self.tr(
+                "Share of tiles (0-0.95) put in the validation split, assigned by whole blocks of "
+                "tiles. 0 puts everything in train."
+            ),
         )
-        add(
+        self.add(
             QgsProcessingParameterNumber(self.SEED, self.tr("Random seed"), defaultValue=42),
-            "Seed of the split; the same seed and inputs give the same split.",
+            self.tr("Seed of the split; the same seed and inputs give the same split."),
         )
-        add(
+        self._add_advanced()
+
+    def _add_advanced(self) -> None:
+        """The tuning parameters, under Advanced."""
+        self.add(
             QgsProcessingParameterNumber(
                 self.MIN_VISIBLE,
                 self.tr("Minimum visible fraction"),
@@ -198,36 +201,42 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
                 minValue=0.0,
                 maxValue=1.0,
             ),
-            "A clipped annotation is written only if at least this fraction (0-1) of its "
-            "area lies inside the tile.",
+            self.tr(
+                "A clipped annotation is written only if at least this fraction (0-1) of its "
+                "area lies inside the tile."
+            ),
             advanced=True,
         )
-        add(
+        self.add(
             QgsProcessingParameterBoolean(
                 self.INCLUDE_EMPTY, self.tr("Include tiles without annotations"), defaultValue=False
             ),
-            "Also write tiles that hold no annotation (background examples).",
+            self.tr("Also write tiles that hold no annotation (background examples)."),
             advanced=True,
         )
-        add(
+        self.add(
             QgsProcessingParameterEnum(
                 self.IMAGE_FORMAT,
                 self.tr("Tile image format"),
                 options=["GeoTIFF", "PNG", "JPEG"],
                 defaultValue=0,
             ),
-            "GeoTIFF keeps the original data type and bands; PNG/JPEG are 8-bit and get a "
-            "world file and .aux.xml with the CRS.",
+            self.tr(
+                "GeoTIFF keeps the original data type and bands; PNG/JPEG are 8-bit and get a "
+                "world file and .aux.xml with the CRS."
+            ),
             advanced=True,
         )
-        add(
+        self.add(
             QgsProcessingParameterString(
                 self.BANDS, self.tr("Bands"), defaultValue="", optional=True
             ),
-            "Comma-separated band numbers to write, in order (e.g. 3,2,1). Empty: all bands.",
+            self.tr(
+                "Comma-separated band numbers to write, in order (e.g. 3,2,1). Empty: all bands."
+            ),
             advanced=True,
         )
-        add(
+        self.add(
             QgsProcessingParameterEnum(
                 self.STRETCH,
                 self.tr("8-bit stretch"),
@@ -238,60 +247,69 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
                 ],
                 defaultValue=0,
             ),
-            "How values are scaled to 0-255 per band. None keeps the data; PNG/JPEG of a "
-            "non-8-bit image is refused unless a stretch is chosen. The limits are recorded.",
+            self.tr(
+                "How values are scaled to 0-255 per band. None keeps the data; PNG/JPEG of a "
+                "non-8-bit image is refused unless a stretch is chosen. The limits are recorded."
+            ),
             advanced=True,
         )
-        add(
+        self.add(
             QgsProcessingParameterFile(
                 self.LABEL_MAP,
                 self.tr("Label map"),
                 optional=True,
                 fileFilter="JSON/YAML (*.json *.yaml *.yml)",
             ),
-            'Optional file fixing the category ids: {"name": id}, COCO categories, a previous '
-            "export's labelmap.json or a YOLO data.yaml. Empty: ids 1..n over sorted classes.",
+            self.tr(
+                'Optional file fixing the category ids: {"name": id}, COCO categories, a previous '
+                "export's labelmap.json or a YOLO data.yaml. Empty: ids 1..n over sorted classes."
+            ),
             advanced=True,
         )
-        add(
+        self.add(
             QgsProcessingParameterEnum(
                 self.INVALID_LABELS,
                 self.tr("Invalid geometries"),
                 options=[self.tr("Repair (make valid) and count"), self.tr("Refuse")],
                 defaultValue=0,
             ),
-            "Repair invalid annotation geometries with make_valid (the count is reported and "
-            "recorded) or refuse to export, listing their feature ids.",
+            self.tr(
+                "Repair invalid annotation geometries with make_valid (the count is reported and "
+                "recorded) or refuse to export, listing their feature ids."
+            ),
             advanced=True,
         )
-        add(
+        self.add(
             QgsProcessingParameterNumber(
                 self.SPLIT_BLOCK_TILES,
                 self.tr("Split block size (tiles)"),
                 defaultValue=4,
                 minValue=1,
             ),
-            "Tiles per side of the blocks that are assigned to train or val as a whole; tiles "
-            "overlap within a block, never across blocks.",
+            self.tr(
+                "Tiles per side of the blocks that are assigned to train or val as a whole; tiles "
+                "overlap within a block, never across blocks."
+            ),
             advanced=True,
         )
-        add(
+        self.add(
             QgsProcessingParameterBoolean(
                 self.OVERWRITE, self.tr("Replace a previous export"), defaultValue=False
             ),
-            "Replace OUTPUT_FOLDER when it holds a previous LabelGuard export. Other non-empty "
-            "folders are always refused.",
+            self.tr(
+                "Replace OUTPUT_FOLDER when it holds a previous LabelGuard export. Other non-empty "
+                "folders are always refused."
+            ),
             advanced=True,
         )
-        self.addOutput(QgsProcessingOutputFolder(self.OUTPUT_FOLDER, self.tr("Output folder")))
-        for name, label in (
-            (self.TILE_COUNT, "Tiles written"),
-            (self.ANNOTATION_COUNT, "Annotations written"),
-            (self.TRAIN_TILE_COUNT, "Train tiles"),
-            (self.VAL_TILE_COUNT, "Validation tiles"),
-            (self.REPAIRED_COUNT, "Repaired geometries"),
-        ):
-            self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
+        # OUTPUT_FOLDER, a destination parameter, is an output of its own.
+        self.add_counts(
+            (self.TILE_COUNT, self.tr("Tiles written")),
+            (self.ANNOTATION_COUNT, self.tr("Annotations written")),
+            (self.TRAIN_TILE_COUNT, self.tr("Train tiles")),
+            (self.VAL_TILE_COUNT, self.tr("Validation tiles")),
+            (self.REPAIRED_COUNT, self.tr("Repaired geometries")),
+        )
 
     def _read_annotations(
         self,
@@ -310,8 +328,7 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
         total = source.featureCount() or 1
         for i, feat in enumerate(source.getFeatures(request)):  # QGIS hands features one by one
             if i % 4096 == 0:
-                if feedback.isCanceled():
-                    raise QgsProcessingException(self.tr("Cancelled; nothing was written."))
+                self.check_canceled(feedback)
                 feedback.setProgress(5.0 * i / total)
             geom = feat.geometry()
             if not geom.isNull() and QgsWkbTypes.isCurvedType(geom.wkbType()):
@@ -331,84 +348,14 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
         context: QgsProcessingContext,
         feedback: QgsProcessingFeedback,
     ) -> Dict[str, Any]:
-        raster = self.parameterAsRasterLayer(parameters, self.RASTER, context)
-        if raster is None:
-            raise QgsProcessingException(self.invalidRasterError(parameters, self.RASTER))
-        source = self.parameterAsSource(parameters, self.ANNOTATIONS, context)
-        if source is None:
-            raise QgsProcessingException(self.invalidSourceError(parameters, self.ANNOTATIONS))
-        ann_layer = self.parameterAsVectorLayer(parameters, self.ANNOTATIONS, context)
-        ann_name = ann_layer.name() if ann_layer is not None else source.sourceName()
-        class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context)
-        if not class_field:
-            raise QgsProcessingException(
-                self.tr(
-                    "CLASS_FIELD is not set: choose the field of '{}' that holds each annotation's "
-                    "class."
-                ).format(ann_name)
-            )
-        if source.fields().indexOf(class_field) < 0:
-            raise QgsProcessingException(
-                self.tr("CLASS_FIELD '{}' does not exist in '{}'; its fields are: {}.").format(
-                    class_field, ann_name, ", ".join(source.fields().names())
-                )
-            )
+        raster, source, ann_layer, ann_name, class_field = self._inputs(parameters, context)
         crs = raster.crs()
-        if not crs.isValid():
-            raise QgsProcessingException(
-                self.tr(
-                    "Image '{}' has no CRS, so its tiles cannot be georeferenced; set one in Layer "
-                    "Properties > Source (or with gdal_edit.py -a_srs) and run again."
-                ).format(raster.name())
-            )
-        if not source.sourceCrs().isValid():
-            raise QgsProcessingException(
-                self.tr(
-                    "Annotation layer '{}' has no CRS, so it cannot be placed on the image; "
-                    "set one in Layer Properties > Source."
-                ).format(ann_name)
-            )
-        if raster.providerType() != "gdal" or not _file_of(raster.source()):
-            raise QgsProcessingException(
-                self.tr(
-                    "Image '{}' is not a file GDAL can read ({}); save it as GeoTIFF first."
-                ).format(raster.name(), raster.providerType())
-            )
         raster_path = _file_of(raster.source())
-        facts = self.run_core(None, raster_facts, raster_path)
-
-        band_text = self.parameterAsString(parameters, self.BANDS, context)
-        bands = self.run_core(None, parse_bands, band_text, facts.band_count)
-        stretch = STRETCHES[self.parameterAsEnum(parameters, self.STRETCH, context)]
+        facts = self.call(raster_facts, raster_path)
         crs_wkt = crs.toWkt(QgsCoordinateReferenceSystem.WktVariant.WKT2_2019)
-        writer = self.run_core(
-            None,
-            GdalTileWriter,
-            facts,
-            crs_wkt,
-            self.parameterAsEnum(parameters, self.IMAGE_FORMAT, context),
-            bands,
-            stretch,
-            bool(band_text.strip()),
-        )
-        label_map_path = self.parameterAsFile(parameters, self.LABEL_MAP, context)
-        labelmap = self.run_core(None, read_labelmap, label_map_path) if label_map_path else None
+        writer = self._tile_writer(parameters, context, facts, crs_wkt)
         target = self.parameterAsString(parameters, self.OUTPUT_FOLDER, context)
-        options = ExportOptions(
-            fmt=self.parameterAsEnum(parameters, self.FORMAT, context),
-            tile_size=self.parameterAsInt(parameters, self.TILE_SIZE, context),
-            overlap=self.parameterAsInt(parameters, self.OVERLAP, context),
-            min_visible=self.parameterAsDouble(parameters, self.MIN_VISIBLE, context),
-            include_empty=self.parameterAsBoolean(parameters, self.INCLUDE_EMPTY, context),
-            val_fraction=self.parameterAsDouble(parameters, self.VAL_FRACTION, context),
-            seed=self.parameterAsInt(parameters, self.SEED, context),
-            block_tiles=self.parameterAsInt(parameters, self.SPLIT_BLOCK_TILES, context),
-            labelmap=labelmap,
-            invalid_mode=(
-                REFUSE if self.parameterAsEnum(parameters, self.INVALID_LABELS, context) else REPAIR
-            ),
-            overwrite=self.parameterAsBoolean(parameters, self.OVERWRITE, context),
-        )
+        options = self._options(parameters, context)
 
         feedback.pushInfo(
             self.tr("Reading {} annotations from '{}'").format(source.featureCount(), ann_name)
@@ -438,34 +385,7 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
             class_field=class_field,
             source_crs=source.sourceCrs().authid(),
         )
-        feedback.pushInfo(self.tr("Hashing the source image and annotations"))
-        sources = {
-            "image": self.run_core(
-                None, source_record, "image", raster_path, should_stop=feedback.isCanceled
-            ),
-            "annotations": self.run_core(
-                None,
-                source_record,
-                "annotations",
-                annotations.path,
-                _layer_name_of(ann_layer),
-                should_stop=feedback.isCanceled,
-            ),
-        }
-        for src in sources.values():
-            if src["manifest"] is not None:
-                feedback.pushInfo(
-                    self.tr("{}: version {} ({})").format(
-                        src["role"], src["manifest"]["version"], src["manifest"]["status"]
-                    )
-                )
-            elif src["path"]:
-                feedback.pushWarning(
-                    self.tr(
-                        "{} is not in any version manifest; the export records its hashes, but "
-                        "build a manifest of the dataset to trace models to a named version."
-                    ).format(src["path"])
-                )
+        sources = self._source_records(feedback, raster_path, annotations.path, ann_layer)
         version = f"export-{Path(target).name}"
         result = self.run_core(
             feedback,
@@ -490,7 +410,7 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
                 result.annotation_count,
             )
         )
-        return {
+        results = {
             self.OUTPUT_FOLDER: target,
             self.TILE_COUNT: result.tile_count,
             self.ANNOTATION_COUNT: result.annotation_count,
@@ -498,3 +418,110 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
             self.VAL_TILE_COUNT: result.split_tiles["val"],
             self.REPAIRED_COUNT: result.repaired,
         }
+        return self.finish(parameters, context, results)
+
+    def _inputs(self, parameters: Dict[str, Any], context: QgsProcessingContext) -> tuple:
+        """(raster layer, annotation source, annotation layer or None, its name, class field),
+        refused with the fix named when the export could not place or label the tiles."""
+        raster = self.parameterAsRasterLayer(parameters, self.RASTER, context)
+        if raster is None:
+            raise QgsProcessingException(self.invalidRasterError(parameters, self.RASTER))
+        source = self.parameterAsSource(parameters, self.ANNOTATIONS, context)
+        if source is None:
+            raise QgsProcessingException(self.invalidSourceError(parameters, self.ANNOTATIONS))
+        ann_layer = self.parameterAsVectorLayer(parameters, self.ANNOTATIONS, context)
+        ann_name = ann_layer.name() if ann_layer is not None else source.sourceName()
+        class_field = self.parameterAsString(parameters, self.CLASS_FIELD, context)
+        if not class_field:
+            raise QgsProcessingException(
+                self.tr(
+                    "CLASS_FIELD is not set: choose the field of '{}' that holds each annotation's "
+                    "class."
+                ).format(ann_name)
+            )
+        if source.fields().indexOf(class_field) < 0:
+            raise QgsProcessingException(
+                self.tr("CLASS_FIELD '{}' does not exist in '{}'; its fields are: {}.").format(
+                    class_field, ann_name, ", ".join(source.fields().names())
+                )
+            )
+        if not raster.crs().isValid():
+            raise QgsProcessingException(
+                self.tr(
+                    "Image '{}' has no CRS, so its tiles cannot be georeferenced; set one in Layer "
+                    "Properties > Source (or with gdal_edit.py -a_srs) and run again."
+                ).format(raster.name())
+            )
+        if not source.sourceCrs().isValid():
+            raise QgsProcessingException(
+                self.tr(
+                    "Annotation layer '{}' has no CRS, so it cannot be placed on the image; "
+                    "set one in Layer Properties > Source."
+                ).format(ann_name)
+            )
+        if raster.providerType() != "gdal" or not _file_of(raster.source()):
+            raise QgsProcessingException(
+                self.tr(
+                    "Image '{}' is not a file GDAL can read ({}); save it as GeoTIFF first."
+                ).format(raster.name(), raster.providerType())
+            )
+        return raster, source, ann_layer, ann_name, class_field
+
+    def _tile_writer(
+        self, parameters: Dict[str, Any], context: QgsProcessingContext, facts, crs_wkt: str
+    ) -> GdalTileWriter:
+        band_text = self.parameterAsString(parameters, self.BANDS, context)
+        return self.call(
+            GdalTileWriter,
+            facts,
+            crs_wkt,
+            self.parameterAsEnum(parameters, self.IMAGE_FORMAT, context),
+            self.call(parse_bands, band_text, facts.band_count),
+            STRETCHES[self.parameterAsEnum(parameters, self.STRETCH, context)],
+            bool(band_text.strip()),
+        )
+
+    def _options(self, parameters: Dict[str, Any], context: QgsProcessingContext) -> ExportOptions:
+        label_map_path = self.parameterAsFile(parameters, self.LABEL_MAP, context)
+        invalid = self.parameterAsEnum(parameters, self.INVALID_LABELS, context)
+        return ExportOptions(
+            fmt=self.parameterAsEnum(parameters, self.FORMAT, context),
+            tile_size=self.parameterAsInt(parameters, self.TILE_SIZE, context),
+            overlap=self.parameterAsInt(parameters, self.OVERLAP, context),
+            min_visible=self.parameterAsDouble(parameters, self.MIN_VISIBLE, context),
+            include_empty=self.parameterAsBoolean(parameters, self.INCLUDE_EMPTY, context),
+            val_fraction=self.parameterAsDouble(parameters, self.VAL_FRACTION, context),
+            seed=self.parameterAsInt(parameters, self.SEED, context),
+            block_tiles=self.parameterAsInt(parameters, self.SPLIT_BLOCK_TILES, context),
+            labelmap=self.call(read_labelmap, label_map_path) if label_map_path else None,
+            invalid_mode=REFUSE if invalid else REPAIR,
+            overwrite=self.parameterAsBoolean(parameters, self.OVERWRITE, context),
+        )
+
+    def _source_records(
+        self, feedback: QgsProcessingFeedback, raster_path: str, ann_path: str, ann_layer
+    ) -> Dict[str, Dict[str, Any]]:
+        """Hashes of the image and annotations and the manifest versions that list them."""
+        feedback.pushInfo(self.tr("Hashing the source image and annotations"))
+        stop = feedback.isCanceled
+        sources = {
+            "image": self.call(source_record, "image", raster_path, should_stop=stop),
+            "annotations": self.call(
+                source_record, "annotations", ann_path, _layer_name_of(ann_layer), should_stop=stop
+            ),
+        }
+        for src in sources.values():
+            if src["manifest"] is not None:
+                feedback.pushInfo(
+                    self.tr("{}: version {} ({})").format(
+                        src["role"], src["manifest"]["version"], src["manifest"]["status"]
+                    )
+                )
+            elif src["path"]:
+                feedback.pushWarning(
+                    self.tr(
+                        "{} is not in any version manifest; the export records its hashes, but "
+                        "build a manifest of the dataset to trace models to a named version."
+                    ).format(src["path"])
+                )
+        return sources

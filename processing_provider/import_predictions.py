@@ -6,27 +6,27 @@ from typing import Any, Dict
 
 from qgis.core import (
     QgsCoordinateReferenceSystem,
-    QgsFeature,
-    QgsFeatureSink,
-    QgsField,
-    QgsFields,
     QgsGeometry,
     QgsProcessingContext,
-    QgsProcessingException,
     QgsProcessingFeedback,
-    QgsProcessingOutputNumber,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QVariant
 
 from ..core.geos import shapely
 from ..core.training.geo import polygonal_parts
 from ..core.training.predictions import import_predictions
 from .base import LabelGuardAlgorithm
-from .compat import FLAG_ADVANCED
+
+FIELDS = (
+    ("class", "str"),
+    ("score", "float"),
+    ("kind", "str"),
+    ("merged", "int32"),
+    ("tile", "str"),
+)
 
 
 class ImportPredictionsAlgorithm(LabelGuardAlgorithm):
@@ -64,31 +64,27 @@ class ImportPredictionsAlgorithm(LabelGuardAlgorithm):
         )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
-        def add(param, help_text, advanced=False):
-            param.setHelp(self.tr(help_text))
-            if advanced:
-                param.setFlags(param.flags() | FLAG_ADVANCED)
-            self.addParameter(param)
-
-        add(
+        self.add(
             QgsProcessingParameterFile(
                 self.INPUT,
                 self.tr("Predictions (COCO results JSON or YOLO labels)"),
                 # "(*)" rather than the default "(*.*)", which rejects a folder path
                 fileFilter="COCO results (*.json);;YOLO labels (*.txt);;All files (*)",
             ),
-            "A COCO results .json, or a YOLO labels folder (pick any .txt in it, or type the "
-            "folder path).",
+            self.tr(
+                "A COCO results .json, or a YOLO labels folder (pick any .txt in it, or type the "
+                "folder path)."
+            ),
         )
-        add(
+        self.add(
             QgsProcessingParameterFile(
                 self.DATASET,
                 self.tr("Export folder"),
                 behavior=QgsProcessingParameterFile.Behavior.Folder,
             ),
-            "The folder written by Export training dataset for the tiles the model saw.",
+            self.tr("The folder written by Export training dataset for the tiles the model saw."),
         )
-        add(
+        self.add(
             QgsProcessingParameterNumber(
                 self.MIN_SCORE,
                 self.tr("Minimum score"),
@@ -97,10 +93,12 @@ class ImportPredictionsAlgorithm(LabelGuardAlgorithm):
                 minValue=0.0,
                 maxValue=1.0,
             ),
-            "Predictions with a lower confidence (0-1) are ignored. Predictions without a "
-            "score count as 1.",
+            self.tr(
+                "Predictions with a lower confidence (0-1) are ignored. Predictions without a "
+                "score count as 1."
+            ),
         )
-        add(
+        self.add(
             QgsProcessingParameterNumber(
                 self.IOU_THRESHOLD,
                 self.tr("Duplicate IoU threshold"),
@@ -109,16 +107,20 @@ class ImportPredictionsAlgorithm(LabelGuardAlgorithm):
                 minValue=0.0,
                 maxValue=1.0,
             ),
-            "Two same-class predictions from overlapping tiles are one object when their IoU "
-            "inside the shared pixels is at least this value.",
+            self.tr(
+                "Two same-class predictions from overlapping tiles are one object when their IoU "
+                "inside the shared pixels is at least this value."
+            ),
             advanced=True,
         )
-        add(
+        self.add(
             QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr("Predictions")),
-            "Polygon layer of the predictions in the image CRS.",
+            self.tr("Polygon layer of the predictions in the image CRS."),
         )
-        self.addOutput(QgsProcessingOutputNumber(self.FEATURE_COUNT, self.tr("Features")))
-        self.addOutput(QgsProcessingOutputNumber(self.MERGED_COUNT, self.tr("Merged duplicates")))
+        self.add_counts(
+            (self.FEATURE_COUNT, self.tr("Features")),
+            (self.MERGED_COUNT, self.tr("Merged duplicates")),
+        )
 
     def processAlgorithm(  # noqa: N802 (QGIS API)
         self,
@@ -146,34 +148,39 @@ class ImportPredictionsAlgorithm(LabelGuardAlgorithm):
             )
         )
 
-        fields = QgsFields()
-        fields.append(QgsField("class", QVariant.String))
-        fields.append(QgsField("score", QVariant.Double))
-        fields.append(QgsField("kind", QVariant.String))
-        fields.append(QgsField("merged", QVariant.Int))
-        fields.append(QgsField("tile", QVariant.String))
         crs = QgsCoordinateReferenceSystem.fromWkt(result.crs_wkt)
-        sink, sink_id = self.parameterAsSink(
-            parameters, self.OUTPUT, context, fields, QgsWkbTypes.Type.MultiPolygon, crs
-        )
-        if sink is None:
-            raise QgsProcessingException(self.invalidSinkError(parameters, self.OUTPUT))
         wkbs = shapely.to_wkb(polygonal_parts(result.geoms)).tolist() if len(result) else []
-        for i, wkb in enumerate(wkbs):  # the sink takes features one by one
-            if feedback.isCanceled():
-                raise QgsProcessingException(self.tr("Cancelled; nothing was written."))
-            feat = QgsFeature(fields)
-            geom = QgsGeometry()
-            geom.fromWkb(wkb)
-            feat.setGeometry(geom)
-            feat.setAttributes(
-                [
-                    str(result.classes[i]),
-                    float(result.scores[i]),
-                    str(result.kind[i]),
-                    int(result.merged_from[i]),
-                    result.tile_names[i],
-                ]
-            )
-            sink.addFeature(feat, QgsFeatureSink.Flag.FastInsert)
-        return {self.OUTPUT: sink_id, self.FEATURE_COUNT: len(wkbs), self.MERGED_COUNT: merged_away}
+        sink_id = self.write_sink(
+            parameters,
+            context,
+            self.OUTPUT,
+            FIELDS,
+            (
+                (
+                    [
+                        str(result.classes[i]),
+                        float(result.scores[i]),
+                        str(result.kind[i]),
+                        int(result.merged_from[i]),
+                        result.tile_names[i],
+                    ],
+                    _geometry(wkb),
+                )
+                for i, wkb in enumerate(wkbs)  # the sink takes features one by one
+            ),
+            wkb_type=QgsWkbTypes.Type.MultiPolygon,
+            crs=crs,
+            feedback=feedback,
+        )
+        results = {
+            self.OUTPUT: sink_id,
+            self.FEATURE_COUNT: len(wkbs),
+            self.MERGED_COUNT: merged_away,
+        }
+        return self.finish(parameters, context, results)
+
+
+def _geometry(wkb: bytes) -> QgsGeometry:
+    geom = QgsGeometry()
+    geom.fromWkb(wkb)
+    return geom

@@ -61,10 +61,15 @@ def test_core_and_data_layer_tests_import_no_adapter():
         for path in sorted((ROOT / "tests" / folder).rglob("*.py")):
             for level, module, line in _imports(path):
                 parts = module.split(".")
-                if level == 0 and parts[0] == "labelguard" and parts[1:2] in (
-                    ["processing_provider"],
-                    ["ui"],
-                    ["plugin"],
+                if (
+                    level == 0
+                    and parts[0] == "labelguard"
+                    and parts[1:2]
+                    in (
+                        ["processing_provider"],
+                        ["ui"],
+                        ["plugin"],
+                    )
                 ):
                     bad.append(f"tests/{folder}/{path.name}:{line} imports {module}")
     assert bad == []
