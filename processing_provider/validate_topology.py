@@ -42,8 +42,8 @@ from ..core.topology import (
     as_exception_entries,
     check_topology_batches,
 )
-from ..core.topology_exceptions import FIELDS as EXCEPTION_FIELDS
-from ..core.topology_exceptions import load_exceptions
+from ..core.topology.exceptions import FIELDS as EXCEPTION_FIELDS
+from ..core.topology.exceptions import load_exceptions
 from .base import LabelGuardAlgorithm
 from .compat import FLAG_ADVANCED, TYPE_VECTOR_ANY, TYPE_VECTOR_POLYGON
 from .styles import RuleStylePostProcessor

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
-from .io import PathLike
-from .topology import ExceptionEntry, as_exception_entries
+from ..errors import InputError
+from ..io import PathLike
+from .engine import ExceptionEntry, as_exception_entries
 
 FIELDS = ("rule", "fid", "other_fid", "key", "is_exception")
 

@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import geos as _geos
-from .geos import shapely
-from .progress import Ticker
+from .. import geos as _geos
+from ..geos import shapely
+from ..progress import Ticker
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .topology import _Run
+    from .engine import _Run
 
 _K1 = np.uint64(0x9E3779B97F4A7C15)
 _K2 = np.uint64(0xC2B2AE3D27D4EB4F)

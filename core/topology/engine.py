@@ -2,7 +2,7 @@
 
 Everything works on numpy arrays of geometries (or WKB) in bulk: GEOS does the per-geometry
 work in C, in several threads (shapely releases the GIL), and Python only loops over findings.
-How the expensive rules stay fast is explained in ``core/topology_pairs.py``.
+How the expensive rules stay fast is explained in ``core/topology/pairs.py``.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import topology_pairs as _pairs
-from . import wkb as _wkb
-from .bulk import paused_gc
-from .geos import shapely
-from .progress import ProgressFn, StopFn, Ticker
-from .wkb import WkbArray
+from .. import wkb as _wkb
+from ..bulk import paused_gc
+from ..geos import shapely
+from ..progress import ProgressFn, StopFn, Ticker
+from ..wkb import WkbArray
+from . import pairs as _pairs
 
 RULES: tuple[str, ...] = (
     "invalid",
