@@ -350,7 +350,7 @@ def test_batches_in_any_order_give_the_same_result_as_one_array():
 
 
 def test_per_feature_rules_alone_find_the_same_as_with_all_rules(monkeypatch):
-    import labelguard.core.topology.engine as topology
+    import labelguard.core.topology.parse as topology
 
     monkeypatch.setattr(topology, "_PARSE_CHUNK", 5)  # many chunks, dropped as they go
     cells = _mixed_layer()
