@@ -19,7 +19,8 @@ removes them without any GEOS call:
 
 With GEOS >= 3.12 (``HAS_COVERAGE``) and ``PREFER_GEOS_COVERAGE``, ``coverage_invalid_edges``
 seeds the suspects instead of edge balance when no gaps are needed; both seeds give the same
-findings, but GEOS's validator is slower on annotation coverages (see the constant).
+findings, but GEOS's validator is slower on annotation coverages (see the constant). The
+identical pairs among the overlapping ones are the duplicates (``duplicates.py``).
 """
 
 from __future__ import annotations

@@ -51,9 +51,8 @@ def invalid_findings(ctx: RuleContext, unreadable: dict[int, str], invalid_idx: 
             ctx.add("invalid", i, None, invalid_message(name), None)
             continue
         for k, (x, y) in enumerate(locs, 1):
-            at.append(
-                ctx.add("invalid", i, None, invalid_at_message(name, x, y, k, len(locs)), None)
-            )
+            message = invalid_at_message(name, x, y, k, len(locs))
+            at.append(ctx.add("invalid", i, None, message, None))
             xy.append((x, y))
     points = shapely.points(np.asarray(xy, dtype=np.float64).reshape(-1, 2))
     for n, point in zip(at, points):  # all location points made at once
