@@ -33,8 +33,8 @@ from ..core.topology import (
     as_exception_entries,
     check_topology_batches,
 )
-from ..core.topology_exceptions import FIELDS as EXCEPTION_FIELDS
-from ..core.topology_exceptions import load_exceptions
+from ..core.topology.exceptions import FIELDS as EXCEPTION_FIELDS
+from ..core.topology.exceptions import load_exceptions
 from ..gdalio.vector import read_ogr
 from .base import LabelGuardAlgorithm
 from .compat import TYPE_VECTOR_ANY, TYPE_VECTOR_POLYGON

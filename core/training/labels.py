@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import InputError
 from ..geos import shapely
 
-try:  # the shared core of topology validation (core/topology.py)
+try:  # the shared core of topology validation (core/topology/)
     from ..topology import check_topology
 except ImportError:  # pragma: no cover - only while topology.py is still being written
     check_topology = None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from labelguard.core import geos as geos_mod
-from labelguard.core import topology_pairs
 from labelguard.core.errors import Cancelled
 from labelguard.core.geos import shapely
 from labelguard.core.topology import (
@@ -16,6 +15,7 @@ from labelguard.core.topology import (
     local_area_scale,
     self_intersection_points,
 )
+from labelguard.core.topology import pairs as topology_pairs
 
 ALL_POLYGON_RULES = (
     "invalid",
@@ -350,7 +350,7 @@ def test_batches_in_any_order_give_the_same_result_as_one_array():
 
 
 def test_per_feature_rules_alone_find_the_same_as_with_all_rules(monkeypatch):
-    import labelguard.core.topology as topology
+    import labelguard.core.topology.parse as topology
 
     monkeypatch.setattr(topology, "_PARSE_CHUNK", 5)  # many chunks, dropped as they go
     cells = _mixed_layer()

@@ -19,21 +19,21 @@ removes them without any GEOS call:
 
 With GEOS >= 3.12 (``HAS_COVERAGE``) and ``PREFER_GEOS_COVERAGE``, ``coverage_invalid_edges``
 seeds the suspects instead of edge balance when no gaps are needed; both seeds give the same
-findings, but GEOS's validator is slower on annotation coverages (see the constant).
+findings, but GEOS's validator is slower on annotation coverages (see the constant). The
+identical pairs among the overlapping ones are the duplicates (``duplicates.py``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 import numpy as np
 
-from . import geos as _geos
-from .geos import shapely
-from .progress import Ticker
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .topology import _Run
+from .. import geos as _geos
+from ..geos import shapely
+from ..progress import Ticker
+from .context import RuleContext
+from .duplicates import exact_copies, pair_duplicates
+from .geometry import TYPE_POLYGON, polygonal_part
+from .rules import OVERLAP_RULES, gap_message, near_duplicate_message, overlap_message
 
 _K1 = np.uint64(0x9E3779B97F4A7C15)
 _K2 = np.uint64(0xC2B2AE3D27D4EB4F)
@@ -143,7 +143,9 @@ def _ring_coordinates(polys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     call, ring = polygon; only the others are split into parts and rings, which creates a
     Python object per ring and costs ten times more.
     """
-    simple = (shapely.get_type_id(polys) == 3) & (shapely.get_num_interior_rings(polys) == 0)
+    simple = (shapely.get_type_id(polys) == TYPE_POLYGON) & (
+        shapely.get_num_interior_rings(polys) == 0
+    )
     s_idx = np.flatnonzero(simple)
     c1, i1 = shapely.get_coordinates(polys[s_idx], return_index=True)
     ext1 = np.ones(len(s_idx), dtype=bool)
@@ -181,7 +183,7 @@ def _intersect_chunk(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def overlapping_pairs(
-    run: _Run, polys: np.ndarray, suspect: np.ndarray, ticker: Ticker
+    ctx: RuleContext, polys: np.ndarray, suspect: np.ndarray, ticker: Ticker
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(i, j, intersection, area) for every pair of polygons whose interiors intersect,
     i < j, indices into ``polys``; area in CRS units squared."""
@@ -207,7 +209,7 @@ def overlapping_pairs(
         lo, hi = lo[keep], hi[keep]
         if rounds == 1:  # later rounds are small; they only poll for cancel
             ticker.total = float(max(1, len(lo)))
-        results = run.pmap(
+        results = ctx.pmap(
             _intersect_chunk, [polys[lo], polys[hi]], _PAIR_CHUNK, ticker if rounds == 1 else None
         )
         if results:
@@ -239,32 +241,16 @@ def overlapping_pairs(
     return i[order], j[order], g[order], ar[order]
 
 
-def _polygonal(geom: Any) -> Any:
-    """The polygonal part of an intersection result."""
-    tid = shapely.get_type_id(geom)
-    if tid in (3, 6):
-        return geom
-    parts = shapely.get_parts(geom)
-    parts = parts[np.isin(shapely.get_type_id(parts), (3, 6))]
-    if len(parts) == 1:
-        return parts[0]
-    return shapely.union_all(parts)
-
-
 def pair_rules(
-    run: _Run,
+    ctx: RuleContext,
     idx: np.ndarray,
     active: set[str],
-    dup_pairs: set[tuple[int, int]],
-    *,
-    tolerance: float,
-    max_gap_area: float,
-    near_duplicate_iou: float,
     ticker: Ticker,
     cover_extra: np.ndarray | None = None,
 ) -> None:
-    """Adds overlap, near_duplicate and gap findings for the valid polygons ``idx``."""
-    polys = run.geoms[idx]
+    """Adds overlap, near_duplicate, duplicate and gap findings for the valid polygons ``idx``;
+    ``cover_extra`` (the repaired invalid polygons) covers faces that are then not gaps."""
+    polys = ctx.geoms[idx]
     if len(polys) == 0:
         ticker.advance(1)
         return
@@ -276,103 +262,65 @@ def pair_rules(
         suspect, free = edge_balance(polys)
     ticker.check()
     pairs_ticker = ticker.sub(1, 0.3, 0.85)
-    if active & {"overlap", "near_duplicate"}:
-        i, j, inter, _ = overlapping_pairs(run, polys, suspect, pairs_ticker)
-        _overlap_findings(
-            run, idx, polys, i, j, inter, active, dup_pairs, tolerance, near_duplicate_iou
-        )
+    if active & OVERLAP_RULES:
+        i, j, inter, _ = overlapping_pairs(ctx, polys, suspect, pairs_ticker)
+        _overlap_findings(ctx, idx, polys, i, j, inter, active)
     ticker.check()
     if need_gaps:
-        _gap_findings(run, idx, polys, free, max_gap_area, cover_extra)
+        _gap_findings(ctx, idx, polys, free, cover_extra)
     ticker.sub(1, 0.85, 1.0).advance(1)
 
 
 def _overlap_findings(
-    run: _Run,
+    ctx: RuleContext,
     idx: np.ndarray,
     polys: np.ndarray,
     i: np.ndarray,
     j: np.ndarray,
     inter: np.ndarray,
     active: set[str],
-    dup_pairs: set[tuple[int, int]],
-    tolerance: float,
-    near_iou: float,
 ) -> None:
+    """Findings for the overlapping pairs (``polys[i]``, ``polys[j]``): identical ones are
+    duplicates, then near duplicates by IoU, then overlaps above the tolerance."""
     if len(i) == 0:
         return
-    inter = np.array([_polygonal(g) for g in inter] + [None], dtype=object)[:-1]
-    area = run.area(inter)
-    a_area = run.area(polys[i])
-    b_area = run.area(polys[j])
-    union = a_area + b_area - area
+    opts = ctx.options
+    inter = np.array([polygonal_part(g) for g in inter] + [None], dtype=object)[:-1]
+    area = ctx.area(inter)
+    union = ctx.area(polys[i]) + ctx.area(polys[j]) - area
     with np.errstate(divide="ignore", invalid="ignore"):
         iou = np.where(union > 0, area / union, 0.0)
-    unit = "m²" if run.ellipsoid is not None else "square units"
-    is_dup = np.zeros(len(i), dtype=bool)
-    if "duplicate" in active:
-        cand = np.flatnonzero(iou >= 1.0 - 1e-9)
-        is_dup[cand] = shapely.equals_exact(
-            shapely.normalize(polys[i[cand]]), shapely.normalize(polys[j[cand]]), tolerance=0.0
-        )
-    pairs = []
+    pairs = []  # feature indices, the lower fid first
     for k in range(len(i)):
         gi, gj = int(idx[i[k]]), int(idx[j[k]])
-        if run.fids[gj] < run.fids[gi]:
+        if ctx.fids[gj] < ctx.fids[gi]:
             gi, gj = gj, gi
         pairs.append((gi, gj))
-    # A group of n copies gives (first, other) pairs only, as the hashing method does.
-    copy_of: dict = {}
-    for k in sorted(
-        np.flatnonzero(is_dup), key=lambda k: (run.fids[pairs[k][0]], run.fids[pairs[k][1]])
-    ):
+    is_dup = np.zeros(len(i), dtype=bool)
+    if "duplicate" in active:
+        is_dup = exact_copies(polys, i, j, iou)
+        pair_duplicates(ctx, pairs, is_dup)
+    unit = ctx.unit
+    for k in np.flatnonzero(~is_dup):
         gi, gj = pairs[k]
-        copy_of.setdefault(gj, gi)
-    for k in range(len(i)):
-        gi, gj = pairs[k]
-        if is_dup[k]:
-            if gi not in copy_of and copy_of.get(gj) == gi:
-                run.add(
-                    "duplicate",
-                    gi,
-                    int(run.fids[gj]),
-                    f"Duplicate: feature {run.fids[gi]} and feature {run.fids[gj]} have "
-                    "the same geometry.",
-                    run.geoms[gj],
-                )
-            continue
-        if "duplicate" in active and (min(gi, gj), max(gi, gj)) in dup_pairs:
-            continue
-        fi, fj = int(run.fids[gi]), int(run.fids[gj])
-        if "near_duplicate" in active and iou[k] >= near_iou:
-            run.add(
-                "near_duplicate",
-                gi,
-                fj,
-                f"Near duplicate: features {fi} and {fj} overlap with IoU {iou[k]:.3f} "
-                f"(threshold {near_iou:.2f}).",
-                inter[k],
-            )
-            continue
-        if "overlap" in active and area[k] > tolerance:
-            run.add(
-                "overlap",
-                gi,
-                fj,
-                f"Overlap of {area[k]:.6g} {unit} between features {fi} and {fj} "
-                f"(tolerance {tolerance:.6g}).",
-                inter[k],
-            )
+        fi, fj = int(ctx.fids[gi]), int(ctx.fids[gj])
+        if "near_duplicate" in active and iou[k] >= opts.near_duplicate_iou:
+            message = near_duplicate_message(fi, fj, iou[k], opts.near_duplicate_iou)
+            ctx.add("near_duplicate", gi, fj, message, inter[k])
+        elif "overlap" in active and area[k] > opts.tolerance:
+            message = overlap_message(area[k], unit, fi, fj, opts.tolerance)
+            ctx.add("overlap", gi, fj, message, inter[k])
 
 
 def _gap_findings(
-    run: _Run,
+    ctx: RuleContext,
     idx: np.ndarray,
     polys: np.ndarray,
     free: np.ndarray,
-    max_gap_area: float,
     cover_extra: np.ndarray | None,
 ) -> None:
+    """Gaps: faces of the unbalanced segments covered by no polygon (nor by ``cover_extra``)
+    and bounded by at least two features."""
     if len(free) == 0:
         return
     lines = shapely.linestrings(free)
@@ -380,7 +328,8 @@ def _gap_findings(
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
     if len(faces) == 0:
         return
-    area = run.area(faces)
+    area = ctx.area(faces)
+    max_gap_area = ctx.options.max_gap_area
     if max_gap_area > 0:
         faces, area = faces[area <= max_gap_area], area[area <= max_gap_area]
     if len(faces) == 0:
@@ -402,18 +351,11 @@ def _gap_findings(
     has_share[f[shares]] = True
     sel = shares | ~has_share[f]
     f, p = f[sel], p[sel]
-    unit = "m²" if run.ellipsoid is not None else "square units"
+    unit = ctx.unit
     for k_local, k in enumerate(keep):
         around = idx[p[f == k_local]]
-        fids = sorted({int(run.fids[x]) for x in around})
+        fids = sorted({int(ctx.fids[x]) for x in around})
         if len(fids) < 2:  # a polygon's own hole is not a gap between neighbours
             continue
-        first = int(around[np.argmin(run.fids[around])])
-        listed = ", ".join(map(str, fids[:6])) + (", ..." if len(fids) > 6 else "")
-        run.add(
-            "gap",
-            first,
-            fids[1],
-            f"Gap of {area[k]:.6g} {unit} between features {listed}.",
-            faces[k],
-        )
+        first = int(around[np.argmin(ctx.fids[around])])
+        ctx.add("gap", first, fids[1], gap_message(area[k], unit, fids), faces[k])

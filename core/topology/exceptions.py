@@ -4,14 +4,68 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
-from .io import PathLike
-from .topology import ExceptionEntry, as_exception_entries
+from ..errors import InputError
+from ..io import PathLike
 
 FIELDS = ("rule", "fid", "other_fid", "key", "is_exception")
+
+
+@dataclass(frozen=True)
+class ExceptionEntry:
+    """An accepted exception: matches findings with this ``key`` or, when ``key`` is empty,
+    every finding of ``rule`` on ``fid`` (and ``other_fid`` when given)."""
+
+    rule: str
+    fid: int
+    other_fid: int | None = None
+    key: str = ""
+
+
+def as_exception_entries(items: Iterable[Any] | None) -> list[ExceptionEntry]:
+    """ExceptionEntry objects from entries, dicts with rule/fid/other_fid/key (an
+    ``is_exception`` of false drops the row) or (rule, fid[, other_fid]) tuples."""
+    out: list[ExceptionEntry] = []
+    for item in items or ():
+        if isinstance(item, ExceptionEntry):
+            out.append(item)
+        elif isinstance(item, dict):
+            if "is_exception" in item and not _truthy(item["is_exception"]):
+                continue
+            rule = str(item.get("rule") or "")
+            key = str(item.get("key") or "")
+            fid = item.get("fid")
+            if not rule and not key:
+                continue
+            other = item.get("other_fid")
+            out.append(
+                ExceptionEntry(
+                    rule,
+                    int(fid) if fid not in (None, "") else -1,
+                    int(other) if other not in (None, "") else None,
+                    key,
+                )
+            )
+        else:
+            seq = tuple(item)
+            out.append(
+                ExceptionEntry(
+                    str(seq[0]),
+                    int(seq[1]),
+                    int(seq[2]) if len(seq) > 2 and seq[2] is not None else None,
+                )
+            )
+    return out
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "y", "t")
+    return bool(value)
 
 
 def exception_rows_from_json(doc: Any) -> list[dict[str, Any]]:

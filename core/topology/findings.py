@@ -1,0 +1,150 @@
+"""Findings, the result of a check, and the keys that identify a finding across runs."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..geos import shapely
+from .context import RawFinding
+from .exceptions import as_exception_entries
+from .rules import RULES, SEVERITY
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem at one place.
+
+    ``wkt`` is the location in the layer's CRS (empty for a null geometry). ``key`` identifies
+    the finding across runs (see ``finding_key``); ``is_exception`` is true when it matched an
+    accepted exception.
+    """
+
+    rule: str
+    severity: str
+    fid: int
+    other_fid: int | None
+    message: str
+    wkt: str
+    is_exception: bool = False
+    key: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Report record (fixed key order)."""
+        return {
+            "rule": self.rule,
+            "severity": self.severity,
+            "fid": self.fid,
+            "other_fid": self.other_fid,
+            "message": self.message,
+            "is_exception": self.is_exception,
+            "key": self.key,
+            "location": self.wkt or None,
+        }
+
+
+@dataclass(frozen=True)
+class TopologyResult:
+    """Findings sorted by rule (in ``RULES`` order), fid, other fid and location.
+
+    ``counts`` has one entry per checked rule and excludes accepted exceptions; ``checked`` is
+    the number of features looked at.
+    """
+
+    findings: tuple[Finding, ...]
+    checked: int
+    counts: dict[str, int]
+
+    @property
+    def error_count(self) -> int:
+        return int(sum(self.counts.values()))
+
+    @property
+    def exception_count(self) -> int:
+        return sum(1 for f in self.findings if f.is_exception)
+
+
+def finding_key(
+    rule: str, fid: int, other_fid: int | None, wkt_or_geom: Any, geographic: bool = False
+) -> str:
+    """A 16-hex-digit key for a finding that survives re-runs and edits of other features.
+
+    It hashes the rule, the feature id(s) and the centroid of the error location rounded to
+    1e-7 degrees (geographic CRS, about 1 cm) or 1e-3 CRS units (projected). Editing the
+    feature itself moves the location and so retires the key, on purpose.
+    """
+    if isinstance(wkt_or_geom, str):
+        geom = shapely.from_wkt(wkt_or_geom) if wkt_or_geom else None
+    else:
+        geom = wkt_or_geom
+    anchor = _anchors(np.array([geom], dtype=object))[0]
+    return _key(rule, fid, other_fid, anchor, geographic)
+
+
+def _anchors(geoms: np.ndarray) -> np.ndarray:
+    """(x, y) per geometry that keys its finding: the centroid, or the first coordinate of a
+    degenerate geometry; NaN for none."""
+    out = np.full((len(geoms), 2), np.nan)
+    has = ~shapely.is_missing(geoms)
+    has[has] = ~shapely.is_empty(geoms[has])
+    idx = np.flatnonzero(has)
+    if idx.size:
+        c = shapely.centroid(geoms[idx])
+        out[idx, 0], out[idx, 1] = shapely.get_x(c), shapely.get_y(c)
+        for i in idx[shapely.is_empty(c)]:  # degenerate geometry: its first coordinate
+            out[i] = shapely.get_coordinates(geoms[i])[0]
+    return out
+
+
+def _key(rule: str, fid: int, other_fid: int | None, anchor: np.ndarray, geographic: bool) -> str:
+    loc = ""
+    if not np.isnan(anchor[0]):
+        digits = 7 if geographic else 3
+        x, y = (round(float(v), digits) + 0.0 for v in anchor)
+        loc = f"{x:.{digits}f} {y:.{digits}f}"
+    other = "" if other_fid is None else str(int(other_fid))
+    text = f"{rule}|{int(fid)}|{other}|{loc}"
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+def build_result(
+    raw: Sequence[RawFinding],
+    active: Sequence[str],
+    exceptions: Iterable[Any] | None,
+    checked: int,
+    geographic: bool,
+) -> TopologyResult:
+    """The sorted, keyed findings of ``raw`` with accepted ``exceptions`` marked, and the
+    counts of the ``active`` rules."""
+    entries = as_exception_entries(exceptions)
+    keys = {e.key for e in entries if e.key}
+    loose = {(e.rule, e.fid, e.other_fid) for e in entries if not e.key}
+    loose_any_other = {(e.rule, e.fid) for e in entries if not e.key and e.other_fid is None}
+    geoms = np.array([f[4] for f in raw] + [None], dtype=object)[:-1]
+    wkts = shapely.to_wkt(geoms, rounding_precision=-1) if len(geoms) else []
+    anchors = _anchors(geoms)
+    findings: list[Finding] = []
+    for (rule, fid, other, message, _geom), wkt, anchor in zip(raw, wkts, anchors):
+        wkt = wkt or ""
+        key = _key(rule, fid, other, anchor, geographic)
+        accepted = key in keys or (rule, fid, other) in loose or (rule, fid) in loose_any_other
+        findings.append(Finding(rule, SEVERITY[rule], fid, other, message, wkt, accepted, key))
+    order = {r: k for k, r in enumerate(RULES)}
+    findings.sort(
+        key=lambda f: (
+            order[f.rule],
+            f.fid,
+            -1 if f.other_fid is None else f.other_fid,
+            f.wkt,
+            f.message,
+        )
+    )
+    counts = {r: 0 for r in active}
+    for f in findings:
+        if not f.is_exception:
+            counts[f.rule] += 1
+    return TopologyResult(tuple(findings), checked, counts)

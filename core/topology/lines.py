@@ -1,0 +1,44 @@
+"""The dangle rule: line ends that touch no other line."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..geos import shapely
+from .context import RuleContext
+from .rules import dangle_message
+
+
+def dangle_findings(ctx: RuleContext, idx: np.ndarray) -> None:
+    """A finding at each start or end point of the valid lines ``idx`` that touches neither
+    another line nor the rest of its own line."""
+    if idx.size == 0:
+        return
+    parts, part_of = shapely.get_parts(ctx.geoms[idx], return_index=True)
+    usable = shapely.get_num_points(parts) >= 2
+    parts, part_of = parts[usable], part_of[usable]
+    if len(parts) == 0:
+        return
+    starts = shapely.get_point(parts, 0)
+    ends = shapely.get_point(parts, -1)
+    closed = shapely.equals(starts, ends)
+    ends_pts = np.concatenate([starts, ends])
+    end_part = np.concatenate([np.arange(len(parts)), np.arange(len(parts))])
+    which = np.concatenate([np.zeros(len(parts), int), np.ones(len(parts), int)])
+    tree = shapely.STRtree(parts)
+    e, p = tree.query(ends_pts, predicate="intersects")
+    other = p != end_part[e]
+    touching = np.zeros(len(ends_pts), dtype=bool)
+    touching[e[other]] = True
+    touching |= np.concatenate([closed, closed])
+    for k in np.flatnonzero(~touching):
+        part = parts[end_part[k]]
+        xy = shapely.get_coordinates(part)
+        # A line that ends on itself (a loop) is not dangling: test against the rest of it.
+        rest = xy[1:] if which[k] == 0 else xy[:-1]
+        rest = rest[1:] if which[k] == 0 else rest[:-1]
+        if len(rest) >= 2 and shapely.intersects(ends_pts[k], shapely.linestrings(rest)):
+            continue
+        i = idx[part_of[end_part[k]]]
+        label = "start" if which[k] == 0 else "end"
+        ctx.add("dangle", i, None, dangle_message(label), ends_pts[k])

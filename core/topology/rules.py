@@ -1,0 +1,134 @@
+"""The rule vocabulary: rule names, severities, default thresholds and the finding messages.
+
+Every text a finding carries is written here, so reports, the dock and the error layers read
+one wording (and tests pin it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+RULES: tuple[str, ...] = (
+    "invalid",
+    "empty",
+    "duplicate",
+    "near_duplicate",
+    "overlap",
+    "gap",
+    "sliver",
+    "min_area",
+    "multipart",
+    "dangle",
+    "must_be_inside",
+    "must_not_overlap_with",
+)
+
+SEVERITY: dict[str, str] = {
+    "invalid": "error",
+    "empty": "error",
+    "duplicate": "error",
+    "near_duplicate": "warning",
+    "overlap": "error",
+    "gap": "error",
+    "sliver": "warning",
+    "min_area": "warning",
+    "multipart": "warning",
+    "dangle": "warning",
+    "must_be_inside": "error",
+    "must_not_overlap_with": "error",
+}
+
+# Intersection over union at or above which two features count as near duplicates.
+NEAR_DUPLICATE_IOU = 0.9
+# Polsby-Popper compactness 4*pi*area/perimeter^2 (1 for a disc) below which a polygon is a
+# sliver; 0.05 is about a 1:60 rectangle.
+SLIVER_COMPACTNESS = 0.05
+
+# Rules that need the second (overlay) layer; skipped without one.
+OVERLAY_RULES = frozenset({"must_be_inside", "must_not_overlap_with"})
+# Rules that only look at one feature at a time: with nothing else active, valid geometries
+# are dropped as soon as they are tested, and memory is reused instead of grown.
+PER_FEATURE_RULES = frozenset({"invalid", "empty"})
+# Rules that need the overlapping pairs of polygons (and so find the duplicates on the way).
+OVERLAP_RULES = frozenset({"overlap", "near_duplicate"})
+# Rules computed from pairs of neighbouring polygons (``pairs.py``).
+PAIR_RULES = OVERLAP_RULES | {"gap"}
+# Gap messages list this many feature ids, then "...".
+GAP_LISTED_FIDS = 6
+
+
+def area_unit(geographic: bool) -> str:
+    """The unit of areas in messages: square metres on an ellipsoid, else CRS units."""
+    return "m²" if geographic else "square units"
+
+
+def _coordinate(v: float) -> str:
+    return f"{float(v):.10g}"
+
+
+def empty_message(kind: str) -> str:
+    return f"Geometry is {kind}."
+
+
+def invalid_message(reason: str) -> str:
+    return f"Invalid geometry: {reason}."
+
+
+def invalid_at_message(reason: str, x: float, y: float, k: int, n: int) -> str:
+    """Location ``k`` of ``n`` where a geometry is invalid for ``reason``."""
+    of = f" [{k} of {n}]" if n > 1 else ""
+    return invalid_message(f"{reason} at ({_coordinate(x)}, {_coordinate(y)}){of}")
+
+
+def duplicate_message(fid: int, other_fid: int) -> str:
+    return f"Duplicate: feature {fid} and feature {other_fid} have the same geometry."
+
+
+def near_duplicate_message(fid: int, other_fid: int, iou: float, threshold: float) -> str:
+    return (
+        f"Near duplicate: features {fid} and {other_fid} overlap with IoU {iou:.3f} "
+        f"(threshold {threshold:.2f})."
+    )
+
+
+def overlap_message(area: float, unit: str, fid: int, other_fid: int, tolerance: float) -> str:
+    return (
+        f"Overlap of {area:.6g} {unit} between features {fid} and {other_fid} "
+        f"(tolerance {tolerance:.6g})."
+    )
+
+
+def gap_message(area: float, unit: str, fids: Sequence[int]) -> str:
+    """``fids``: the sorted ids of the features around the gap."""
+    listed = ", ".join(map(str, fids[:GAP_LISTED_FIDS]))
+    if len(fids) > GAP_LISTED_FIDS:
+        listed += ", ..."
+    return f"Gap of {area:.6g} {unit} between features {listed}."
+
+
+def min_area_message(area: float, min_area: float, unit: str) -> str:
+    return f"Area {area:.6g} {unit} is below the minimum of {min_area:.6g} {unit}."
+
+
+def sliver_message(compactness: float, limit: float) -> str:
+    return f"Sliver: compactness {compactness:.3g} is below {limit:.3g} (long and thin)."
+
+
+def multipart_message(n_parts: int) -> str:
+    return (
+        f"Multipart geometry with {n_parts} parts where a single part is expected; the "
+        f"location shows the {n_parts - 1} extra part(s)."
+    )
+
+
+def dangle_message(end: str) -> str:
+    """``end``: "start" or "end"."""
+    return f"Dangling {end} point: the line ends without touching another line."
+
+
+def outside_message() -> str:
+    return "Outside the overlay layer: the location shows the part that lies outside."
+
+
+def overlaps_overlay_message(overlay_fid: int) -> str:
+    return f"Overlaps overlay feature {overlay_fid}; the location shows the shared part."
