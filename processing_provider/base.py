@@ -63,6 +63,13 @@ class LabelGuardAlgorithm(QgsProcessingAlgorithm):
     error and cancel translation; sinks, reports and results."""
 
     GROUP_ID = ""
+    # Identity, as class attributes: NAME is the stable id from PRODUCT.md; the texts are
+    # marked with QT_TRANSLATE_NOOP(<class name>, ...) so translation tools find them.
+    NAME = ""
+    DISPLAY_NAME = ""
+    HELP = ""
+    TAGS = ""  # comma-separated
+
     REPORT = "REPORT"
     FAIL_ON_ERROR = "FAIL_ON_ERROR"
     CANCELLED = "Cancelled; nothing was written."
@@ -72,6 +79,18 @@ class LabelGuardAlgorithm(QgsProcessingAlgorithm):
 
     def tr(self, text: str) -> str:
         return QCoreApplication.translate(type(self).__name__, text)
+
+    def name(self) -> str:
+        return self.NAME
+
+    def displayName(self) -> str:  # noqa: N802 (QGIS API)
+        return self.tr(self.DISPLAY_NAME)
+
+    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
+        return self.tr(self.HELP)
+
+    def tags(self) -> List[str]:
+        return self.tr(self.TAGS).split(",") if self.TAGS else []
 
     def group(self) -> str:
         return _group_names()[self.GROUP_ID]

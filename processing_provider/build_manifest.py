@@ -17,6 +17,7 @@ from qgis.core import (
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterString,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from ..core.hashing import companion_files, hash_files
 from ..core.manifest import build_manifest, write_manifest
@@ -87,6 +88,23 @@ def make_manifest(
 
 class BuildManifestAlgorithm(LabelGuardAlgorithm):
     GROUP_ID = "versioning"
+    NAME = "buildmanifest"
+    DISPLAY_NAME = QT_TRANSLATE_NOOP("BuildManifestAlgorithm", "Build version manifest")
+    HELP = QT_TRANSLATE_NOOP(
+        "BuildManifestAlgorithm",
+        "Records a dataset version: for every input layer's data file, its size and "
+        "SHA-256, the SHA-256 of each companion file (.shx/.dbf/.prj, world files; "
+        ".aux.xml and overviews as auxiliary), a format-independent content hash (the same "
+        "features in GeoPackage and GeoJSON hash the same; a GeoPackage that QGIS merely "
+        "opened keeps its content hash), its CRS, and the SHA-256 of its sidecar if one "
+        "sits next to it. For vector layers, per-feature hashes are stored next to the "
+        "manifest so Compare dataset versions can name the features that changed.\n\n"
+        "With a parent manifest, the new manifest records the parent's SHA-256: history "
+        "becomes a hash chain, and editing an old manifest breaks it visibly.\n\n"
+        "Paths are stored relative to the dataset root (by default the manifest's folder); "
+        "every layer must lie inside it. The manifest is written atomically.\n\n"
+        "Outputs: OUTPUT (manifest path), MANIFEST_SHA256, ENTRY_COUNT.",
+    )
     LAYERS = "LAYERS"
     VERSION = "VERSION"
     PARENT = "PARENT"
@@ -95,28 +113,6 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
     FEATURE_INDEX = "FEATURE_INDEX"
     MANIFEST_SHA256 = "MANIFEST_SHA256"
     ENTRY_COUNT = "ENTRY_COUNT"
-
-    def name(self) -> str:
-        return "buildmanifest"
-
-    def displayName(self) -> str:  # noqa: N802 (QGIS API)
-        return self.tr("Build version manifest")
-
-    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
-        return self.tr(
-            "Records a dataset version: for every input layer's data file, its size and "
-            "SHA-256, the SHA-256 of each companion file (.shx/.dbf/.prj, world files; "
-            ".aux.xml and overviews as auxiliary), a format-independent content hash (the same "
-            "features in GeoPackage and GeoJSON hash the same; a GeoPackage that QGIS merely "
-            "opened keeps its content hash), its CRS, and the SHA-256 of its sidecar if one "
-            "sits next to it. For vector layers, per-feature hashes are stored next to the "
-            "manifest so Compare dataset versions can name the features that changed.\n\n"
-            "With a parent manifest, the new manifest records the parent's SHA-256: history "
-            "becomes a hash chain, and editing an old manifest breaks it visibly.\n\n"
-            "Paths are stored relative to the dataset root (by default the manifest's folder); "
-            "every layer must lie inside it. The manifest is written atomically.\n\n"
-            "Outputs: OUTPUT (manifest path), MANIFEST_SHA256, ENTRY_COUNT."
-        )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
         self.add(

@@ -22,6 +22,7 @@ from qgis.core import (
     QgsRasterLayer,
     QgsWkbTypes,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from ..core.crs_checks import (
     RASTER,
@@ -52,45 +53,38 @@ class CheckCrsAlgorithm(LabelGuardAlgorithm):
     """labelguard:checkcrs - one row per CRS finding, a JSON report and the counts."""
 
     GROUP_ID = "validation"
+    NAME = "checkcrs"
+    DISPLAY_NAME = QT_TRANSLATE_NOOP("CheckCrsAlgorithm", "Check CRS consistency")
+    HELP = QT_TRANSLATE_NOOP(
+        "CheckCrsAlgorithm",
+        "Checks the coordinate reference systems of a dataset's raster and vector layers "
+        "before it goes to annotators or to training. The CRS of each layer is read from "
+        "its data source (GDAL/OGR), not from QGIS, which silently assigns a default CRS "
+        "to files that have none. CRSs are compared by meaning: EPSG:4326 and its WKT are "
+        "the same CRS.\n\n"
+        "Rules: missing_crs (no CRS in the data source), invalid_crs (a CRS PROJ cannot "
+        "interpret), unexpected_crs (not the expected CRS), mixed_crs (layers disagree; "
+        "only when no expected CRS is given), geographic_crs (degrees where a projected "
+        "CRS is required), outside_area_of_use (warning: the extent lies outside the CRS's "
+        "area of use), wrong_units (coordinates impossible for the CRS, e.g. UTM metres "
+        "labelled EPSG:4326), axis_swapped (x and y exchanged), no_overlap (annotations do "
+        "not overlap the imagery once both are in one CRS) and sidecar_drift (the CRS "
+        "differs from the one in the layer's LabelGuard sidecar). All are errors except "
+        "outside_area_of_use.\n\n"
+        "The issue table has one row per finding (layer, source, rule, severity, message, "
+        "expected, found) with the layer's extent in EPSG:4326 where it can be placed. The "
+        "JSON report (labelguard.report/1) holds the same findings and the counts. A clean "
+        "dataset gives no rows and ISSUE_COUNT 0. With 'Fail on error', any error makes the "
+        "algorithm fail after writing the outputs, so that qgis_process exits non-zero.",
+    )
 
     LAYERS = "LAYERS"
     EXPECTED_CRS = "EXPECTED_CRS"
     REQUIRE_PROJECTED = "REQUIRE_PROJECTED"
     OUTPUT = "OUTPUT"
-    REPORT = "REPORT"
-    FAIL_ON_ERROR = "FAIL_ON_ERROR"
     ISSUE_COUNT = "ISSUE_COUNT"
     ERROR_COUNT = "ERROR_COUNT"
     CHECKED_COUNT = "CHECKED_COUNT"
-
-    def name(self) -> str:
-        return "checkcrs"
-
-    def displayName(self) -> str:  # noqa: N802 (QGIS API)
-        return self.tr("Check CRS consistency")
-
-    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
-        return self.tr(
-            "Checks the coordinate reference systems of a dataset's raster and vector layers "
-            "before it goes to annotators or to training. The CRS of each layer is read from "
-            "its data source (GDAL/OGR), not from QGIS, which silently assigns a default CRS "
-            "to files that have none. CRSs are compared by meaning: EPSG:4326 and its WKT are "
-            "the same CRS.\n\n"
-            "Rules: missing_crs (no CRS in the data source), invalid_crs (a CRS PROJ cannot "
-            "interpret), unexpected_crs (not the expected CRS), mixed_crs (layers disagree; "
-            "only when no expected CRS is given), geographic_crs (degrees where a projected "
-            "CRS is required), outside_area_of_use (warning: the extent lies outside the CRS's "
-            "area of use), wrong_units (coordinates impossible for the CRS, e.g. UTM metres "
-            "labelled EPSG:4326), axis_swapped (x and y exchanged), no_overlap (annotations do "
-            "not overlap the imagery once both are in one CRS) and sidecar_drift (the CRS "
-            "differs from the one in the layer's LabelGuard sidecar). All are errors except "
-            "outside_area_of_use.\n\n"
-            "The issue table has one row per finding (layer, source, rule, severity, message, "
-            "expected, found) with the layer's extent in EPSG:4326 where it can be placed. The "
-            "JSON report (labelguard.report/1) holds the same findings and the counts. A clean "
-            "dataset gives no rows and ISSUE_COUNT 0. With 'Fail on error', any error makes the "
-            "algorithm fail after writing the outputs, so that qgis_process exits non-zero."
-        )
 
     def initAlgorithm(self, config: Optional[Dict[str, Any]] = None) -> None:  # noqa: N802
         self.add(

@@ -19,6 +19,7 @@ from qgis.core import (
     QgsProcessingParameterString,
     QgsWkbTypes,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from ..core.content import normalized_wkb, read_feature_index
 from ..core.diff import FEATURE_STATUSES, diff_features
@@ -144,38 +145,32 @@ def run_diff(base: Path, head: Path, id_field: Optional[str], progress=None, sho
 
 class DiffVersionsAlgorithm(LabelGuardAlgorithm):
     GROUP_ID = "versioning"
+    NAME = "diffversions"
+    DISPLAY_NAME = QT_TRANSLATE_NOOP("DiffVersionsAlgorithm", "Compare dataset versions")
+    HELP = QT_TRANSLATE_NOOP(
+        "DiffVersionsAlgorithm",
+        "Compares two version manifests feature by feature, using the per-feature hashes "
+        "stored when the manifests were built (the data files of the old version need not "
+        "exist any more).\n\n"
+        "With an ID field, features are matched by its value and classified as added, "
+        "removed, unchanged, geometry_changed, attributes_changed or both_changed; "
+        "changed_fields lists the attributes that differ. Without an ID field, features "
+        "can only be matched by content: identical features are unchanged, everything "
+        "else is added or removed.\n\n"
+        "OUTPUT holds one feature per compared feature with its status; its geometry is "
+        "taken from the current data file when that still holds the recorded geometry "
+        "(head version first, then base), otherwise it is empty.\n\n"
+        "Outputs: ADDED, REMOVED, MODIFIED (any change), UNCHANGED, and the three kinds of "
+        "modification separately.",
+    )
     BASE = "BASE"
     HEAD = "HEAD"
     ID_FIELD = "ID_FIELD"
     OUTPUT = "OUTPUT"
-    REPORT = "REPORT"
     ADDED = "ADDED"
     REMOVED = "REMOVED"
     MODIFIED = "MODIFIED"
     UNCHANGED = "UNCHANGED"
-
-    def name(self) -> str:
-        return "diffversions"
-
-    def displayName(self) -> str:  # noqa: N802 (QGIS API)
-        return self.tr("Compare dataset versions")
-
-    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
-        return self.tr(
-            "Compares two version manifests feature by feature, using the per-feature hashes "
-            "stored when the manifests were built (the data files of the old version need not "
-            "exist any more).\n\n"
-            "With an ID field, features are matched by its value and classified as added, "
-            "removed, unchanged, geometry_changed, attributes_changed or both_changed; "
-            "changed_fields lists the attributes that differ. Without an ID field, features "
-            "can only be matched by content: identical features are unchanged, everything "
-            "else is added or removed.\n\n"
-            "OUTPUT holds one feature per compared feature with its status; its geometry is "
-            "taken from the current data file when that still holds the recorded geometry "
-            "(head version first, then base), otherwise it is empty.\n\n"
-            "Outputs: ADDED, REMOVED, MODIFIED (any change), UNCHANGED, and the three kinds of "
-            "modification separately."
-        )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
         self.add(

@@ -13,6 +13,7 @@ from qgis.core import (
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterString,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from ..core.io import atomic_write_bytes
 from ..core.sidecar import build_sidecar, dump_sidecar, sidecar_path
@@ -24,32 +25,27 @@ from .compat import TYPE_MAPLAYER
 
 class ExportSidecarsAlgorithm(LabelGuardAlgorithm):
     GROUP_ID = "versioning"
+    NAME = "exportsidecars"
+    DISPLAY_NAME = QT_TRANSLATE_NOOP("ExportSidecarsAlgorithm", "Export metadata sidecars")
+    HELP = QT_TRANSLATE_NOOP(
+        "ExportSidecarsAlgorithm",
+        "Writes one YAML metadata sidecar per input layer's data file, named "
+        "<data file name>.labelguard.yaml (one per layer for multi-layer GeoPackages). "
+        "A sidecar records what format conversions tend to lose: the CRS as EPSG code and "
+        "WKT2 (with axis order and area of use), extent, the affine transform, resolution, "
+        "bands and nodata of rasters, geometry type, fields and class counts of vectors, "
+        "the acquisition time in ISO 8601 UTC (a local time without offset is recorded as "
+        "written and flagged, never guessed), and a content hash.\n\n"
+        "Sidecars are deterministic: the same data gives byte-identical files, so they can "
+        "be committed and diffed. Existing sidecars of the same data are replaced "
+        "atomically; the data files themselves are never written.\n\n"
+        "Outputs: SIDECARS (the paths written) and COUNT.",
+    )
     LAYERS = "LAYERS"
     OUTPUT_FOLDER = "OUTPUT_FOLDER"
     CLASS_FIELD = "CLASS_FIELD"
     SIDECARS = "SIDECARS"
     COUNT = "COUNT"
-
-    def name(self) -> str:
-        return "exportsidecars"
-
-    def displayName(self) -> str:  # noqa: N802 (QGIS API)
-        return self.tr("Export metadata sidecars")
-
-    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
-        return self.tr(
-            "Writes one YAML metadata sidecar per input layer's data file, named "
-            "<data file name>.labelguard.yaml (one per layer for multi-layer GeoPackages). "
-            "A sidecar records what format conversions tend to lose: the CRS as EPSG code and "
-            "WKT2 (with axis order and area of use), extent, the affine transform, resolution, "
-            "bands and nodata of rasters, geometry type, fields and class counts of vectors, "
-            "the acquisition time in ISO 8601 UTC (a local time without offset is recorded as "
-            "written and flagged, never guessed), and a content hash.\n\n"
-            "Sidecars are deterministic: the same data gives byte-identical files, so they can "
-            "be committed and diffed. Existing sidecars of the same data are replaced "
-            "atomically; the data files themselves are never written.\n\n"
-            "Outputs: SIDECARS (the paths written) and COUNT."
-        )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
         self.add(

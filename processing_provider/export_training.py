@@ -26,6 +26,7 @@ from qgis.core import (
     QgsProviderRegistry,
     QgsWkbTypes,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from ..core.geos import shapely
 from ..core.training.export import (
@@ -58,6 +59,30 @@ def _file_of(source: str) -> str:
 
 class ExportTrainingAlgorithm(LabelGuardAlgorithm):
     GROUP_ID = "trainingdata"
+    NAME = "exporttraining"
+    DISPLAY_NAME = QT_TRANSLATE_NOOP("ExportTrainingAlgorithm", "Export training dataset")
+    HELP = QT_TRANSLATE_NOOP(
+        "ExportTrainingAlgorithm",
+        "Cuts an image and a polygon annotation layer into overlapping tiles and writes a "
+        "dataset ready to train on: COCO instance segmentation (polygons, bbox, area; "
+        "polygons with holes as RLE), YOLO boxes, YOLO segmentation (images/ and labels/ "
+        "per split, data.yaml) or semantic masks (class-id images and classes.json).\n\n"
+        "Every tile keeps its georeferencing: GeoTIFF tiles, or PNG/JPEG with a world file "
+        "and .aux.xml; COCO image entries carry the tile geotransform and CRS; tiles.gpkg "
+        "holds the tile footprints with their split; labelguard_dataset.json records the "
+        "tiles, parameters, label fixes and the SHA-256 of the source image, annotations "
+        "and every written file. Import model predictions uses it to map predictions "
+        "back.\n\n"
+        "Annotations are reprojected to the image CRS, checked (invalid geometries are "
+        "repaired with make_valid and counted, or refused), clipped at tile edges and "
+        "dropped when less than MIN_VISIBLE of them is inside a tile. Train and val are "
+        "assigned per block of tiles, so overlapping tiles never end up in both splits.\n\n"
+        "The dataset is built in a hidden folder next to OUTPUT_FOLDER and renamed at the "
+        "end: a cancelled or failed run leaves nothing behind. A non-empty OUTPUT_FOLDER "
+        "is refused unless OVERWRITE is set and it holds a previous LabelGuard export.\n\n"
+        "Results: OUTPUT_FOLDER, TILE_COUNT (tiles written), ANNOTATION_COUNT (clipped "
+        "annotations written), TRAIN_TILE_COUNT, VAL_TILE_COUNT, REPAIRED_COUNT.",
+    )
 
     RASTER = "RASTER"
     ANNOTATIONS = "ANNOTATIONS"
@@ -83,35 +108,6 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
     TRAIN_TILE_COUNT = "TRAIN_TILE_COUNT"
     VAL_TILE_COUNT = "VAL_TILE_COUNT"
     REPAIRED_COUNT = "REPAIRED_COUNT"
-
-    def name(self) -> str:
-        return "exporttraining"
-
-    def displayName(self) -> str:  # noqa: N802 (QGIS API)
-        return self.tr("Export training dataset")
-
-    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
-        return self.tr(
-            "Cuts an image and a polygon annotation layer into overlapping tiles and writes a "
-            "dataset ready to train on: COCO instance segmentation (polygons, bbox, area; "
-            "polygons with holes as RLE), YOLO boxes, YOLO segmentation (images/ and labels/ "
-            "per split, data.yaml) or semantic masks (class-id images and classes.json).\n\n"
-            "Every tile keeps its georeferencing: GeoTIFF tiles, or PNG/JPEG with a world file "
-            "and .aux.xml; COCO image entries carry the tile geotransform and CRS; tiles.gpkg "
-            "holds the tile footprints with their split; labelguard_dataset.json records the "
-            "tiles, parameters, label fixes and the SHA-256 of the source image, annotations "
-            "and every written file. Import model predictions uses it to map predictions "
-            "back.\n\n"
-            "Annotations are reprojected to the image CRS, checked (invalid geometries are "
-            "repaired with make_valid and counted, or refused), clipped at tile edges and "
-            "dropped when less than MIN_VISIBLE of them is inside a tile. Train and val are "
-            "assigned per block of tiles, so overlapping tiles never end up in both splits.\n\n"
-            "The dataset is built in a hidden folder next to OUTPUT_FOLDER and renamed at the "
-            "end: a cancelled or failed run leaves nothing behind. A non-empty OUTPUT_FOLDER "
-            "is refused unless OVERWRITE is set and it holds a previous LabelGuard export.\n\n"
-            "Results: OUTPUT_FOLDER, TILE_COUNT (tiles written), ANNOTATION_COUNT (clipped "
-            "annotations written), TRAIN_TILE_COUNT, VAL_TILE_COUNT, REPAIRED_COUNT."
-        )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
         self.add(

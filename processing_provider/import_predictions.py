@@ -14,6 +14,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsWkbTypes,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from ..core.geos import shapely
 from ..core.training.geo import polygonal_parts
@@ -31,6 +32,24 @@ FIELDS = (
 
 class ImportPredictionsAlgorithm(LabelGuardAlgorithm):
     GROUP_ID = "trainingdata"
+    NAME = "importpredictions"
+    DISPLAY_NAME = QT_TRANSLATE_NOOP("ImportPredictionsAlgorithm", "Import model predictions")
+    HELP = QT_TRANSLATE_NOOP(
+        "ImportPredictionsAlgorithm",
+        "Brings a model's predictions on the tiles of a LabelGuard training export back "
+        "onto the map, in the image's CRS.\n\n"
+        "INPUT is a COCO results JSON (image_id, category_id, score and segmentation as "
+        "polygons or RLE, or bbox) or a folder of YOLO label files named after the tiles "
+        "(class cx cy w h [conf] or class x1 y1 ... [conf]); DATASET is the export folder, "
+        "whose labelguard_dataset.json gives every tile's georeferencing and the class "
+        "names.\n\n"
+        "Predictions below MIN_SCORE are dropped. The same object predicted on several "
+        "overlapping tiles is merged into one feature (IoU measured inside the pixels both "
+        "tiles saw, at least IOU_THRESHOLD), keeping the highest score.\n\n"
+        "OUTPUT holds one polygon per object with class, score, kind (polygon or box), "
+        "merged (detections merged into it) and tile. FEATURE_COUNT is the number of "
+        "features, MERGED_COUNT the number of duplicate detections merged away.",
+    )
 
     INPUT = "INPUT"
     DATASET = "DATASET"
@@ -39,29 +58,6 @@ class ImportPredictionsAlgorithm(LabelGuardAlgorithm):
     OUTPUT = "OUTPUT"
     FEATURE_COUNT = "FEATURE_COUNT"
     MERGED_COUNT = "MERGED_COUNT"
-
-    def name(self) -> str:
-        return "importpredictions"
-
-    def displayName(self) -> str:  # noqa: N802 (QGIS API)
-        return self.tr("Import model predictions")
-
-    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
-        return self.tr(
-            "Brings a model's predictions on the tiles of a LabelGuard training export back "
-            "onto the map, in the image's CRS.\n\n"
-            "INPUT is a COCO results JSON (image_id, category_id, score and segmentation as "
-            "polygons or RLE, or bbox) or a folder of YOLO label files named after the tiles "
-            "(class cx cy w h [conf] or class x1 y1 ... [conf]); DATASET is the export folder, "
-            "whose labelguard_dataset.json gives every tile's georeferencing and the class "
-            "names.\n\n"
-            "Predictions below MIN_SCORE are dropped. The same object predicted on several "
-            "overlapping tiles is merged into one feature (IoU measured inside the pixels both "
-            "tiles saw, at least IOU_THRESHOLD), keeping the highest score.\n\n"
-            "OUTPUT holds one polygon per object with class, score, kind (polygon or box), "
-            "merged (detections merged into it) and tile. FEATURE_COUNT is the number of "
-            "features, MERGED_COUNT the number of duplicate detections merged away."
-        )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
         self.add(

@@ -21,6 +21,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsWkbTypes,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from ..core.errors import InputError
 from ..core.topology import (
@@ -75,6 +76,37 @@ ERROR_FIELDS = (
 
 class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
     GROUP_ID = "validation"
+    NAME = "validatetopology"
+    DISPLAY_NAME = QT_TRANSLATE_NOOP("ValidateTopologyAlgorithm", "Validate annotation topology")
+    TAGS = QT_TRANSLATE_NOOP(
+        "ValidateTopologyAlgorithm",
+        "topology,validity,overlap,gap,duplicate,sliver,dangle,annotation",
+    )
+    HELP = QT_TRANSLATE_NOOP(
+        "ValidateTopologyAlgorithm",
+        "Checks an annotation layer for broken geometry and topology: invalid geometries "
+        "(every self-intersection location, not only the first), null/empty geometries, "
+        "duplicates and near duplicates, overlaps, gaps between neighbours, slivers, areas "
+        "below a minimum, multipart features, dangling line ends, and, with an overlay "
+        "layer, features outside it or overlapping it.\n\n"
+        "Each finding is one feature whose geometry is where the problem is (the "
+        "self-intersection point, the overlap or gap polygon, the dangling end), with the "
+        "fields rule, severity, fid, other_fid, message, is_exception and key. Area findings "
+        "go to the error layer (Output), point locations to the point error layer, line "
+        "locations to the line error layer; findings without a location (null geometry) "
+        "are rows without geometry in the error layer. The JSON report holds every finding "
+        "with its location as WKT and the count per rule.\n\n"
+        "Areas are in layer units squared, or in square metres for a geographic layer. "
+        "Selected features only and the layer filter are honoured.\n\n"
+        "Accepted exceptions: give the error layer or report of an earlier run (with "
+        "is_exception ticked on the accepted rows), or a CSV/JSON list of rule + fid "
+        "(+ other_fid) or key. Matching findings are output with is_exception = true and not "
+        "counted.\n\n"
+        "ERROR_COUNT is the number of findings that are not accepted exceptions; "
+        "CHECKED_COUNT the number of features checked. With Fail on error, the algorithm "
+        "fails after writing its outputs when ERROR_COUNT > 0, so qgis_process exits "
+        "non-zero in a CI gate.",
+    )
 
     INPUT = "INPUT"
     RULES = "RULES"
@@ -88,48 +120,9 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
     OUTPUT = "OUTPUT"
     OUTPUT_POINTS = "OUTPUT_POINTS"
     OUTPUT_LINES = "OUTPUT_LINES"
-    REPORT = "REPORT"
-    FAIL_ON_ERROR = "FAIL_ON_ERROR"
     ERROR_COUNT = "ERROR_COUNT"
     CHECKED_COUNT = "CHECKED_COUNT"
     EXCEPTION_COUNT = "EXCEPTION_COUNT"
-
-    def name(self) -> str:
-        return "validatetopology"
-
-    def displayName(self) -> str:  # noqa: N802 (QGIS API)
-        return self.tr("Validate annotation topology")
-
-    def tags(self) -> list[str]:
-        return self.tr("topology,validity,overlap,gap,duplicate,sliver,dangle,annotation").split(
-            ","
-        )
-
-    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
-        return self.tr(
-            "Checks an annotation layer for broken geometry and topology: invalid geometries "
-            "(every self-intersection location, not only the first), null/empty geometries, "
-            "duplicates and near duplicates, overlaps, gaps between neighbours, slivers, areas "
-            "below a minimum, multipart features, dangling line ends, and, with an overlay "
-            "layer, features outside it or overlapping it.\n\n"
-            "Each finding is one feature whose geometry is where the problem is (the "
-            "self-intersection point, the overlap or gap polygon, the dangling end), with the "
-            "fields rule, severity, fid, other_fid, message, is_exception and key. Area findings "
-            "go to the error layer (Output), point locations to the point error layer, line "
-            "locations to the line error layer; findings without a location (null geometry) "
-            "are rows without geometry in the error layer. The JSON report holds every finding "
-            "with its location as WKT and the count per rule.\n\n"
-            "Areas are in layer units squared, or in square metres for a geographic layer. "
-            "Selected features only and the layer filter are honoured.\n\n"
-            "Accepted exceptions: give the error layer or report of an earlier run (with "
-            "is_exception ticked on the accepted rows), or a CSV/JSON list of rule + fid "
-            "(+ other_fid) or key. Matching findings are output with is_exception = true and not "
-            "counted.\n\n"
-            "ERROR_COUNT is the number of findings that are not accepted exceptions; "
-            "CHECKED_COUNT the number of features checked. With Fail on error, the algorithm "
-            "fails after writing its outputs when ERROR_COUNT > 0, so qgis_process exits "
-            "non-zero in a CI gate."
-        )
 
     def initAlgorithm(self, config: dict[str, Any] | None = None) -> None:  # noqa: N802
         self.add(

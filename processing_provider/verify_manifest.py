@@ -12,6 +12,7 @@ from qgis.core import (
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFile,
 )
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from ..core import status
 from ..core.manifest import summarize, verify_manifest
@@ -52,39 +53,32 @@ def run_verify(manifest: Path, scan_untracked: bool, progress=None, should_stop=
 
 class VerifyManifestAlgorithm(LabelGuardAlgorithm):
     GROUP_ID = "versioning"
+    NAME = "verifymanifest"
+    DISPLAY_NAME = QT_TRANSLATE_NOOP("VerifyManifestAlgorithm", "Verify version manifest")
+    HELP = QT_TRANSLATE_NOOP(
+        "VerifyManifestAlgorithm",
+        "Re-hashes every file a manifest lists and reports one status per entry:\n"
+        "ok: bytes and content as recorded.\n"
+        "rewritten: the bytes changed but the content did not (e.g. QGIS opened a "
+        "GeoPackage) - the labels did not change.\n"
+        "modified: the content (features, pixels, georeferencing) changed.\n"
+        "missing: the file is gone.\n"
+        "sidecar_mismatch: the sidecar is missing, was edited, or describes other content.\n"
+        "crs_drift: the CRS differs from the recorded one.\n"
+        "untracked: a data file under the dataset root that the manifest does not list.\n"
+        "The parent chain is checked too (CHAIN_OK is 1 when every ancestor manifest is "
+        "intact).\n\n"
+        "OK_COUNT counts ok and rewritten entries, MISMATCH_COUNT all others "
+        "(OK_COUNT + MISMATCH_COUNT = rows). With FAIL_ON_ERROR, any mismatch or a broken "
+        "chain makes the algorithm fail, so qgis_process exits non-zero (a CI gate).",
+    )
     MANIFEST = "MANIFEST"
     OUTPUT = "OUTPUT"
-    REPORT = "REPORT"
-    FAIL_ON_ERROR = "FAIL_ON_ERROR"
     SCAN_UNTRACKED = "SCAN_UNTRACKED"
     OK_COUNT = "OK_COUNT"
     MISMATCH_COUNT = "MISMATCH_COUNT"
     REWRITTEN_COUNT = "REWRITTEN_COUNT"
     CHAIN_OK = "CHAIN_OK"
-
-    def name(self) -> str:
-        return "verifymanifest"
-
-    def displayName(self) -> str:  # noqa: N802 (QGIS API)
-        return self.tr("Verify version manifest")
-
-    def shortHelpString(self) -> str:  # noqa: N802 (QGIS API)
-        return self.tr(
-            "Re-hashes every file a manifest lists and reports one status per entry:\n"
-            "ok: bytes and content as recorded.\n"
-            "rewritten: the bytes changed but the content did not (e.g. QGIS opened a "
-            "GeoPackage) - the labels did not change.\n"
-            "modified: the content (features, pixels, georeferencing) changed.\n"
-            "missing: the file is gone.\n"
-            "sidecar_mismatch: the sidecar is missing, was edited, or describes other content.\n"
-            "crs_drift: the CRS differs from the recorded one.\n"
-            "untracked: a data file under the dataset root that the manifest does not list.\n"
-            "The parent chain is checked too (CHAIN_OK is 1 when every ancestor manifest is "
-            "intact).\n\n"
-            "OK_COUNT counts ok and rewritten entries, MISMATCH_COUNT all others "
-            "(OK_COUNT + MISMATCH_COUNT = rows). With FAIL_ON_ERROR, any mismatch or a broken "
-            "chain makes the algorithm fail, so qgis_process exits non-zero (a CI gate)."
-        )
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
         self.add(
