@@ -27,6 +27,7 @@ from qgis.core import (
     QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterFileDestination,
+    QgsProcessingParameterNumber,
     QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QCoreApplication
@@ -112,6 +113,26 @@ class LabelGuardAlgorithm(QgsProcessingAlgorithm):
             param.setFlags(param.flags() | FLAG_ADVANCED)
         self.addParameter(param)
         return param
+
+    def add_number(
+        self,
+        name: str,
+        label: str,
+        default: float,
+        minimum: Optional[float],
+        maximum: Optional[float],
+        help_text: str,
+        advanced: bool = False,
+    ) -> None:
+        """A decimal number parameter within [minimum, maximum] (None: unbounded)."""
+        param = QgsProcessingParameterNumber(
+            name, label, QgsProcessingParameterNumber.Type.Double, default, False
+        )
+        if minimum is not None:
+            param.setMinimum(minimum)
+        if maximum is not None:
+            param.setMaximum(maximum)
+        self.add(param, help_text, advanced)
 
     def add_report(self, help_text: str) -> None:
         """The optional REPORT parameter: a labelguard.report/1 JSON file."""

@@ -166,15 +166,12 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
             QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, self.tr("Output folder")),
             self.tr("New or empty folder for the dataset."),
         )
-        self.add(
-            QgsProcessingParameterNumber(
-                self.VAL_FRACTION,
-                self.tr("Validation fraction"),
-                QgsProcessingParameterNumber.Type.Double,
-                defaultValue=0.2,
-                minValue=0.0,
-                maxValue=0.95,
-            ),
+        self.add_number(
+            self.VAL_FRACTION,
+            self.tr("Validation fraction"),
+            0.2,
+            0.0,
+            0.95,
             self.tr(
                 "Share of tiles (0-0.95) put in the validation split, assigned by whole blocks of "
                 "tiles. 0 puts everything in train."
@@ -188,15 +185,12 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
 
     def _add_advanced(self) -> None:
         """The tuning parameters, under Advanced."""
-        self.add(
-            QgsProcessingParameterNumber(
-                self.MIN_VISIBLE,
-                self.tr("Minimum visible fraction"),
-                QgsProcessingParameterNumber.Type.Double,
-                defaultValue=0.2,
-                minValue=0.0,
-                maxValue=1.0,
-            ),
+        self.add_number(
+            self.MIN_VISIBLE,
+            self.tr("Minimum visible fraction"),
+            0.2,
+            0.0,
+            1.0,
             self.tr(
                 "A clipped annotation is written only if at least this fraction (0-1) of its "
                 "area lies inside the tile."

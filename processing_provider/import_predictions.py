@@ -11,7 +11,6 @@ from qgis.core import (
     QgsProcessingFeedback,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFile,
-    QgsProcessingParameterNumber,
     QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
@@ -80,29 +79,23 @@ class ImportPredictionsAlgorithm(LabelGuardAlgorithm):
             ),
             self.tr("The folder written by Export training dataset for the tiles the model saw."),
         )
-        self.add(
-            QgsProcessingParameterNumber(
-                self.MIN_SCORE,
-                self.tr("Minimum score"),
-                QgsProcessingParameterNumber.Type.Double,
-                defaultValue=0.0,
-                minValue=0.0,
-                maxValue=1.0,
-            ),
+        self.add_number(
+            self.MIN_SCORE,
+            self.tr("Minimum score"),
+            0.0,
+            0.0,
+            1.0,
             self.tr(
                 "Predictions with a lower confidence (0-1) are ignored. Predictions without a "
                 "score count as 1."
             ),
         )
-        self.add(
-            QgsProcessingParameterNumber(
-                self.IOU_THRESHOLD,
-                self.tr("Duplicate IoU threshold"),
-                QgsProcessingParameterNumber.Type.Double,
-                defaultValue=0.5,
-                minValue=0.0,
-                maxValue=1.0,
-            ),
+        self.add_number(
+            self.IOU_THRESHOLD,
+            self.tr("Duplicate IoU threshold"),
+            0.5,
+            0.0,
+            1.0,
             self.tr(
                 "Two same-class predictions from overlapping tiles are one object when their IoU "
                 "inside the shared pixels is at least this value."

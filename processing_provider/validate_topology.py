@@ -18,7 +18,6 @@ from qgis.core import (
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFile,
-    QgsProcessingParameterNumber,
     QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
@@ -144,25 +143,34 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
                 "nothing; must_be_inside and must_not_overlap_with need an overlay layer."
             ),
         )
-        self._add_area(
+        self.add_number(
             self.TOLERANCE,
             self.tr("Overlap tolerance (area)"),
+            0.0,
+            0.0,
+            None,
             self.tr(
                 "Overlaps with an area up to this value are accepted (also applies to the "
                 "overlay rules). Layer units squared; square metres for a geographic layer."
             ),
         )
-        self._add_area(
+        self.add_number(
             self.MIN_AREA,
             self.tr("Minimum area"),
+            0.0,
+            0.0,
+            None,
             self.tr(
                 "Polygons with a smaller area are reported by min_area; 0 turns the rule off. "
                 "Layer units squared; square metres for a geographic layer."
             ),
         )
-        self._add_area(
+        self.add_number(
             self.MAX_GAP_AREA,
             self.tr("Maximum gap area"),
+            0.0,
+            0.0,
+            None,
             self.tr(
                 "Only gaps up to this area are reported (larger holes, e.g. lakes, are meant "
                 "to be there); 0 reports gaps of any size. Layer units squared; square "
@@ -197,23 +205,29 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
                 "with is_exception = true and not counted in ERROR_COUNT."
             ),
         )
-        self._add_fraction(
+        self.add_number(
             self.NEAR_DUPLICATE_IOU,
             self.tr("Near-duplicate IoU threshold"),
             NEAR_DUPLICATE_IOU,
+            0.0,
+            1.0,
             self.tr(
                 "Two features whose intersection over union is at least this (0-1) are near "
                 "duplicates instead of overlaps."
             ),
+            advanced=True,
         )
-        self._add_fraction(
+        self.add_number(
             self.SLIVER_COMPACTNESS,
             self.tr("Sliver compactness threshold"),
             SLIVER_COMPACTNESS,
+            0.0,
+            1.0,
             self.tr(
                 "Polygons whose compactness 4π·area/perimeter² (1 for a disc) is below this are "
                 "slivers; 0.05 is about a 1:60 rectangle."
             ),
+            advanced=True,
         )
         for name, label, kind in (
             (self.OUTPUT, self.tr("Errors (areas)"), self.tr("polygon")),
@@ -251,23 +265,6 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
             (self.ERROR_COUNT, self.tr("Error count")),
             (self.CHECKED_COUNT, self.tr("Features checked")),
             (self.EXCEPTION_COUNT, self.tr("Accepted exceptions")),
-        )
-
-    def _add_area(self, name: str, label: str, help_text: str) -> None:
-        self.add(
-            QgsProcessingParameterNumber(
-                name, label, QgsProcessingParameterNumber.Type.Double, 0.0, False, 0.0
-            ),
-            help_text,
-        )
-
-    def _add_fraction(self, name: str, label: str, default: float, help_text: str) -> None:
-        self.add(
-            QgsProcessingParameterNumber(
-                name, label, QgsProcessingParameterNumber.Type.Double, default, False, 0.0, 1.0
-            ),
-            help_text,
-            advanced=True,
         )
 
     def processAlgorithm(  # noqa: N802 (QGIS API)

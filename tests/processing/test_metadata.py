@@ -107,3 +107,41 @@ def test_contract_parameters_outputs_and_help(labelguard_provider, alg_id):
     assert len(alg.shortHelpString().strip()) > 80
     no_help = [p.name() for p in alg.parameterDefinitions() if not (p.help() or "").strip()]
     assert no_help == [], f"parameters without help: {no_help}"
+
+
+def _interface(alg) -> str:
+    """Everything a saved model, batch file or CI script sees of an algorithm, as text."""
+    lines = [f"{alg.name()} | {alg.displayName()} | {alg.groupId()} | {alg.tags()}"]
+    lines.append(f"help: {alg.shortHelpString()}")
+    for p in alg.parameterDefinitions():
+        number = ""
+        if p.type() == "number":
+            number = f" | {int(p.dataType())} {p.defaultValue()} {p.minimum()} {p.maximum()}"
+        default = "" if p.type() == "number" else f" | default {p.defaultValue()!r}"
+        lines.append(
+            f"  {p.name()} | {p.type()} | {p.description()} | flags {int(p.flags())}"
+            f"{default}{number} | {p.help()}"
+        )
+    for o in sorted(alg.outputDefinitions(), key=lambda o: o.name()):
+        lines.append(f"  output {o.name()} | {o.type()} | {o.description()}")
+    return "\n".join(lines) + "\n"
+
+
+def test_algorithm_interfaces_match_the_golden_copy(labelguard_provider):
+    """Ids, parameter names, types, defaults, flags, help and outputs are the public contract:
+    any change shows up here as a diff, to be made on purpose (regenerate with
+    LABELGUARD_WRITE_GOLDEN=1) and noted in the CHANGELOG."""
+    import os
+    from pathlib import Path
+
+    from labelguard.processing_provider.provider import ALGORITHMS
+
+    text = ""
+    for cls in ALGORITHMS:
+        alg = cls()
+        alg.initAlgorithm()
+        text += _interface(alg)
+    golden = Path(__file__).resolve().parents[1] / "data" / "expected" / "algorithms.txt"
+    if os.environ.get("LABELGUARD_WRITE_GOLDEN"):
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8")
