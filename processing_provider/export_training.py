@@ -182,6 +182,15 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
             self.tr("Seed of the split; the same seed and inputs give the same split."),
         )
         self._add_advanced()
+        self._add_label_options()
+        # OUTPUT_FOLDER, a destination parameter, is an output of its own.
+        self.add_counts(
+            (self.TILE_COUNT, self.tr("Tiles written")),
+            (self.ANNOTATION_COUNT, self.tr("Annotations written")),
+            (self.TRAIN_TILE_COUNT, self.tr("Train tiles")),
+            (self.VAL_TILE_COUNT, self.tr("Validation tiles")),
+            (self.REPAIRED_COUNT, self.tr("Repaired geometries")),
+        )
 
     def _add_advanced(self) -> None:
         """The tuning parameters, under Advanced."""
@@ -243,6 +252,9 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
             ),
             advanced=True,
         )
+
+    def _add_label_options(self) -> None:
+        """Advanced: label map, invalid geometries, split blocks, overwrite."""
         self.add(
             QgsProcessingParameterFile(
                 self.LABEL_MAP,
@@ -291,14 +303,6 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
                 "folders are always refused."
             ),
             advanced=True,
-        )
-        # OUTPUT_FOLDER, a destination parameter, is an output of its own.
-        self.add_counts(
-            (self.TILE_COUNT, self.tr("Tiles written")),
-            (self.ANNOTATION_COUNT, self.tr("Annotations written")),
-            (self.TRAIN_TILE_COUNT, self.tr("Train tiles")),
-            (self.VAL_TILE_COUNT, self.tr("Validation tiles")),
-            (self.REPAIRED_COUNT, self.tr("Repaired geometries")),
         )
 
     def _read_annotations(

@@ -143,6 +143,13 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
                 "nothing; must_be_inside and must_not_overlap_with need an overlay layer."
             ),
         )
+        self._add_thresholds()
+        self._add_other_layers()
+        self._add_rule_thresholds()
+        self._add_outputs()
+
+    def _add_thresholds(self) -> None:
+        """The area tolerances."""
         self.add_number(
             self.TOLERANCE,
             self.tr("Overlap tolerance (area)"),
@@ -177,6 +184,9 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
                 "metres for a geographic layer."
             ),
         )
+
+    def _add_other_layers(self) -> None:
+        """The overlay layer and the accepted exceptions."""
         self.add(
             QgsProcessingParameterFeatureSource(
                 self.OVERLAY,
@@ -205,6 +215,9 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
                 "with is_exception = true and not counted in ERROR_COUNT."
             ),
         )
+
+    def _add_rule_thresholds(self) -> None:
+        """Advanced: the near-duplicate and sliver thresholds."""
         self.add_number(
             self.NEAR_DUPLICATE_IOU,
             self.tr("Near-duplicate IoU threshold"),
@@ -229,6 +242,9 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
             ),
             advanced=True,
         )
+
+    def _add_outputs(self) -> None:
+        """The error layers, the report, FAIL_ON_ERROR and the counts."""
         for name, label, kind in (
             (self.OUTPUT, self.tr("Errors (areas)"), self.tr("polygon")),
             (self.OUTPUT_POINTS, self.tr("Errors (points)"), self.tr("point")),
