@@ -297,80 +297,110 @@ def _extent_findings(
     ext = record.extent
     if ext is None or not all(math.isfinite(v) for v in ext):
         return [], False
+    inside = None
+    if info.is_geographic:
+        bad, inside = _geographic_extent(record, info, ext, footprint)
+        if bad is not None:
+            return [bad], False
+    elif info.is_projected:
+        bad = _projected_extent(record, info, ext, footprint)
+        if bad is not None:
+            return [bad], False
+    if info.area_of_use is None or not (info.is_geographic or info.is_projected):
+        return [], True
+    outside = _outside_area_of_use(record, info, ext, footprint, inside)
+    return ([] if outside is None else [outside]), True
+
+
+def _geographic_extent(
+    record: LayerRecord, info: CrsInfo, ext: Tuple[float, ...], footprint: Any
+) -> Tuple[Optional[CrsFinding], Optional[bool]]:
+    """(axis_swapped or wrong_units finding or None, whether the extent lies inside the area
+    of use, None when the CRS has none) of a layer in degrees."""
     name, label = record.name, crs_label(info)
     swapped = (ext[1], ext[0], ext[3], ext[2])
     aou = info.area_of_use
     inside = None
-    if info.is_geographic:
-        valid = _lonlat_valid(ext)
-        if aou is not None:
-            area = _aou_geometry(aou)
-            inside = valid and bool(area.covers(_geometry(ext)))
-            if not inside and _lonlat_valid(swapped) and area.covers(_geometry(swapped)):
-                return [
-                    _finding(
-                        record,
-                        "axis_swapped",
-                        f"Layer '{name}' in {label} looks like it has latitude and longitude "
-                        f"swapped: its extent ({_xy_text(ext)}) lies outside the CRS's area of use "
-                        f"({_lonlat_text(aou)}), but with x and y exchanged it lies inside. Swap "
-                        "the x and y coordinates of the data.",
-                        expected=_lonlat_text(aou),
-                        found=_xy_text(ext),
-                        footprint=footprint,
-                    )
-                ], False
-        if not valid:
-            return [
-                _finding(
-                    record,
-                    "wrong_units",
-                    f"Layer '{name}' is labelled {label} (degrees) but its coordinates "
-                    f"({_xy_text(ext)}) are impossible in degrees; they look like projected "
-                    "coordinates (e.g. metres). Assign the CRS the data were written in.",
-                    expected="longitude -180..360, latitude -90..90",
-                    found=_xy_text(ext),
-                )
-            ], False
-    elif info.is_projected:
-        valid_box = projected_area_of_use(info)
-        if valid_box is not None:
-            valid_geom = shapely.box(*valid_box)
-            if not valid_geom.intersects(_geometry(ext)):
-                if _lonlat_valid(ext):
-                    return [
-                        _finding(
-                            record,
-                            "wrong_units",
-                            f"Layer '{name}' is labelled {label} ({info.units}) but its "
-                            f"coordinates ({_xy_text(ext)}) look like degrees: they lie far "
-                            f"outside the CRS's valid range ({_xy_text(valid_box)}). Assign the "
-                            "CRS the data were written in.",
-                            expected=_xy_text(valid_box),
-                            found=_xy_text(ext),
-                        )
-                    ], False
-                if valid_geom.covers(_geometry(swapped)):
-                    return [
-                        _finding(
-                            record,
-                            "axis_swapped",
-                            f"Layer '{name}' in {label} looks like it has easting and northing "
-                            f"swapped: its extent ({_xy_text(ext)}) lies outside the CRS's valid "
-                            f"range ({_xy_text(valid_box)}), but with x and y exchanged it lies "
-                            "inside. Swap the x and y coordinates of the data.",
-                            expected=_xy_text(valid_box),
-                            found=_xy_text(ext),
-                            footprint=footprint,
-                        )
-                    ], False
-    if aou is None or not (info.is_geographic or info.is_projected):
-        return [], True
+    valid = _lonlat_valid(ext)
+    if aou is not None:
+        area = _aou_geometry(aou)
+        inside = valid and bool(area.covers(_geometry(ext)))
+        if not inside and _lonlat_valid(swapped) and area.covers(_geometry(swapped)):
+            return _finding(
+                record,
+                "axis_swapped",
+                f"Layer '{name}' in {label} looks like it has latitude and longitude "
+                f"swapped: its extent ({_xy_text(ext)}) lies outside the CRS's area of use "
+                f"({_lonlat_text(aou)}), but with x and y exchanged it lies inside. Swap "
+                "the x and y coordinates of the data.",
+                expected=_lonlat_text(aou),
+                found=_xy_text(ext),
+                footprint=footprint,
+            ), inside
+    if not valid:
+        return _finding(
+            record,
+            "wrong_units",
+            f"Layer '{name}' is labelled {label} (degrees) but its coordinates "
+            f"({_xy_text(ext)}) are impossible in degrees; they look like projected "
+            "coordinates (e.g. metres). Assign the CRS the data were written in.",
+            expected="longitude -180..360, latitude -90..90",
+            found=_xy_text(ext),
+        ), inside
+    return None, inside
+
+
+def _projected_extent(
+    record: LayerRecord, info: CrsInfo, ext: Tuple[float, ...], footprint: Any
+) -> Optional[CrsFinding]:
+    """wrong_units (degrees in a projected CRS) or axis_swapped, or None."""
+    name, label = record.name, crs_label(info)
+    valid_box = projected_area_of_use(info)
+    if valid_box is None:
+        return None
+    valid_geom = shapely.box(*valid_box)
+    if valid_geom.intersects(_geometry(ext)):
+        return None
+    if _lonlat_valid(ext):
+        return _finding(
+            record,
+            "wrong_units",
+            f"Layer '{name}' is labelled {label} ({info.units}) but its "
+            f"coordinates ({_xy_text(ext)}) look like degrees: they lie far "
+            f"outside the CRS's valid range ({_xy_text(valid_box)}). Assign the "
+            "CRS the data were written in.",
+            expected=_xy_text(valid_box),
+            found=_xy_text(ext),
+        )
+    if valid_geom.covers(_geometry((ext[1], ext[0], ext[3], ext[2]))):
+        return _finding(
+            record,
+            "axis_swapped",
+            f"Layer '{name}' in {label} looks like it has easting and northing "
+            f"swapped: its extent ({_xy_text(ext)}) lies outside the CRS's valid "
+            f"range ({_xy_text(valid_box)}), but with x and y exchanged it lies "
+            "inside. Swap the x and y coordinates of the data.",
+            expected=_xy_text(valid_box),
+            found=_xy_text(ext),
+            footprint=footprint,
+        )
+    return None
+
+
+def _outside_area_of_use(
+    record: LayerRecord,
+    info: CrsInfo,
+    ext: Tuple[float, ...],
+    footprint: Any,
+    inside: Optional[bool],
+) -> Optional[CrsFinding]:
+    """outside_area_of_use (a warning), or None when the layer lies inside the area of use."""
+    aou = info.area_of_use
     area = _aou_geometry(aou)
     if inside is None:
         inside = footprint is not None and bool(area.covers(footprint))
     if inside:
-        return [], True
+        return None
     shape = _geometry(ext) if info.is_geographic else footprint
     if shape is None or shape.area <= 0 or not shape.intersects(area):
         how, share = "entirely", ""
@@ -379,18 +409,16 @@ def _extent_findings(
         how, share = "partly", f" ({outside:.0%} of its extent)"
     where = _lonlat_text(shape.bounds) if shape is not None else _xy_text(ext)
     area_name = f"{_area_name(info.area_name)}: " if info.area_name else ""
-    return [
-        _finding(
-            record,
-            "outside_area_of_use",
-            f"Layer '{name}' lies {how} outside the area of use of {label}{share}: the layer "
-            f"covers {where}, the CRS is meant for {area_name}{_lonlat_text(aou)}. Check the "
-            "CRS, or use one made for this area.",
-            expected=_lonlat_text(aou),
-            found=where,
-            footprint=footprint,
-        )
-    ], True
+    return _finding(
+        record,
+        "outside_area_of_use",
+        f"Layer '{record.name}' lies {how} outside the area of use of {crs_label(info)}{share}: "
+        f"the layer covers {where}, the CRS is meant for {area_name}{_lonlat_text(aou)}. Check "
+        "the CRS, or use one made for this area.",
+        expected=_lonlat_text(aou),
+        found=where,
+        footprint=footprint,
+    )
 
 
 def _sidecar_findings(record: LayerRecord, info: CrsInfo, footprint: Any) -> List[CrsFinding]:
