@@ -155,6 +155,8 @@ def _tree_colour(rng) -> Tuple[int, int, int, int]:
     return (int(g * 0.5), g, int(g * 0.45), int(rng.integers(190, 225)))
 
 
+# Long on purpose: one random stream draws the scene top to bottom, so the order of the draws
+# is the sample's bytes; splitting it would hide that order (tests pin the output).
 def build_scene(seed: int = SEED) -> List[SceneObject]:
     """All objects in the image, in drawing order; local metres, y down."""
     rng = np.random.default_rng(seed)
@@ -364,6 +366,8 @@ def _shift(ring, dx: float, dy: float):
     return [(round(x + dx, 2), round(y + dy, 2)) for x, y in ring]
 
 
+# Long on purpose: the planted defects and v2 edits are one list in the order the README and
+# the demo describe them, drawn from one random stream (tests pin the output).
 def annotations(objects: Sequence[SceneObject], seed: int = SEED):
     """(v1, v2, defects, v2_changes) for the scene; see DEFECTS and V2_CHANGES."""
     rng = np.random.default_rng(seed + 2)
