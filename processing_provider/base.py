@@ -30,7 +30,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QCoreApplication
+from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from ..core.errors import Cancelled, LabelGuardError
@@ -73,7 +73,7 @@ class LabelGuardAlgorithm(QgsProcessingAlgorithm):
 
     REPORT = "REPORT"
     FAIL_ON_ERROR = "FAIL_ON_ERROR"
-    CANCELLED = "Cancelled; nothing was written."
+    CANCELLED = QT_TRANSLATE_NOOP("LabelGuardAlgorithm", "Cancelled; nothing was written.")
 
     def createInstance(self):  # noqa: N802 (QGIS API)
         return type(self)()
@@ -179,7 +179,9 @@ class LabelGuardAlgorithm(QgsProcessingAlgorithm):
         try:
             return func(*args, **kwargs)
         except Cancelled as exc:
-            raise QgsProcessingException(self.tr(self.CANCELLED)) from exc
+            raise QgsProcessingException(
+                QCoreApplication.translate("LabelGuardAlgorithm", self.CANCELLED)
+            ) from exc
         except LabelGuardError as exc:
             raise QgsProcessingException(str(exc)) from exc
         except OSError as exc:
@@ -194,7 +196,9 @@ class LabelGuardAlgorithm(QgsProcessingAlgorithm):
 
     def check_canceled(self, feedback: QgsProcessingFeedback) -> None:
         if feedback.isCanceled():
-            raise QgsProcessingException(self.tr(self.CANCELLED))
+            raise QgsProcessingException(
+                QCoreApplication.translate("LabelGuardAlgorithm", self.CANCELLED)
+            )
 
     def creator(self) -> Dict[str, str]:
         """The ``creator`` of manifests written here: plugin, QGIS, GDAL and PROJ versions."""

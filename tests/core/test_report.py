@@ -71,3 +71,12 @@ def test_tool_is_the_algorithm_id():
 def test_a_finding_outside_the_contract_is_refused(finding, match):
     with pytest.raises(ValueError, match=match):
         build_report("labelguard:validatetopology", [finding], {"gap": 1})
+
+
+def test_status_vocabulary_decides_verified_and_severity():
+    from labelguard.core import status
+
+    assert [s for s in status.VERIFY_STATUSES if status.is_verified(s)] == ["ok", "rewritten"]
+    assert status.severity("rewritten") == "info"
+    assert status.severity("crs_drift") == "error"
+    assert status.NEEDS_ATTENTION.isdisjoint(status.VERIFIED)

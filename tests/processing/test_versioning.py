@@ -262,3 +262,16 @@ def test_diff_refuses_a_non_unique_id_field(run_alg, dataset, gis):
             "labelguard:diffversions",
             {"BASE": v1["OUTPUT"], "HEAD": v1["OUTPUT"], "ID_FIELD": "id"},
         )
+
+
+def test_an_unwritable_output_folder_is_one_clear_message(run_alg, dataset, tmp_path):
+    from qgis.core import QgsProcessingException
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder should be\n", encoding="utf-8")
+    with pytest.raises(QgsProcessingException, match=r"^Cannot read or write .*blocker.*: "):
+        run_alg(
+            "labelguard:exportsidecars",
+            {"LAYERS": [str(dataset["gpkg"])], "OUTPUT_FOLDER": str(blocker / "sidecars")},
+        )
+    assert blocker.read_text(encoding="utf-8") == "a file where a folder should be\n"
