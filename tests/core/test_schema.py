@@ -309,6 +309,8 @@ CASES = [
     ("report-fraction-count", REPORT, "report.schema.json", _set("counts/errors", 1.5), False),
     ("report-no-rule", REPORT, "report.schema.json", _delete("findings/0/rule"), False),
     ("report-empty-tool", REPORT, "report.schema.json", _set("tool", ""), False),
+    ("report-bare-tool", REPORT, "report.schema.json", _set("tool", "checkcrs"), False),
+    ("report-no-location", REPORT, "report.schema.json", _delete("findings/0/location"), False),
 ]
 
 
@@ -430,7 +432,7 @@ def test_not_a_mapping_message() -> None:
 
 def test_invalid_document_lists_first_five_problems() -> None:
     doc = copy.deepcopy(REPORT)
-    doc["findings"] = [{"severity": "fatal"} for _ in range(3)]
+    doc["findings"] = [{"severity": "fatal", "location": None} for _ in range(3)]
     with pytest.raises(SchemaError) as info:
         validate(doc, "labelguard.report", "report.json")
     assert str(info.value) == (

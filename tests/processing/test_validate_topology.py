@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from labelguard.core.schema import validate
 
 ALG = "labelguard:validatetopology"
 
@@ -114,7 +115,9 @@ def _run(run_alg, layer, tmp_path, name="r", **params):
     }
     base.update(params)
     results = run_alg(ALG, base)
-    return results, json.loads(report.read_text(encoding="utf-8"))
+    doc = json.loads(report.read_text(encoding="utf-8"))
+    validate(doc, "labelguard.report", "topology report")
+    return results, doc
 
 
 def test_gpkg_findings_counts_and_locations(alg_registered, run_alg, gpkg_layer, tmp_path):

@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from labelguard.core.schema import validate
 
 
 @pytest.fixture
@@ -75,7 +76,9 @@ def _verify(run_alg, manifest, tmp_path, **extra):
         {"MANIFEST": str(manifest), "REPORT": str(report), "OUTPUT": "memory:", **extra},
     )
     doc = json.loads(report.read_text())
-    return res, {(f["path"]): f["rule"] for f in doc["findings"]}
+    validate(doc, "labelguard.report", "verify report")
+    assert all(f["status"] == f["rule"] for f in doc["findings"])
+    return res, {(f["path"]): f["status"] for f in doc["findings"]}
 
 
 def test_build_then_verify_is_clean(run_alg, dataset, tmp_path):
@@ -230,6 +233,9 @@ def test_diff_by_id_and_by_content(run_alg, dataset, tmp_path, gis):
     )
     assert (res["ADDED"], res["REMOVED"], res["MODIFIED"], res["UNCHANGED"]) == (1, 1, 2, 0)
     assert (res["GEOMETRY_CHANGED"], res["ATTRIBUTES_CHANGED"]) == (1, 1)
+    doc = json.loads(report.read_text())
+    validate(doc, "labelguard.report", "diff report")
+    assert doc["tool"] == "labelguard:diffversions"
     layer = res["OUTPUT"]
     if isinstance(layer, str):
         from qgis.core import QgsProcessingUtils
