@@ -5,6 +5,10 @@ path relative to the manifest's folder. Feature indexes (per-feature hashes of v
 for ``diffversions``) live in ``<manifest stem>.features/`` next to the manifest, referenced by
 path (relative to the manifest's folder) and SHA-256. The parent link holds the parent
 manifest's SHA-256, so rewriting any ancestor breaks the chain visibly.
+
+A manifest is untrusted input: every path it names is confined (core/paths.py) to the dataset
+root, the root to at most ``MAX_LEVELS_UP`` folder above the manifest's folder, before any file
+is opened.
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ from .errors import (
     PathOutsideRoot,
     SchemaError,
 )
-from .hashing import FileHash, sha256_bytes, sha256_file
+from .hashing import FileHash, companion_files, sha256_bytes, sha256_file
 from .io import atomic_write_bytes
+from .paths import MAX_LEVELS_UP, confine, shorten
 from .progress import StopFn, Ticker
 from .schema import validate
+from .sidecar import sidecar_path
 
 SCHEMA_ID = "labelguard.manifest/1"
 POLICY = {
@@ -91,8 +97,12 @@ class Observation:
     feature_index: Optional[bytes] = None
 
 
-def relative_to_root(path: Path, root: Path) -> str:
-    """POSIX path of ``path`` relative to ``root``; PathOutsideRoot if it is not inside."""
+def relative_to_root(path: Path, root: Path, *, resolve: bool = False) -> str:
+    """POSIX path of ``path`` relative to ``root``; PathOutsideRoot if it is not inside.
+
+    With ``resolve``, the path must also stay inside the root once symbolic links are resolved
+    (what verify will require of it).
+    """
     rp, rr = Path(os.path.abspath(path)), Path(os.path.abspath(root))
     try:
         rel = rp.relative_to(rr)
@@ -101,7 +111,10 @@ def relative_to_root(path: Path, root: Path) -> str:
             f"'{path}' lies outside the dataset root '{root}'. Choose a dataset root that "
             "contains every layer (or save the manifest in a common parent folder)."
         ) from None
-    return PurePosixPath(*rel.parts).as_posix()
+    posix = PurePosixPath(*rel.parts).as_posix()
+    if resolve:
+        confine(rr, posix, what="File")
+    return posix
 
 
 def _safe_name(text: str) -> str:
@@ -138,7 +151,7 @@ def build_manifest(
     extra: Dict[str, bytes] = {}
     seen = set()
     for i, obs in enumerate(sorted(observations, key=lambda o: (str(o.path), o.layer or ""))):
-        rel = relative_to_root(obs.path, root)
+        rel = relative_to_root(obs.path, root, resolve=True)
         key = (rel, obs.layer)
         if key in seen:
             raise InputError(f"'{rel}' (layer {obs.layer!r}) is listed twice.")
@@ -155,7 +168,7 @@ def build_manifest(
             "crs": None if obs.crs is None else {"epsg": obs.crs.epsg, "wkt2": obs.crs.wkt2},
             "components": [
                 {
-                    "path": relative_to_root(fh.path, root),
+                    "path": relative_to_root(fh.path, root, resolve=True),
                     "size": fh.size,
                     "sha256": fh.sha256,
                     "role": role,
@@ -164,7 +177,10 @@ def build_manifest(
             ],
             "sidecar": None
             if obs.sidecar is None
-            else {"path": relative_to_root(obs.sidecar.path, root), "sha256": obs.sidecar.sha256},
+            else {
+                "path": relative_to_root(obs.sidecar.path, root, resolve=True),
+                "sha256": obs.sidecar.sha256,
+            },
             "feature_index": None,
         }
         if obs.feature_index is not None:
@@ -177,12 +193,20 @@ def build_manifest(
             entry["feature_index"] = {"path": name, "sha256": sha256_bytes(obs.feature_index)}
         entries.append(entry)
     root_rel = os.path.relpath(os.path.abspath(root), manifest_dir)
+    root_rel = PurePosixPath(*Path(root_rel).parts).as_posix() if root_rel != "." else "."
+    try:
+        confine(manifest_dir, root_rel, what="The dataset root", levels_up=MAX_LEVELS_UP)
+    except PathOutsideRoot as exc:
+        raise PathOutsideRoot(
+            f"{exc} Save the manifest in the dataset root '{root}', in a folder inside it, or "
+            "in a folder next to it: verify refuses a manifest whose root is further away."
+        ) from None
     doc = {
         "schema": SCHEMA_ID,
         "version": version,
         "created_at": created_at,
         "creator": {k: str(creator[k]) for k in sorted(creator)},
-        "root": PurePosixPath(*Path(root_rel).parts).as_posix() if root_rel != "." else ".",
+        "root": root_rel,
         "parent": parent,
         "policy": dict(POLICY),
         "entries": entries,
@@ -246,7 +270,17 @@ def read_manifest(path: Path) -> Dict[str, Any]:
 
 
 def manifest_root(path: Path, doc: Dict[str, Any]) -> Path:
-    return Path(os.path.normpath(Path(os.path.abspath(path)).parent / doc["root"]))
+    """The dataset root the manifest at ``path`` describes (absolute).
+
+    Raises PathOutsideRoot when ``root`` is absolute, climbs more than MAX_LEVELS_UP folder
+    above the manifest's folder, names a file-system root or leaves through a symbolic link.
+    """
+    return confine(
+        Path(os.path.abspath(path)).parent,
+        doc["root"],
+        what=f"Manifest '{path}': root",
+        levels_up=MAX_LEVELS_UP,
+    )
 
 
 def parent_link(parent_path: Path, manifest_dir: Path) -> Dict[str, str]:
@@ -264,9 +298,16 @@ def parent_link(parent_path: Path, manifest_dir: Path) -> Dict[str, str]:
             f"The parent manifest's own history is broken: {chain.message} Fix or rebuild it "
             "before linking a new version to it."
         )
-    rel = os.path.relpath(os.path.abspath(parent_path), manifest_dir)
+    rel = PurePosixPath(*Path(os.path.relpath(os.path.abspath(parent_path), manifest_dir)).parts)
+    try:
+        confine(manifest_dir, rel.as_posix(), what="Parent manifest", levels_up=MAX_LEVELS_UP)
+    except PathOutsideRoot as exc:
+        raise ManifestChainError(
+            f"{exc} Save the new manifest next to its parent, or one folder away from it: "
+            "verify refuses a parent link that goes further."
+        ) from None
     return {
-        "path": PurePosixPath(*Path(rel).parts).as_posix(),
+        "path": rel.as_posix(),
         "sha256": digest,
         "version": parent_doc["version"],
     }
@@ -290,7 +331,15 @@ def check_chain(path: Path, max_depth: int = 10000) -> ChainStatus:
         parent = doc["parent"]
         if parent is None:
             return ChainStatus(True, tuple(versions))
-        ppath = Path(os.path.normpath(current.parent / parent["path"]))
+        try:
+            ppath = confine(
+                current.parent,
+                parent["path"],
+                what=f"Version '{shorten(doc['version'])}': parent link",
+                levels_up=MAX_LEVELS_UP,
+            )
+        except PathOutsideRoot as exc:
+            return ChainStatus(False, tuple(versions), str(exc))
         if ppath in visited:
             return ChainStatus(False, tuple(versions), f"Manifest chain loops back to {ppath}.")
         visited.add(current)
@@ -441,6 +490,11 @@ def verify_manifest(
     statuses: List[EntryStatus] = []
     for entry in entries:
         ticker.check()
+        refused = _refused(entry, root)
+        if refused is not None:
+            statuses.append(refused)
+            ticker.advance(max(entry["size"], 1))
+            continue
         abs_path = root / entry["path"]
         if not abs_path.exists():
             statuses.append(
@@ -477,6 +531,50 @@ def verify_manifest(
     if scan_untracked:
         statuses.extend(find_untracked(doc, root, Path(path)))
     return statuses, chain
+
+
+def _refused(entry: Dict[str, Any], root: Path) -> Optional[EntryStatus]:
+    """A failing status when any file verify would read for ``entry`` lies outside the root.
+
+    Checked before the adapter measures anything: the data file, its recorded components and
+    sidecar, and the companion files and sidecars an adapter finds next to the data file.
+    """
+    problem = None
+    status = "missing"
+    try:
+        abs_path = confine(root, entry["path"], what="Entry")
+        for comp in entry["components"]:
+            confine(root, comp["path"], what="Component", of=entry["path"])
+        found = [c.path for c in companion_files(abs_path)] if abs_path.parent.is_dir() else []
+        for other in found:
+            rel = relative_to_root(other, root)
+            confine(root, rel, what="Companion file", of=entry["path"])
+    except PathOutsideRoot as exc:
+        problem = str(exc)
+    if problem is None:
+        sidecars = [sidecar_path(abs_path), sidecar_path(abs_path, None, entry.get("layer"), True)]
+        recorded = [entry["sidecar"]["path"]] if entry["sidecar"] else []
+        try:
+            for rel in recorded:
+                confine(root, rel, what="Sidecar", of=entry["path"])
+            for side in sidecars:
+                if os.path.lexists(side):
+                    rel = relative_to_root(side, root)
+                    confine(root, rel, what="Sidecar", of=entry["path"])
+        except PathOutsideRoot as exc:
+            problem, status = str(exc), "sidecar_mismatch"
+    if problem is None:
+        return None
+    return EntryStatus(
+        entry["path"],
+        entry.get("layer"),
+        entry["kind"],
+        status,
+        problem,
+        [problem],
+        entry["sha256"],
+        None,
+    )
 
 
 def tracked_paths(doc: Dict[str, Any]) -> set:
@@ -516,7 +614,12 @@ def load_feature_index(manifest_path: Path, entry: Dict[str, Any]) -> Optional[b
     ref = entry.get("feature_index")
     if not ref:
         return None
-    p = Path(os.path.abspath(manifest_path)).parent / ref["path"]
+    p = confine(
+        Path(os.path.abspath(manifest_path)).parent,
+        ref["path"],
+        what="Feature index",
+        of=entry["path"],
+    )
     try:
         data = p.read_bytes()
     except OSError as exc:

@@ -1,0 +1,291 @@
+"""Manifests from elsewhere: verify reads only regular files inside the dataset root (issue 16)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import labelguard
+import pytest
+from labelguard.core.errors import ManifestChainError, PathOutsideRoot
+from labelguard.core.hashing import hash_files
+from labelguard.core.manifest import (
+    POLICY,
+    Observation,
+    build_manifest,
+    check_chain,
+    load_feature_index,
+    manifest_root,
+    verify_manifest,
+)
+
+CREATED = "2024-05-17T08:42:00Z"
+PLUGIN = str(Path(labelguard.__file__).resolve().parent)  # reads its own JSON Schemas
+_OPENED: Optional[List[str]] = None
+
+
+def _audit(event: str, args: tuple) -> None:
+    # Audit hooks cannot be removed; this one only records while a test holds the list.
+    watched = event in ("open", "os.listdir", "os.scandir") and args
+    if _OPENED is not None and watched and isinstance(args[0], (str, bytes, os.PathLike)):
+        _OPENED.append(os.path.abspath(os.fsdecode(args[0])))
+
+
+sys.addaudithook(_audit)
+
+
+@pytest.fixture
+def opened():
+    """Absolute paths of every file opened and folder listed while the test runs."""
+    global _OPENED
+    _OPENED = []
+    try:
+        yield _OPENED
+    finally:
+        _OPENED = None
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_entry(path: str, data: bytes, **extra: Any) -> Dict[str, Any]:
+    entry = {
+        "path": path,
+        "layer": None,
+        "kind": "file",
+        "size": len(data),
+        "sha256": sha(data),
+        "content_sha256": None,
+        "crs": None,
+        "components": [],
+        "sidecar": None,
+    }
+    entry.update(extra)
+    return entry
+
+
+def write_doc(
+    manifest: Path,
+    entries: List[Dict[str, Any]],
+    root: str = ".",
+    parent: Optional[Dict[str, str]] = None,
+) -> Path:
+    doc = {
+        "schema": "labelguard.manifest/1",
+        "version": "v1",
+        "created_at": CREATED,
+        "creator": {"plugin": "0.1.0"},
+        "root": root,
+        "parent": parent,
+        "policy": dict(POLICY),
+        "entries": entries,
+    }
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    manifest.write_text(json.dumps(doc, indent=2))
+    return manifest
+
+
+class Measure:
+    """A stand-in adapter: hashes the file and records which paths it was asked to measure."""
+
+    def __init__(self) -> None:
+        self.paths: List[Path] = []
+
+    def __call__(self, path: Path, entry: Dict[str, Any]) -> Observation:
+        self.paths.append(path)
+        return Observation(path, "file", hash_files([path])[0])
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    """dataset/data/a.txt inside the root; outside/secret.txt next to the dataset."""
+    root = tmp_path / "dataset"
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "a.txt").write_bytes(b"alpha\n")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret.txt").write_bytes(b"secret\n")
+    return root
+
+
+# --- item 1: root and entries confined ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("root", "message"),
+    [
+        ("/etc", r"root '/etc' is an absolute path; a manifest may only name paths relative"),
+        ("/", r"root '/' is an absolute path"),
+        ("../..", r"root '\.\./\.\.' climbs 2 folder\(s\) above '.*dataset' \(at most 1 folder"),
+        ("../" * 40, r"root '(\.\./){40}' climbs 40 folder\(s\)"),
+        ("data/../../..", r"root 'data/\.\./\.\./\.\.' climbs 2 folder\(s\)"),
+    ],
+    ids=["etc", "fs-root", "two-up", "forty-up", "down-then-up"],
+)
+def test_root_outside_the_dataset_is_refused(
+    dataset: Path, opened: List[str], root: str, message: str
+) -> None:
+    manifest = write_doc(dataset / "v1.json", [file_entry("passwd", b"x")], root=root)
+    measure = Measure()
+    with pytest.raises(PathOutsideRoot, match=rf"^Manifest '.*v1\.json': {message}"):
+        verify_manifest(manifest, measure, scan_untracked=False)
+    assert measure.paths == []
+    assert not [p for p in opened if not p.startswith((str(dataset), PLUGIN))]
+
+
+def test_root_naming_the_file_system_root_is_refused(tmp_path: Path) -> None:
+    """A manifest one level below '/' may not say root '..': that walks the file system."""
+    top = Path(os.path.abspath("/"))
+    with pytest.raises(PathOutsideRoot, match=r"names the file-system root '/' as a dataset"):
+        manifest_root(top / "v1.json", {"root": "."})
+    with pytest.raises(PathOutsideRoot, match=r"root '\.\.' names the file-system root"):
+        manifest_root(top / "tmp" / "v1.json", {"root": ".."})
+
+
+def test_root_through_a_symlink_out_of_the_folder_is_refused(dataset: Path, tmp_path: Path) -> None:
+    (dataset / "elsewhere").symlink_to(tmp_path / "outside")
+    manifest = write_doc(dataset / "v1.json", [file_entry("secret.txt", b"secret\n")], "elsewhere")
+    with pytest.raises(
+        PathOutsideRoot,
+        match=r"root 'elsewhere' resolves to '.*outside', outside '.*dataset' \(through a "
+        r"symbolic link\)\. Refused, nothing was read\.$",
+    ):
+        verify_manifest(manifest, Measure())
+
+
+def test_entry_through_a_symlinked_folder_is_refused_by_name(
+    dataset: Path, tmp_path: Path, opened: List[str]
+) -> None:
+    (dataset / "data" / "etcdir").symlink_to(tmp_path / "outside")
+    manifest = write_doc(
+        dataset / "v1.json",
+        [file_entry("data/a.txt", b"alpha\n"), file_entry("data/etcdir/secret.txt", b"secret\n")],
+    )
+    measure = Measure()
+    statuses, _ = verify_manifest(manifest, measure)
+    assert [(s.path, s.status) for s in statuses] == [
+        ("data/a.txt", "ok"),
+        ("data/etcdir/secret.txt", "missing"),
+    ]
+    assert statuses[1].message == (
+        f"Entry 'data/etcdir/secret.txt' resolves to '{tmp_path / 'outside' / 'secret.txt'}', "
+        f"outside '{dataset}' (through a symbolic link). Refused, nothing was read."
+    )
+    assert statuses[1].actual_sha256 is None
+    assert measure.paths == [dataset / "data" / "a.txt"]
+    assert str(tmp_path / "outside" / "secret.txt") not in opened
+    assert str(tmp_path / "outside") not in opened  # the untracked scan does not follow it
+
+
+def test_symlinked_sidecar_and_companion_are_refused(dataset: Path, tmp_path: Path) -> None:
+    data = dataset / "data"
+    (data / "b.txt").write_bytes(b"beta\n")
+    (data / "b.txt.labelguard.yaml").symlink_to(tmp_path / "outside" / "secret.txt")
+    (data / "ortho.tif").write_bytes(b"pixels")
+    (data / "ortho.tfw").symlink_to(tmp_path / "outside" / "secret.txt")
+    manifest = write_doc(
+        dataset / "v1.json",
+        [file_entry("data/b.txt", b"beta\n"), file_entry("data/ortho.tif", b"pixels")],
+    )
+    measure = Measure()
+    statuses, _ = verify_manifest(manifest, measure, scan_untracked=False)
+    assert [(s.path, s.status, s.message.split(" resolves")[0]) for s in statuses] == [
+        ("data/b.txt", "sidecar_mismatch", "Sidecar 'data/b.txt.labelguard.yaml' of 'data/b.txt'"),
+        ("data/ortho.tif", "missing", "Companion file 'data/ortho.tfw' of 'data/ortho.tif'"),
+    ]
+    assert measure.paths == []
+
+
+def test_symlink_that_stays_inside_the_root_is_fine(dataset: Path) -> None:
+    (dataset / "latest").symlink_to(dataset / "data")
+    manifest = write_doc(dataset / "v1.json", [file_entry("latest/a.txt", b"alpha\n")])
+    statuses, _ = verify_manifest(manifest, Measure(), scan_untracked=False)
+    assert [(s.path, s.status) for s in statuses] == [("latest/a.txt", "ok")]
+
+
+def test_parent_link_outside_is_a_broken_chain(dataset: Path, opened: List[str]) -> None:
+    manifest = write_doc(
+        dataset / "v1.json",
+        [],
+        parent={"path": "/etc/passwd", "sha256": "0" * 64, "version": "v0"},
+    )
+    chain = check_chain(manifest)
+    assert not chain.ok
+    assert chain.message == (
+        "Version 'v1': parent link '/etc/passwd' is an absolute path; a manifest may only "
+        "name paths relative to its own folder. Refused, nothing was read."
+    )
+    assert "/etc/passwd" not in opened
+
+
+def test_feature_index_through_a_symlink_is_refused(dataset: Path, tmp_path: Path) -> None:
+    (dataset / "v1.features").symlink_to(tmp_path / "outside")
+    manifest = write_doc(dataset / "v1.json", [])
+    entry = file_entry(
+        "data/a.txt",
+        b"alpha\n",
+        feature_index={"path": "v1.features/secret.txt", "sha256": sha(b"secret\n")},
+    )
+    with pytest.raises(
+        PathOutsideRoot,
+        match=r"^Feature index 'v1\.features/secret\.txt' of 'data/a\.txt' resolves to '",
+    ):
+        load_feature_index(manifest, entry)
+
+
+def test_build_refuses_a_root_verify_would_refuse(dataset: Path) -> None:
+    obs = Measure()(dataset / "data" / "a.txt", {})
+    with pytest.raises(
+        PathOutsideRoot,
+        match=r"The dataset root '\.\./\.\./dataset' climbs 2 folder\(s\) .* Save the manifest in "
+        r"the dataset root",
+    ):
+        build_manifest(
+            [obs],
+            root=dataset,
+            manifest_path=dataset.parent / "a" / "b" / "v1.json",
+            version="v1",
+            creator={"plugin": "0.1.0"},
+            created_at=CREATED,
+        )
+
+
+def test_build_refuses_a_layer_reached_through_a_symlink_out_of_the_root(
+    dataset: Path, tmp_path: Path
+) -> None:
+    (dataset / "data" / "etcdir").symlink_to(tmp_path / "outside")
+    obs = Measure()(dataset / "data" / "etcdir" / "secret.txt", {})
+    with pytest.raises(
+        PathOutsideRoot,
+        match=r"^File 'data/etcdir/secret\.txt' resolves to '.*outside/secret\.txt', outside",
+    ):
+        build_manifest(
+            [obs],
+            root=dataset,
+            manifest_path=dataset / "v1.json",
+            version="v1",
+            creator={"plugin": "0.1.0"},
+            created_at=CREATED,
+        )
+
+
+def test_build_refuses_a_parent_link_verify_would_refuse(dataset: Path, tmp_path: Path) -> None:
+    parent = write_doc(tmp_path / "archive" / "old" / "v0.json", [])
+    obs = Measure()(dataset / "data" / "a.txt", {})
+    with pytest.raises(
+        ManifestChainError,
+        match=r"^Parent manifest '\.\./\.\./archive/old/v0\.json' climbs 2 folder\(s\)",
+    ):
+        build_manifest(
+            [obs],
+            root=dataset,
+            manifest_path=dataset / "versions" / "v1.json",
+            version="v1",
+            creator={"plugin": "0.1.0"},
+            created_at=CREATED,
+            parent_path=parent,
+        )
