@@ -30,9 +30,9 @@ from .errors import (
     PathOutsideRoot,
     SchemaError,
 )
-from .hashing import FileHash, companion_files, sha256_bytes, sha256_file
+from .hashing import FileHash, companion_candidates, sha256_bytes, sha256_file
 from .io import atomic_write_bytes
-from .paths import MAX_LEVELS_UP, confine, shorten
+from .paths import MAX_LEVELS_UP, confine, regular_file_problem, shorten
 from .progress import StopFn, Ticker
 from .schema import validate
 from .sidecar import sidecar_path
@@ -533,35 +533,45 @@ def verify_manifest(
     return statuses, chain
 
 
-def _refused(entry: Dict[str, Any], root: Path) -> Optional[EntryStatus]:
-    """A failing status when any file verify would read for ``entry`` lies outside the root.
+def _check_file(root: Path, rel: str, what: str, of: Optional[str] = None) -> Path:
+    """The confined path of ``rel``; PathOutsideRoot/FileVanished if it is outside the root or
+    exists but is not a regular file (a FIFO blocks a reader, /dev/zero never ends)."""
+    path = confine(root, rel, what=what, of=of)
+    problem = regular_file_problem(path)
+    if problem:
+        owner = "" if of is None else f" of '{shorten(of)}'"
+        raise FileVanished(f"{what} '{shorten(rel)}'{owner} {problem}.")
+    return path
 
-    Checked before the adapter measures anything: the data file, its recorded components and
+
+def _refused(entry: Dict[str, Any], root: Path) -> Optional[EntryStatus]:
+    """A failing status when a file verify would read for ``entry`` lies outside the root or
+    is not a regular file; None when the adapter may measure the entry.
+
+    Checked before the adapter opens anything: the data file, its recorded components and
     sidecar, and the companion files and sidecars an adapter finds next to the data file.
     """
     problem = None
     status = "missing"
     try:
-        abs_path = confine(root, entry["path"], what="Entry")
+        abs_path = _check_file(root, entry["path"], "Entry")
         for comp in entry["components"]:
-            confine(root, comp["path"], what="Component", of=entry["path"])
-        found = [c.path for c in companion_files(abs_path)] if abs_path.parent.is_dir() else []
-        for other in found:
-            rel = relative_to_root(other, root)
-            confine(root, rel, what="Companion file", of=entry["path"])
-    except PathOutsideRoot as exc:
+            _check_file(root, comp["path"], "Component", entry["path"])
+        for other in companion_candidates(abs_path):
+            if os.path.lexists(other):
+                _check_file(root, relative_to_root(other, root), "Companion file", entry["path"])
+    except (PathOutsideRoot, FileVanished) as exc:
         problem = str(exc)
     if problem is None:
         sidecars = [sidecar_path(abs_path), sidecar_path(abs_path, None, entry.get("layer"), True)]
         recorded = [entry["sidecar"]["path"]] if entry["sidecar"] else []
         try:
             for rel in recorded:
-                confine(root, rel, what="Sidecar", of=entry["path"])
+                _check_file(root, rel, "Sidecar", entry["path"])
             for side in sidecars:
                 if os.path.lexists(side):
-                    rel = relative_to_root(side, root)
-                    confine(root, rel, what="Sidecar", of=entry["path"])
-        except PathOutsideRoot as exc:
+                    _check_file(root, relative_to_root(side, root), "Sidecar", entry["path"])
+        except (PathOutsideRoot, FileVanished) as exc:
             problem, status = str(exc), "sidecar_mismatch"
     if problem is None:
         return None
@@ -629,6 +639,16 @@ def load_feature_index(manifest_path: Path, entry: Dict[str, Any]) -> Optional[b
             f"Feature index '{p}' was changed after the manifest was built (SHA-256 differs)."
         )
     return data
+
+
+def entry_file(root: Path, entry: Dict[str, Any]) -> Optional[Path]:
+    """The entry's data file for an adapter to open, or None when it is gone, lies outside the
+    root (symlinks resolved) or is not a regular file."""
+    try:
+        path = _check_file(root, entry["path"], "Entry")
+    except (PathOutsideRoot, FileVanished):
+        return None
+    return path if path.is_file() else None
 
 
 def entries_by_key(doc: Dict[str, Any]) -> Dict[Tuple[str, Optional[str]], Dict[str, Any]]:

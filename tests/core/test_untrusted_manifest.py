@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import labelguard
 import pytest
-from labelguard.core.errors import ManifestChainError, PathOutsideRoot
-from labelguard.core.hashing import hash_files
+from labelguard.core.errors import FileVanished, ManifestChainError, PathOutsideRoot
+from labelguard.core.hashing import hash_files, sha256_file
 from labelguard.core.manifest import (
     POLICY,
     Observation,
@@ -289,3 +291,107 @@ def test_build_refuses_a_parent_link_verify_would_refuse(dataset: Path, tmp_path
             created_at=CREATED,
             parent_path=parent,
         )
+
+
+# --- item 2: only regular files are read --------------------------------------------------
+
+
+def finishes(func, *args, **kwargs):
+    """``func(*args)``'s result; fails instead of hanging the suite when it blocks (a FIFO)."""
+    box: Dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["result"] = func(*args, **kwargs)
+        except BaseException as exc:
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(20)
+    assert not worker.is_alive(), f"{func.__name__} blocked on a special file"
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
+needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+
+
+@needs_fifo
+def test_fifo_entry_is_reported_not_read(dataset: Path) -> None:
+    os.mkfifo(dataset / "data" / "pipe.geojson")
+    manifest = write_doc(
+        dataset / "v1.json",
+        [file_entry("data/a.txt", b"alpha\n"), file_entry("data/pipe.geojson", b"")],
+    )
+    measure = Measure()
+    statuses, _ = finishes(verify_manifest, manifest, measure)
+    assert [(s.path, s.status, s.message) for s in statuses] == [
+        ("data/a.txt", "ok", "matches the manifest"),
+        (
+            "data/pipe.geojson",
+            "missing",
+            "Entry 'data/pipe.geojson' is a FIFO (named pipe), not a regular file; not read.",
+        ),
+    ]
+    assert measure.paths == [dataset / "data" / "a.txt"]
+
+
+@needs_fifo
+def test_fifo_companion_and_sidecar_are_reported_not_read(dataset: Path) -> None:
+    data = dataset / "data"
+    (data / "ortho.tif").write_bytes(b"pixels")
+    os.mkfifo(data / "ortho.tfw")
+    os.mkfifo(data / "a.txt.labelguard.yaml")
+    manifest = write_doc(
+        dataset / "v1.json",
+        [file_entry("data/a.txt", b"alpha\n"), file_entry("data/ortho.tif", b"pixels")],
+    )
+    measure = Measure()
+    statuses, _ = finishes(verify_manifest, manifest, measure, scan_untracked=False)
+    assert [(s.path, s.status, s.message) for s in statuses] == [
+        (
+            "data/a.txt",
+            "sidecar_mismatch",
+            "Sidecar 'data/a.txt.labelguard.yaml' of 'data/a.txt' is a FIFO (named pipe), not a "
+            "regular file; not read.",
+        ),
+        (
+            "data/ortho.tif",
+            "missing",
+            "Companion file 'data/ortho.tfw' of 'data/ortho.tif' is a FIFO (named pipe), not a "
+            "regular file; not read.",
+        ),
+    ]
+    assert measure.paths == []
+
+
+@needs_fifo
+def test_hashing_refuses_a_fifo(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.tif")
+    with pytest.raises(
+        FileVanished, match=r"^'.*pipe\.tif' is a FIFO \(named pipe\), not a regular file; not"
+    ):
+        finishes(hash_files, [tmp_path / "pipe.tif"])
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
+def test_hashing_refuses_a_symlink_to_dev_zero(tmp_path: Path) -> None:
+    (tmp_path / "zero.tif").symlink_to("/dev/zero")
+    with pytest.raises(
+        FileVanished, match=r"^'.*zero\.tif' is a character device, not a regular file; not"
+    ):
+        finishes(sha256_file, tmp_path / "zero.tif")
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "mknod") or os.geteuid() != 0, reason="creating a device needs root"
+)
+def test_device_inside_the_dataset_is_reported_not_read(dataset: Path) -> None:
+    os.mknod(dataset / "data" / "zero.tif", 0o600 | stat.S_IFCHR, os.makedev(1, 5))
+    manifest = write_doc(dataset / "v1.json", [file_entry("data/zero.tif", b"")])
+    statuses, _ = finishes(verify_manifest, manifest, Measure(), scan_untracked=False)
+    assert [(s.status, s.message) for s in statuses] == [
+        ("missing", "Entry 'data/zero.tif' is a character device, not a regular file; not read.")
+    ]
