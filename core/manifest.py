@@ -32,7 +32,14 @@ from .errors import (
 )
 from .hashing import FileHash, companion_candidates, sha256_bytes, sha256_file
 from .io import atomic_write_bytes
-from .paths import MAX_LEVELS_UP, confine, regular_file_problem, shorten
+from .paths import (
+    MAX_COMPONENT_BYTES,
+    MAX_LEVELS_UP,
+    confine,
+    regular_file_problem,
+    safe_component,
+    shorten,
+)
 from .progress import StopFn, Ticker
 from .schema import validate
 from .sidecar import sidecar_path
@@ -184,11 +191,8 @@ def build_manifest(
             "feature_index": None,
         }
         if obs.feature_index is not None:
-            name = (
-                f"{index_dir}/{i:04d}-{_safe_name(rel)}"
-                + (f"-{_safe_name(obs.layer)}" if obs.layer else "")
-                + ".tsv.gz"
-            )
+            stem = f"{i:04d}-{_safe_name(rel)}" + (f"-{_safe_name(obs.layer)}" if obs.layer else "")
+            name = f"{index_dir}/{safe_component(stem, MAX_COMPONENT_BYTES - 7)}.tsv.gz"
             extra[name] = obs.feature_index
             entry["feature_index"] = {"path": name, "sha256": sha256_bytes(obs.feature_index)}
         entries.append(entry)

@@ -7,8 +7,10 @@ anything opens it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import posixpath
+import re
 import stat
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Optional
@@ -140,3 +142,26 @@ def require_regular_file(path: Path, what: str) -> None:
         raise FileVanished(f"{what} {problem}.")
     if not os.path.lexists(path):
         raise FileVanished(f"{what} does not exist.")
+
+
+# Characters that separate, escape or are reserved in file names on Linux, macOS or Windows
+# (":" would write an NTFS alternate data stream), plus control characters.
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f/\\<>:"|?*]+')
+MAX_COMPONENT_BYTES = 255  # the file-name limit of ext4, APFS and NTFS
+
+
+def safe_component(text: str, max_bytes: int = MAX_COMPONENT_BYTES) -> str:
+    """``text`` as one file-name component, unchanged when it is already safe and short.
+
+    Otherwise unsafe characters become "_", the result is cut to ``max_bytes`` (UTF-8) and a
+    short hash of the original is appended, so different names stay different and the same
+    name always gives the same component.
+    """
+    safe = text and text not in (".", "..") and not _UNSAFE.search(text)
+    if safe and len(text.encode("utf-8")) <= max_bytes:
+        return text
+    tag = "-" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    cleaned = _UNSAFE.sub("_", text).strip(".") or "_"
+    room = max(max_bytes - len(tag), 1)
+    cut = cleaned.encode("utf-8")[:room].decode("utf-8", "ignore")
+    return cut + tag

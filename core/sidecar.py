@@ -15,6 +15,7 @@ import yaml
 from .crs import CrsInfo
 from .errors import FileVanished, SchemaError
 from .io import atomic_write_bytes
+from .paths import MAX_COMPONENT_BYTES, safe_component
 from .schema import validate
 from .timeutil import Timestamp
 
@@ -28,8 +29,16 @@ def sidecar_path(
     layer: Optional[str] = None,
     multi_layer: bool = False,
 ) -> Path:
-    """Where the sidecar of ``data_path`` goes; one per layer for multi-layer containers."""
-    name = data_path.name + (f".{layer}" if multi_layer and layer else "") + SUFFIX
+    """Where the sidecar of ``data_path`` goes; one per layer for multi-layer containers.
+
+    The layer name comes from the data: made one safe file-name component (core/paths.py
+    ``safe_component``), so "../x" or "a/b" can never leave the folder. Ordinary names are
+    used as they are.
+    """
+    name = data_path.name + SUFFIX
+    if multi_layer and layer:
+        room = MAX_COMPONENT_BYTES - len(f"{data_path.name}.{SUFFIX}".encode())
+        name = f"{data_path.name}.{safe_component(layer, max(room, 24))}{SUFFIX}"
     return (output_folder if output_folder is not None else data_path.parent) / name
 
 
