@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .errors import Cancelled, FileVanished
-from .paths import file_type
+from .paths import file_type, nonblocking_opener
 from .progress import ProgressFn, StopFn
 
 CHUNK = 1 << 20  # 1 MiB: large enough for full SHA-NI speed, small enough to cancel promptly
@@ -148,12 +148,6 @@ def _hash_one(
     except OSError as exc:
         raise FileVanished(f"File '{path}' cannot be read: {exc.strerror or exc}.") from exc
     return digest.hexdigest(), size
-
-
-def nonblocking_opener(path: str, flags: int) -> int:
-    """``open(..., opener=)`` that does not wait on a FIFO (O_NONBLOCK; regular files ignore
-    it), so the caller can fstat the descriptor and refuse what is not a regular file."""
-    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
 
 
 def sha256_file(path: os.PathLike, progress: ProgressFn = None, should_stop: StopFn = None) -> str:

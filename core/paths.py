@@ -122,6 +122,12 @@ def regular_file_problem(path: Path) -> str:
     return f"is {file_type(st.st_mode)}, not a regular file; not read"
 
 
+def nonblocking_opener(path: str, flags: int) -> int:
+    """``open(..., opener=)`` that does not wait on a FIFO (O_NONBLOCK; regular files ignore
+    it), so the caller can fstat the descriptor and refuse what is not a regular file."""
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+
+
 def file_type(mode: int) -> str:
     for test, name in (
         (stat.S_ISDIR, "a folder"),
