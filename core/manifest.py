@@ -31,7 +31,7 @@ from .errors import (
     SchemaError,
 )
 from .hashing import FileHash, companion_candidates, sha256_bytes, sha256_file
-from .io import atomic_write_bytes
+from .io import TooLarge, atomic_write_bytes, read_regular_file
 from .paths import (
     MAX_COMPONENT_BYTES,
     MAX_LEVELS_UP,
@@ -256,21 +256,95 @@ def write_manifest(path: Path, doc: Dict[str, Any], extra: Dict[str, bytes]) -> 
     return sha256_bytes(data)
 
 
+MAX_MANIFEST_BYTES = 256 << 20  # about 300,000 entries; more is not a manifest LabelGuard wrote
+MAX_JSON_DEPTH = 64  # LabelGuard writes 5 levels
+# Optional keys of an entry, filled in on reading so code never meets a KeyError.
+ENTRY_DEFAULTS = (
+    ("layer", None),
+    ("content_method", None),
+    ("feature_count", None),
+    ("crs", None),
+    ("feature_index", None),
+)
+
+
+def _too_deep(text: str) -> Optional[str]:
+    """Where ``text`` (JSON) first nests deeper than MAX_JSON_DEPTH: "key 'a/b/c' (line n)".
+
+    Only called on a manifest already found too deep, so its speed does not matter.
+    """
+    stack: List[str] = []
+    last_key = ""
+    for m in re.finditer(r'"((?:[^"\\]|\\.)*)"(\s*:)?|[\[{]|[\]}]', text):
+        token = m.group()
+        if token in ("[", "{"):
+            stack.append(last_key)
+            last_key = ""
+            if len(stack) > MAX_JSON_DEPTH:
+                line = text.count("\n", 0, m.start()) + 1
+                where = "/".join(k for k in stack if k) or "/"
+                return f"key '{shorten(where)}' (line {line})"
+        elif token in ("]", "}"):
+            if stack:
+                stack.pop()
+        elif m.group(2):
+            last_key = m.group(1)
+    return None
+
+
 def read_manifest(path: Path) -> Dict[str, Any]:
-    """Parse and validate a manifest; FileVanished / SchemaError / UnknownSchemaVersion."""
+    """Parse and validate a manifest; FileVanished / SchemaError / UnknownSchemaVersion.
+
+    Every message names the manifest and, where there is one, the bad key. Manifests over
+    MAX_MANIFEST_BYTES or nested deeper than MAX_JSON_DEPTH are SchemaErrors.
+    """
     p = Path(path)
+    what = f"Manifest '{p}'"
     try:
-        raw = p.read_bytes()
+        text = read_regular_file(p, MAX_MANIFEST_BYTES).decode("utf-8")
     except FileNotFoundError as exc:
-        raise FileVanished(f"Manifest '{p}' does not exist.") from exc
-    except OSError as exc:
-        raise FileVanished(f"Manifest '{p}' cannot be read: {exc}") from exc
+        raise FileVanished(f"{what} does not exist.") from exc
+    except TooLarge as exc:
+        raise SchemaError(
+            f"{what} is {exc.size} bytes; manifests are read up to {exc.limit} bytes, so it is "
+            "refused."
+        ) from exc
+    except FileVanished as exc:
+        raise FileVanished(f"Manifest: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise SchemaError(f"{what} is not valid JSON: {exc}") from exc
     try:
-        doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SchemaError(f"Manifest '{p}' is not valid JSON: {exc}") from exc
-    validate(doc, "labelguard.manifest", f"Manifest '{p}'")
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SchemaError(f"{what} is not valid JSON: {exc}") from exc
+    except RecursionError:
+        where = _too_deep(text) or "a value"
+        raise SchemaError(
+            f"{what} nests deeper than {MAX_JSON_DEPTH} levels at {where}; refused."
+        ) from None
+    deep = _too_deep(text) if _depth_exceeds(doc, MAX_JSON_DEPTH) else None
+    if deep is not None:
+        raise SchemaError(f"{what} nests deeper than {MAX_JSON_DEPTH} levels at {deep}; refused.")
+    validate(doc, "labelguard.manifest", what)
+    for entry in doc["entries"]:
+        for key, default in ENTRY_DEFAULTS:
+            entry.setdefault(key, default)
     return doc
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """True when ``value`` nests deeper than ``limit`` (iterative: no recursion limit)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend(
+                (child, depth + 1) for child in children if isinstance(child, (dict, list))
+            )
+    return False
 
 
 def manifest_root(path: Path, doc: Dict[str, Any]) -> Path:
@@ -490,14 +564,14 @@ def verify_manifest(
     root = manifest_root(path, doc)
     chain = check_chain(path)
     entries = doc["entries"]
-    ticker = Ticker(sum(max(e["size"], 1) for e in entries) or 1, progress, should_stop)
+    ticker = Ticker(sum(_weight(e) for e in entries) or 1, progress, should_stop)
     statuses: List[EntryStatus] = []
     for entry in entries:
         ticker.check()
         refused = _refused(entry, root)
         if refused is not None:
             statuses.append(refused)
-            ticker.advance(max(entry["size"], 1))
+            ticker.advance(_weight(entry))
             continue
         abs_path = root / entry["path"]
         if not abs_path.exists():
@@ -531,10 +605,15 @@ def verify_manifest(
                 )
             else:
                 statuses.append(compare_entry(entry, obs, root))
-        ticker.advance(max(entry["size"], 1))
+        ticker.advance(_weight(entry))
     if scan_untracked:
         statuses.extend(find_untracked(doc, root, Path(path)))
     return statuses, chain
+
+
+def _weight(entry: Dict[str, Any]) -> int:
+    """Progress weight of an entry: its size, bounded (a forged 10**400 overflows a float)."""
+    return min(max(int(entry["size"]), 1), 1 << 60)
 
 
 def _check_file(root: Path, rel: str, what: str, of: Optional[str] = None) -> Path:

@@ -58,7 +58,7 @@ def _index(manifest: Path, entry: Dict[str, Any], label: str):
             "(built with 'Store per-feature hashes' off); rebuild it to compare "
             "features."
         )
-    return read_feature_index(data)
+    return read_feature_index(data, f"Feature index of '{entry['path']}' in manifest {label}")
 
 
 def _geometries(

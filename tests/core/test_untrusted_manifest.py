@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -13,7 +14,10 @@ from typing import Any, Dict, List, Optional
 
 import labelguard
 import pytest
-from labelguard.core.errors import FileVanished, ManifestChainError, PathOutsideRoot
+from labelguard.core import manifest as manifest_mod
+from labelguard.core.content import read_feature_index
+from labelguard.core.diff import diff_features
+from labelguard.core.errors import FileVanished, ManifestChainError, PathOutsideRoot, SchemaError
 from labelguard.core.hashing import hash_files, sha256_file
 from labelguard.core.manifest import (
     POLICY,
@@ -22,10 +26,12 @@ from labelguard.core.manifest import (
     check_chain,
     load_feature_index,
     manifest_root,
+    read_manifest,
     verify_manifest,
 )
 
 CREATED = "2024-05-17T08:42:00Z"
+HEADER = b"fid\tgeometry_sha256\tattributes_sha256\tattributes\n"
 PLUGIN = str(Path(labelguard.__file__).resolve().parent)  # reads its own JSON Schemas
 _OPENED: Optional[List[str]] = None
 
@@ -395,3 +401,135 @@ def test_device_inside_the_dataset_is_reported_not_read(dataset: Path) -> None:
     assert [(s.status, s.message) for s in statuses] == [
         ("missing", "Entry 'data/zero.tif' is a character device, not a regular file; not read.")
     ]
+
+
+# --- item 10: malformed manifests and feature indexes are user-facing errors --------------
+
+
+def nested(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("depth", [100, 1000, 100_000], ids=["100", "1000", "100000"])
+def test_deep_nesting_names_the_manifest_and_the_key(dataset: Path, depth: int) -> None:
+    entry = file_entry("data/a.txt", b"alpha\n", crs={"epsg": None, "wkt2": "x"})
+    manifest = write_doc(dataset / "v1.json", [entry])
+    doc = json.loads(manifest.read_text())
+    doc["entries"][0]["crs"]["area"] = "NESTED"
+    manifest.write_text(
+        json.dumps(doc).replace('"NESTED"', "[" * depth + "]" * depth), encoding="utf-8"
+    )
+    with pytest.raises(
+        SchemaError,
+        match=r"^Manifest '.*v1\.json' nests deeper than 64 levels at key 'entries/crs/area' "
+        r"\(line 1\); refused\.$",
+    ):
+        verify_manifest(manifest, Measure())
+
+
+def test_long_entry_path_is_reported(dataset: Path) -> None:
+    long = "data/" + "x" * 300
+    manifest = write_doc(dataset / "v1.json", [file_entry(long, b"")])
+    statuses, _ = verify_manifest(manifest, Measure(), scan_untracked=False)
+    assert [(s.status, s.message) for s in statuses] == [
+        (
+            "missing",
+            f"Entry '{long[:120]}... (305 characters)' cannot be read: File name too long.",
+        )
+    ]
+
+
+def test_optional_entry_keys_may_be_missing(dataset: Path) -> None:
+    entry = file_entry("data/a.txt", b"alpha\n")
+    del entry["crs"], entry["layer"]
+    manifest = write_doc(dataset / "v1.json", [entry])
+    statuses, _ = verify_manifest(manifest, Measure(), scan_untracked=False)
+    assert [(s.path, s.layer, s.status) for s in statuses] == [("data/a.txt", None, "ok")]
+
+
+def test_huge_size_does_not_overflow(dataset: Path) -> None:
+    manifest = write_doc(dataset / "v1.json", [file_entry("data/a.txt", b"alpha\n", size=0)])
+    manifest.write_text(manifest.read_text().replace('"size": 0', '"size": 1' + "0" * 400))
+    seen: List[float] = []
+    statuses, _ = verify_manifest(manifest, Measure(), scan_untracked=False, progress=seen.append)
+    assert [s.status for s in statuses] == ["ok"]
+    assert seen == [1.0]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.pop("root"), r"/: missing required key 'root'"),
+        (lambda d: d.update(entries={}), r"/entries: expected array, got dict"),
+        (lambda d: d["entries"][0].update(size="7"), r"/entries/0/size: expected integer, got str"),
+        (lambda d: d["entries"][0].pop("sha256"), r"/entries/0: missing required key 'sha256'"),
+        (lambda d: d.update(parent=[]), r"/parent: expected object or null, got list"),
+        (lambda d: d.update(root=7), r"/root: expected string, got int"),
+    ],
+    ids=["no-root", "entries-dict", "size-str", "no-sha256", "parent-list", "root-int"],
+)
+def test_missing_keys_and_wrong_types_name_the_key(dataset: Path, change, message: str) -> None:
+    manifest = write_doc(dataset / "v1.json", [file_entry("data/a.txt", b"alpha\n")])
+    doc = json.loads(manifest.read_text())
+    change(doc)
+    manifest.write_text(json.dumps(doc))
+    with pytest.raises(SchemaError, match=rf"^Manifest '.*v1\.json' does not match .*{message}"):
+        verify_manifest(manifest, Measure())
+
+
+@needs_fifo
+def test_manifest_that_is_a_fifo_is_not_read(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "v1.json")
+    with pytest.raises(FileVanished, match=r"^Manifest: '.*v1\.json' is a FIFO \(named pipe\)"):
+        finishes(read_manifest, tmp_path / "v1.json")
+
+
+def test_oversized_manifest_is_refused_unread(
+    dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = write_doc(dataset / "v1.json", [])
+    monkeypatch.setattr(manifest_mod, "MAX_MANIFEST_BYTES", 100)
+    size = manifest.stat().st_size
+    with pytest.raises(
+        SchemaError, match=rf"^Manifest '.*v1\.json' is {size} bytes; manifests are read up to 100"
+    ):
+        read_manifest(manifest)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"garbage", r"incorrect header check\.$"),
+        (gzip.compress(b"")[:-3], r"the gzip stream is truncated\.$"),
+        (gzip.compress(b"fid\tx\n"), r"its first line is wrong\.$"),
+        (gzip.compress(HEADER + b"1\tabc\tdef\t{}\n"), r"line 2 is bad\.$"),
+        (gzip.compress(HEADER + b"x\t" + b"a" * 64 + b"\t" + b"b" * 64 + b"\t{}\n"), r"line 2"),
+        (gzip.compress(HEADER + b"\xff\n"), r"can't decode byte 0xff"),
+        (gzip.compress(b"") + b"junk", r"data follows the gzip stream\.$"),
+    ],
+    ids=["not-gzip", "truncated", "header", "short-row", "bad-fid", "not-utf8", "trailing"],
+)
+def test_garbage_feature_index_is_a_schema_error(data: bytes, message: str) -> None:
+    with pytest.raises(
+        SchemaError,
+        match=rf"^Feature index of 'x' in v2 is not a LabelGuard feature index: .*{message}",
+    ):
+        read_feature_index(data, "Feature index of 'x' in v2")
+
+
+def test_gzip_bomb_feature_index_is_refused() -> None:
+    bomb = gzip.compress(HEADER + b"\0" * (65 << 20), compresslevel=1)
+    with pytest.raises(SchemaError, match=r"it unpacks to more than 67108864 bytes\.$"):
+        read_feature_index(bomb)
+
+
+def test_index_attributes_that_are_not_json_are_a_schema_error() -> None:
+    base = [(1, "a" * 64, "b" * 64, '{"id": 1}')]
+    head = [(1, "a" * 64, "c" * 64, "[1, 2")]
+    with pytest.raises(
+        SchemaError, match=r"^The feature index of v2 holds attributes that are not a JSON object"
+    ):
+        diff_features(base, head, id_field="id", base_label="v1", head_label="v2")
