@@ -559,7 +559,10 @@ def verify_manifest(
 ) -> Tuple[List[EntryStatus], ChainStatus]:
     """Re-measure every entry of the manifest at ``path`` (``measure(abs_path, entry)``) and
     compare. Entries whose file is gone are ``missing``; data files under the root that no
-    entry tracks are ``untracked``. Returns (statuses in manifest order, chain status)."""
+    entry tracks are ``untracked``. A feature index the manifest records that is gone gets a
+    ``missing`` row of its own, one whose SHA-256 differs a ``modified`` row (path relative to
+    the manifest's folder). Returns (statuses in manifest order, then index rows, then
+    untracked files; chain status)."""
     doc = read_manifest(path)
     root = manifest_root(path, doc)
     chain = check_chain(path)
@@ -606,9 +609,50 @@ def verify_manifest(
             else:
                 statuses.append(compare_entry(entry, obs, root))
         ticker.advance(_weight(entry))
+    statuses.extend(check_feature_indexes(path, entries, should_stop))
     if scan_untracked:
         statuses.extend(find_untracked(doc, root, Path(path)))
     return statuses, chain
+
+
+def check_feature_indexes(
+    manifest_path: Path, entries: Sequence[Dict[str, Any]], should_stop: StopFn = None
+) -> List[EntryStatus]:
+    """A failing status for each recorded feature index that is gone, refused or altered."""
+    base = Path(os.path.abspath(manifest_path)).parent
+    out: List[EntryStatus] = []
+    for entry in entries:
+        ref = entry.get("feature_index")
+        if not ref:
+            continue
+        owner = f"feature index of '{shorten(entry['path'])}'"
+        actual = None
+        try:
+            p = _check_file(base, ref["path"], "Feature index", entry["path"])
+            actual = sha256_file(p, should_stop=should_stop)
+        except FileVanished as exc:
+            gone = not os.path.lexists(base / ref["path"])
+            status, message = "missing", f"{owner} is missing" if gone else str(exc)
+        except PathOutsideRoot as exc:
+            status, message = "missing", str(exc)
+        else:
+            if actual == ref["sha256"]:
+                continue
+            status = "modified"
+            message = f"{owner} was changed after the manifest was built (SHA-256 differs)"
+        out.append(
+            EntryStatus(
+                ref["path"],
+                entry.get("layer"),
+                "file",
+                status,
+                message,
+                [message],
+                ref["sha256"],
+                actual,
+            )
+        )
+    return out
 
 
 def _weight(entry: Dict[str, Any]) -> int:

@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import json
 import os
+import shutil
 import stat
 import sys
 import threading
@@ -27,6 +28,7 @@ from labelguard.core.manifest import (
     load_feature_index,
     manifest_root,
     read_manifest,
+    summarize,
     verify_manifest,
 )
 
@@ -533,3 +535,65 @@ def test_index_attributes_that_are_not_json_are_a_schema_error() -> None:
         SchemaError, match=r"^The feature index of v2 holds attributes that are not a JSON object"
     ):
         diff_features(base, head, id_field="id", base_label="v1", head_label="v2")
+
+
+# --- item 15: verify checks the feature indexes ---------------------------------------------
+
+
+@pytest.fixture
+def indexed(dataset: Path) -> Path:
+    """v1.json with one entry whose feature index lives in v1.features/."""
+    index = dataset / "v1.features" / "0000-data_a.txt.tsv.gz"
+    index.parent.mkdir()
+    index.write_bytes(gzip.compress(HEADER))
+    ref = {"path": "v1.features/0000-data_a.txt.tsv.gz", "sha256": sha(index.read_bytes())}
+    return write_doc(dataset / "v1.json", [file_entry("data/a.txt", b"alpha\n", feature_index=ref)])
+
+
+def test_intact_feature_index_adds_no_row(indexed: Path) -> None:
+    statuses, _ = verify_manifest(indexed, Measure())
+    assert [(s.path, s.status) for s in statuses] == [("data/a.txt", "ok")]
+
+
+def test_deleted_feature_index_folder_fails_verify(indexed: Path) -> None:
+    shutil.rmtree(indexed.parent / "v1.features")
+    statuses, _ = verify_manifest(indexed, Measure())
+    assert [(s.path, s.status, s.message) for s in statuses] == [
+        ("data/a.txt", "ok", "matches the manifest"),
+        (
+            "v1.features/0000-data_a.txt.tsv.gz",
+            "missing",
+            "feature index of 'data/a.txt' is missing",
+        ),
+    ]
+    assert summarize(statuses)["missing"] == 1
+
+
+def test_altered_feature_index_fails_verify(indexed: Path) -> None:
+    index = indexed.parent / "v1.features" / "0000-data_a.txt.tsv.gz"
+    index.write_bytes(gzip.compress(HEADER + b"1\t" + b"a" * 64 + b"\t" + b"b" * 64 + b"\t{}\n"))
+    statuses, _ = verify_manifest(indexed, Measure())
+    assert [(s.path, s.status, s.message, s.actual_sha256) for s in statuses[1:]] == [
+        (
+            "v1.features/0000-data_a.txt.tsv.gz",
+            "modified",
+            "feature index of 'data/a.txt' was changed after the manifest was built (SHA-256 "
+            "differs)",
+            sha(index.read_bytes()),
+        )
+    ]
+
+
+@needs_fifo
+def test_feature_index_replaced_by_a_fifo_is_not_read(indexed: Path) -> None:
+    index = indexed.parent / "v1.features" / "0000-data_a.txt.tsv.gz"
+    index.unlink()
+    os.mkfifo(index)
+    statuses, _ = finishes(verify_manifest, indexed, Measure())
+    assert [(s.status, s.message) for s in statuses[1:]] == [
+        (
+            "missing",
+            "Feature index 'v1.features/0000-data_a.txt.tsv.gz' of 'data/a.txt' is a FIFO (named "
+            "pipe), not a regular file; not read.",
+        )
+    ]
