@@ -17,6 +17,7 @@ from osgeo import gdal, ogr, osr
 from ..core.crs import CrsInfo, describe_crs
 from ..core.errors import CrsError, FileVanished, InputError
 from ..core.sidecar import BandInfo, FieldInfo
+from .vector import gdal_text
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -237,7 +238,8 @@ def vector_facts_of(
     defn = lyr.GetLayerDefn()
     fields = tuple(
         FieldInfo(
-            defn.GetFieldDefn(i).GetName(), ogr.GetFieldTypeName(defn.GetFieldDefn(i).GetType())
+            gdal_text(defn.GetFieldDefn(i).GetName()),
+            ogr.GetFieldTypeName(defn.GetFieldDefn(i).GetType()),
         )
         for i in range(defn.GetFieldCount())
     )

@@ -202,9 +202,31 @@ def _arrow_packed_batches(lyr, batch_size: int) -> Optional[Iterator[VectorBatch
     return batches()
 
 
-def _fields(lyr) -> List[str]:
+def gdal_text(raw: str) -> str:
+    """A name or string value as text. GDAL hands text that is not valid UTF-8 (possible in
+    GeoJSON and shapefiles) to Python with its bad bytes as surrogate escapes, which no UTF-8
+    writer takes; those bytes become U+FFFD, so hashes, sidecars and reports can write it."""
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        return raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return raw
+
+
+def _raw_fields(lyr) -> List[str]:
     defn = lyr.GetLayerDefn()
     return [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
+
+
+def _fields(lyr) -> List[str]:
+    return [gdal_text(name) for name in _raw_fields(lyr)]
+
+
+def arrow_safe(lyr) -> bool:
+    """False when GDAL's Arrow reader must not be used on ``lyr``: GDAL 3.6's numpy Arrow
+    conversion crashes the process (SIGSEGV) on a field name that is not valid UTF-8."""
+    names = _raw_fields(lyr) + [lyr.GetFIDColumn() or "", lyr.GetGeometryColumn() or ""]
+    return all(gdal_text(name) == name for name in names)
 
 
 def _arrow_batches(lyr, fields: Optional[Sequence[str]], batch_size: int) -> Iterator[VectorBatch]:
@@ -232,14 +254,16 @@ def _feature_value(feat, i: int, ftype: int) -> Any:
         if ftype == ogr.OFTTime:
             return _dt.time(h, mi, int(s)).isoformat()
         return f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{int(s):02d}"
-    return feat.GetField(i)
+    value = feat.GetField(i)
+    return gdal_text(value) if isinstance(value, str) else value
 
 
 def _feature_batches(
     lyr, fields: Optional[Sequence[str]], batch_size: int
 ) -> Iterator[VectorBatch]:
     defn = lyr.GetLayerDefn()
-    wanted = [(name, defn.GetFieldIndex(name)) for name in (fields or [])]
+    index = {name: i for i, name in enumerate(_fields(lyr))}  # by name as text, not GDAL's
+    wanted = [(name, index.get(name, -1)) for name in (fields or [])]
     wanted = [(n, i, defn.GetFieldDefn(i).GetType()) for n, i in wanted if i >= 0]
     fids: List[int] = []
     wkbs: List[Optional[bytes]] = []
@@ -286,6 +310,7 @@ def read_ogr(
     names = _fields(lyr) if all_fields else list(fields or [])
     if use_arrow is None:
         use_arrow = hasattr(lyr, "GetArrowStreamAsNumPy")
+    use_arrow = use_arrow and arrow_safe(lyr)
     packed = None
     if use_arrow and packed_wkb and not names:
         packed = _arrow_packed_batches(lyr, batch_size)
