@@ -17,7 +17,7 @@ import contextlib
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -29,6 +29,7 @@ from .errors import (
     ManifestChainError,
     PathOutsideRoot,
     SchemaError,
+    Unreadable,
 )
 from .hashing import FileHash, companion_candidates, sha256_bytes, sha256_file
 from .io import TooLarge, atomic_write_bytes, read_regular_file
@@ -42,8 +43,8 @@ from .paths import (
 )
 from .progress import StopFn, Ticker
 from .schema import validate
-from .sidecar import sidecar_path
-from .status import VERIFY_STATUSES
+from .sidecar import recorded_changes, sidecar_path
+from .status import METADATA_DRIFT, REWRITTEN, UNREADABLE, VERIFY_STATUSES
 
 SCHEMA_ID = "labelguard.manifest/1"
 POLICY = {
@@ -103,6 +104,11 @@ class Observation:
     sidecar: Optional[FileHash] = None
     sidecar_content_sha256: Optional[str] = None
     feature_index: Optional[bytes] = None
+    # The sidecar as read, and the sidecar document the file would get now (both None when
+    # there is no readable sidecar): verify compares what the sidecar records.
+    sidecar_record: Optional[Dict[str, Any]] = None
+    description: Optional[Dict[str, Any]] = None
+    crs_problem: Optional[str] = None  # the file has a CRS that PROJ cannot interpret
 
 
 def relative_to_root(path: Path, root: Path, *, resolve: bool = False) -> str:
@@ -525,13 +531,30 @@ def compare_entry(entry: Dict[str, Any], obs: Observation, root: Path) -> EntryS
         sidecar_problem = "sidecar describes different content than the data file holds"
     if sidecar_problem:
         details.append(sidecar_problem)
-    if crs_drift:
+    metadata_changes: List[str] = []
+    if (
+        sidecar_problem is None
+        and entry["sidecar"] is not None
+        and obs.sidecar_record is not None
+        and obs.description is not None
+    ):
+        metadata_changes = recorded_changes(obs.sidecar_record, obs.description)
+        details.extend(metadata_changes)
+    crs_unreadable = obs.crs_problem is not None and entry["crs"] is not None
+    if crs_unreadable:
+        status, message = UNREADABLE, str(obs.crs_problem)
+        details.insert(0, message)
+    elif crs_drift:
         status, message = "crs_drift", details[0]
     elif content_changed:
         status = "modified"
         message = "content changed" if entry["kind"] != "file" else "bytes changed"
         if obs.feature_count is not None and entry.get("feature_count") is not None:
             message += f" ({entry['feature_count']} -> {obs.feature_count} features)"
+    elif metadata_changes:
+        more = f" (and {len(metadata_changes) - 1} more)" if len(metadata_changes) > 1 else ""
+        status = METADATA_DRIFT
+        message = f"metadata differs from its sidecar: {metadata_changes[0]}{more}"
     elif sidecar_problem:
         status, message = "sidecar_mismatch", sidecar_problem
     elif bytes_changed:
@@ -607,13 +630,70 @@ def verify_manifest(
                         None,
                     )
                 )
+            except Unreadable as exc:
+                statuses.append(
+                    EntryStatus(
+                        entry["path"],
+                        entry.get("layer"),
+                        entry["kind"],
+                        UNREADABLE,
+                        str(exc),
+                        [str(exc)],
+                        entry["sha256"],
+                        None,
+                    )
+                )
             else:
-                statuses.append(compare_entry(entry, obs, root))
+                statuses.append(_strict_json_check(compare_entry(entry, obs, root), abs_path))
         ticker.advance(_weight(entry))
     statuses.extend(check_feature_indexes(path, entries, should_stop))
     if scan_untracked:
         statuses.extend(find_untracked(doc, root, Path(path)))
     return statuses, chain
+
+
+JSON_SUFFIXES = (".geojson", ".json")
+MAX_STRICT_JSON_BYTES = 256 << 20  # larger GeoJSON files are not parsed a second time
+
+
+def strict_json_problem(path: Path) -> Optional[str]:
+    """Why strict JSON readers (RFC 8259: UTF-8, no NaN/Infinity, nothing after the value)
+    cannot parse the file at ``path``, or None. GDAL's GeoJSON reader is lenient, so its
+    content hash can stay the same while other tools can no longer read the file. Files over
+    MAX_STRICT_JSON_BYTES are not checked (None)."""
+
+    def refuse(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    try:
+        data = read_regular_file(path, MAX_STRICT_JSON_BYTES)
+    except TooLarge:
+        return None
+    except (OSError, FileVanished) as exc:
+        return str(exc)
+    try:
+        json.loads(data.decode("utf-8"), parse_constant=refuse)
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 ({exc.reason} at byte {exc.start})"
+    except ValueError as exc:  # JSONDecodeError is a ValueError
+        return shorten(str(exc), 120)
+    except RecursionError:
+        return "nested too deeply"
+    return None
+
+
+def _strict_json_check(st: EntryStatus, abs_path: Path) -> EntryStatus:
+    """A ``rewritten`` GeoJSON that strict JSON readers can no longer parse is unreadable."""
+    if st.status != REWRITTEN or abs_path.suffix.lower() not in JSON_SUFFIXES:
+        return st
+    problem = strict_json_problem(abs_path)
+    if problem is None:
+        return st
+    message = (
+        f"bytes changed and the file is no longer valid JSON ({problem}); GDAL still reads "
+        "it, strict JSON readers do not"
+    )
+    return replace(st, status=UNREADABLE, message=message, details=[message, *st.details])
 
 
 def check_feature_indexes(

@@ -12,6 +12,8 @@ REWRITTEN = "rewritten"
 MISSING = "missing"
 SIDECAR_MISMATCH = "sidecar_mismatch"
 CRS_DRIFT = "crs_drift"
+METADATA_DRIFT = "metadata_drift"  # something the sidecar records (time, bands, ...) changed
+UNREADABLE = "unreadable"  # the file is there but cannot be read (or strictly parsed)
 UNTRACKED = "untracked"
 VERIFY_STATUSES: Tuple[str, ...] = (
     OK,
@@ -20,6 +22,8 @@ VERIFY_STATUSES: Tuple[str, ...] = (
     MISSING,
     SIDECAR_MISMATCH,
     CRS_DRIFT,
+    METADATA_DRIFT,
+    UNREADABLE,
     UNTRACKED,
 )
 # Content verified: the labels and pixels are what the manifest recorded.
@@ -29,7 +33,9 @@ VERIFIED = frozenset({OK, REWRITTEN})
 UNSAVED = "unsaved"  # the layer has edits not saved to its file
 NO_FILE = "no_file"  # memory, database or web layer: nothing to hash
 ERROR = "error"  # the check itself failed
-NEEDS_ATTENTION = frozenset({MODIFIED, MISSING, CRS_DRIFT, SIDECAR_MISMATCH, ERROR, UNSAVED})
+NEEDS_ATTENTION = frozenset(
+    {MODIFIED, MISSING, CRS_DRIFT, METADATA_DRIFT, UNREADABLE, SIDECAR_MISMATCH, ERROR, UNSAVED}
+)
 
 
 def is_verified(status: str) -> bool:

@@ -15,8 +15,9 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 import numpy as np
 from osgeo import gdal, ogr
 
-from ..core.errors import Cancelled, FileVanished, InputError
+from ..core.errors import Cancelled, FileVanished, InputError, Unreadable
 from ..core.wkb import WkbArray
+from . import opening
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -39,13 +40,14 @@ class VectorBatch:
 
 
 def open_vector(path: str, layer_name: Optional[str] = None):
-    """(dataset, layer) for a vector file; raises FileVanished / InputError with a clear message."""
-    try:
-        ds = gdal.OpenEx(str(path), gdal.OF_VECTOR | gdal.OF_READONLY)
-    except RuntimeError as exc:
-        raise FileVanished(f"Cannot open '{path}' as a vector dataset: {exc}") from exc
+    """(dataset, layer) for a vector file; raises FileVanished (gone), FileLocked (a GeoPackage
+    another writer keeps locked), Unreadable or InputError with a clear message."""
+    ds, messages = opening.open_ex(path, gdal.OF_VECTOR | gdal.OF_READONLY)
     if ds is None:
-        raise FileVanished(f"Cannot open '{path}' as a vector dataset.")
+        if gdal.VSIStatL(str(path)) is None:
+            raise FileVanished(f"File '{path}' does not exist (moved or deleted?).")
+        detail = "; ".join(messages) or "unknown reason"
+        raise Unreadable(f"GDAL cannot open '{path}' as a vector dataset ({detail}).")
     if layer_name:
         lyr = ds.GetLayerByName(layer_name)
         if lyr is None:
@@ -319,7 +321,15 @@ def read_ogr(
         if packed_wkb:  # attributes wanted too, or an unexpected Arrow schema: pack here
             packed = (VectorBatch(b.fids, WkbArray.from_objects(b.wkb), b.columns) for b in packed)
     try:
-        for batch in packed:
+        while True:
+            try:
+                batch = next(packed, None)
+            except RuntimeError as exc:  # GDAL read error in the middle of the layer
+                if opening.is_locked_message(str(exc)):
+                    raise opening.locked_error(path, opening.LOCK_WAIT_SECONDS) from exc
+                raise Unreadable(f"GDAL cannot read '{path}': {exc}") from exc
+            if batch is None:
+                break
             if should_stop is not None and should_stop():
                 raise Cancelled()
             yield batch

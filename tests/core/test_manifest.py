@@ -680,6 +680,8 @@ def test_find_untracked(dataset: Path) -> None:
         "missing": 0,
         "sidecar_mismatch": 0,
         "crs_drift": 0,
+        "metadata_drift": 0,
+        "unreadable": 0,
         "untracked": 2,
     }
     statuses, _ = verify_manifest(path, measure, scan_untracked=False)

@@ -281,3 +281,23 @@ def test_an_unwritable_output_folder_is_one_clear_message(run_alg, dataset, tmp_
             {"LAYERS": [str(dataset["gpkg"])], "OUTPUT_FOLDER": str(blocker / "sidecars")},
         )
     assert blocker.read_text(encoding="utf-8") == "a file where a folder should be\n"
+
+
+def test_buildmanifest_stops_on_a_locked_geopackage(run_alg, dataset, monkeypatch):
+    # Recorded as a plain file (bytes only) before, and verify then called it missing.
+    from labelguard.gdalio import opening
+    from qgis.core import QgsProcessingException
+
+    monkeypatch.setattr(opening, "LOCK_WAIT_SECONDS", 0.1)
+    writer = sqlite3.connect(str(dataset["gpkg"]), isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(
+            QgsProcessingException,
+            match=r"labels.gpkg' is locked by another program's open transaction \(SQLite",
+        ):
+            _build(run_alg, dataset, layers=[str(dataset["gpkg"])])
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert not (dataset["root"] / "v1.json").exists()
