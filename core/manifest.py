@@ -863,6 +863,30 @@ def entries_by_key(doc: Dict[str, Any]) -> Dict[Tuple[str, Optional[str]], Dict[
     return {(e["path"], e.get("layer")): e for e in doc["entries"]}
 
 
+EntryKey = Tuple[str, Optional[str]]
+
+
+def paired_entries(
+    base_doc: Dict[str, Any], head_doc: Dict[str, Any]
+) -> Tuple[Dict[EntryKey, Dict[str, Any]], Dict[EntryKey, Dict[str, Any]], List[EntryKey]]:
+    """The entries of two manifests by (path, layer), and their keys sorted (None first).
+
+    A file tracked without a layer name (a plain path, what qgis_process gives) and the same
+    file tracked with one (``path|layername=...``, what the desktop gives) are the same layer
+    when that file has a single entry in the other manifest: both get the named key.
+    """
+    b, h = entries_by_key(base_doc), entries_by_key(head_doc)
+    for one, other in ((b, h), (h, b)):
+        for path in [k[0] for k in one if k[1] is None]:
+            if (path, None) in other:
+                continue
+            named = [k for k in other if k[0] == path]
+            if len(named) == 1 and named[0] not in one:
+                one[named[0]] = one.pop((path, None))
+    keys = sorted(set(b) | set(h), key=lambda k: (k[0], k[1] is not None, k[1] or ""))
+    return b, h, keys
+
+
 def summarize(statuses: Iterable[EntryStatus]) -> Dict[str, int]:
     counts = {s: 0 for s in STATUSES}
     for st in statuses:

@@ -767,3 +767,24 @@ def test_no_temp_files_after_success(dataset: Path) -> None:
     build_and_write(dataset)
     assert [p.name for p in dataset.rglob(".*.tmp")] == []
     assert os.listdir(dataset / "v1.manifest.features") == ["0000-data_labels.geojson.tsv.gz"]
+
+
+def test_paired_entries_match_a_plain_path_with_its_named_layer() -> None:
+    from labelguard.core.manifest import paired_entries
+
+    def doc(*keys):
+        return {"entries": [{"path": p, "layer": lyr} for p, lyr in keys]}
+
+    base = doc(("a.gpkg", None), ("b.gpkg", None), ("c.tif", None))
+    head = doc(("a.gpkg", "labels"), ("b.gpkg", "x"), ("b.gpkg", "y"), ("c.tif", None))
+    b, h, keys = paired_entries(base, head)
+    assert keys == [
+        ("a.gpkg", "labels"),
+        ("b.gpkg", None),
+        ("b.gpkg", "x"),
+        ("b.gpkg", "y"),
+        ("c.tif", None),
+    ]
+    assert b[("a.gpkg", "labels")] == {"path": "a.gpkg", "layer": None}
+    assert ("b.gpkg", None) in b  # two named layers in head: which one is unknown, no match
+    assert set(h) == {("a.gpkg", "labels"), ("b.gpkg", "x"), ("b.gpkg", "y"), ("c.tif", None)}
