@@ -32,7 +32,7 @@ from .errors import (
     Unreadable,
 )
 from .hashing import FileHash, companion_candidates, sha256_bytes, sha256_file
-from .io import TooLarge, atomic_write_bytes, read_regular_file
+from .io import TooLarge, atomic_write_all, read_regular_file
 from .paths import (
     MAX_COMPONENT_BYTES,
     MAX_LEVELS_UP,
@@ -233,32 +233,24 @@ def dump_manifest(doc: Dict[str, Any]) -> bytes:
 
 
 def write_manifest(path: Path, doc: Dict[str, Any], extra: Dict[str, bytes]) -> str:
-    """Write feature indexes, then the manifest (each atomically); returns the manifest SHA-256.
+    """Write feature indexes and the manifest; returns the manifest SHA-256.
 
-    The manifest is renamed into place last, so a crash leaves either no manifest or a
-    complete one whose referenced files all exist.
+    Every file is written in full before any is renamed into place, the manifest last: a full
+    disk or a cancel replaces nothing, so a previous manifest of the same name and its feature
+    indexes stay intact, and a crash leaves either the old manifest or a complete new one
+    whose referenced files all exist.
     """
     validate(doc, "labelguard.manifest", "the manifest")
     base = Path(path).parent
-    created: List[Path] = []
+    data = dump_manifest(doc)
+    folders = sorted({(base / rel).parent for rel in extra}, reverse=True)
+    new_folders = [f for f in folders if not f.exists()]
     try:
-        for rel, data in sorted(extra.items()):
-            target = base / rel
-            existed = target.exists()
-            atomic_write_bytes(target, data)
-            if not existed:
-                created.append(target)
-        data = dump_manifest(doc)
-        atomic_write_bytes(path, data)
+        atomic_write_all([(base / rel, extra[rel]) for rel in sorted(extra)] + [(path, data)])
     except BaseException:
-        # No manifest was written: remove the feature indexes this call added, so a failed or
-        # cancelled run leaves no orphans (files that existed before are left as they are).
-        for target in created:
+        for folder in new_folders:  # a folder this call created, now empty
             with contextlib.suppress(OSError):
-                target.unlink()
-        for folder in sorted({t.parent for t in created}, reverse=True):
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # only if now empty
+                folder.rmdir()
         raise
     return sha256_bytes(data)
 

@@ -9,6 +9,8 @@ translation happen in ``run_core`` and nowhere else.
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar
 
@@ -28,6 +30,7 @@ from qgis.core import (
     QgsProcessingParameterDefinition,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
+    QgsProviderRegistry,
     QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
@@ -38,6 +41,7 @@ from ..core.report import tool_id
 from ..core.report import write_report as _write_report
 from ..core.version import plugin_version
 from ..gdalio.provenance import creator_versions
+from ..gdalio.vector import feature_count
 from .compat import FLAG_ADVANCED, make_field
 from .layers import layer_file
 
@@ -185,10 +189,25 @@ class LabelGuardAlgorithm(QgsProcessingAlgorithm):
         except LabelGuardError as exc:
             raise QgsProcessingException(str(exc)) from exc
         except OSError as exc:
-            where = exc.filename if exc.filename is not None else ""
-            raise QgsProcessingException(
-                self.tr("Cannot read or write {}: {}").format(where, exc.strerror or exc).strip()
-            ) from exc
+            raise QgsProcessingException(self.os_error_message(exc)) from exc
+
+    def os_error_message(self, exc: OSError) -> str:
+        """One line for users: the folder that cannot be written to (read-only, no permission,
+        full), else the file that could not be read or written."""
+        where = exc.filename if exc.filename is not None else ""
+        reason = exc.strerror or str(exc)
+        creating = exc.errno in (errno.EACCES, errno.EPERM) and where and not os.path.exists(where)
+        if where and (exc.errno in (errno.EROFS, errno.ENOSPC, errno.EDQUOT) or creating):
+            folder = Path(where).parent
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                return self.tr(
+                    "Cannot write to folder {}: {}. Nothing was replaced; free some space or "
+                    "choose another folder."
+                ).format(folder, reason)
+            return self.tr(
+                "Cannot write to folder {}: {}. Choose a folder you can write to."
+            ).format(folder, reason)
+        return self.tr("Cannot read or write {}: {}").format(where, reason).strip()
 
     def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``run_core`` without progress: for quick calls that only need error translation."""
@@ -256,6 +275,7 @@ class LabelGuardAlgorithm(QgsProcessingAlgorithm):
             if parameters.get(name) is None:  # an optional sink the user switched off
                 return None
             raise QgsProcessingException(self.invalidSinkError(parameters, name))
+        written = 0
         for n, (values, geometry) in enumerate(rows):
             if feedback is not None and n % 10000 == 0:
                 self.check_canceled(feedback)
@@ -265,8 +285,31 @@ class LabelGuardAlgorithm(QgsProcessingAlgorithm):
                 feature.setGeometry(geometry)
             if not sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert):
                 raise QgsProcessingException(self.writeFeatureError(sink, parameters, name))
+            written += 1
         del sink  # flushes and closes the output before it is loaded or post-processed
+        self._check_written(dest, written)
         return dest
+
+    def _check_written(self, dest: str, expected: int) -> None:
+        """Raise unless a file output holds every feature written to it. QGIS's file writer
+        accepts features into a buffer and fails silently when the final commit does not fit
+        on the disk, so a full disk would otherwise look like success."""
+        parts = QgsProviderRegistry.instance().decodeUri("ogr", dest)
+        path = parts.get("path") or ""
+        if not path or not os.path.isfile(path):
+            return  # a memory layer or a database: nothing to re-read
+        try:
+            found: Optional[int] = feature_count(path, parts.get("layerName") or None)
+        except (LabelGuardError, RuntimeError):
+            found = None
+        if found != expected:
+            raise QgsProcessingException(
+                self.tr(
+                    "Only {} of {} features reached {}: the disk may be full or the file cannot "
+                    "be written. The output is incomplete; free some space or choose another "
+                    "folder, then run again."
+                ).format(found or 0, expected, path)
+            )
 
     def write_report(
         self,
