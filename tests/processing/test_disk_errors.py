@@ -17,7 +17,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_import_predictions import IMPORT, _export, scene, training_algs  # noqa: E402, F401
+import test_import_predictions as predictions  # noqa: E402
+
+IMPORT = predictions.IMPORT
+scene = predictions.scene  # fixtures, shared
+training_algs = predictions.training_algs
 
 
 def _mount(*args: str) -> None:
@@ -45,12 +49,12 @@ def mounts():
 
     yield _make
     for folder in reversed(done):
-        subprocess.run(["umount", str(folder)], check=False)
+        subprocess.run(["umount", "--lazy", str(folder)], check=False)  # even if a file is open
 
 
 def _predictions(tmp_path, scene, run_alg) -> tuple:
     out = tmp_path / "ds"
-    _export(run_alg, scene, out, 0)
+    predictions._export(run_alg, scene, out, 0)
     results = []
     for split in ("train", "val"):
         doc = json.loads((out / "annotations" / f"instances_{split}.json").read_text())
