@@ -797,6 +797,48 @@ def tracked_paths(doc: Dict[str, Any]) -> set:
     return tracked
 
 
+def protected_files(manifest_path: Path, max_depth: int = 10000) -> Dict[str, str]:
+    """Files no output may overwrite when a manifest is an input: the manifest, the files it
+    tracks (data, components, sidecars, feature indexes) and every ancestor manifest of its
+    chain with the files those track. Real paths -> what the file is, for messages.
+
+    Best effort: a part of the chain that cannot be read or lies outside its root ends the
+    walk (the algorithm reading it reports that).
+    """
+    out: Dict[str, str] = {}
+    current = Path(os.path.abspath(manifest_path))
+    for _ in range(max_depth):
+        real = os.path.realpath(current)
+        if real in out:
+            break
+        try:
+            doc = read_manifest(current)
+            root = manifest_root(current, doc)
+        except LabelGuardError:
+            break
+        version = shorten(doc["version"], 60)
+        out[real] = f"manifest {version} ('{current.name}')"
+        for rel in sorted(tracked_paths(doc)):
+            out.setdefault(os.path.realpath(root / rel), f"a file manifest {version} tracks")
+        for entry in doc["entries"]:
+            ref = entry.get("feature_index")
+            if ref:
+                index = current.parent / ref["path"]
+                out.setdefault(os.path.realpath(index), f"a feature index of manifest {version}")
+        if doc["parent"] is None:
+            break
+        try:
+            current = confine(
+                current.parent,
+                doc["parent"]["path"],
+                what="Parent manifest",
+                levels_up=MAX_LEVELS_UP,
+            )
+        except PathOutsideRoot:
+            break
+    return out
+
+
 def find_untracked(doc: Dict[str, Any], root: Path, manifest_path: Path) -> List[EntryStatus]:
     """Data files (by extension) under the root that the manifest does not track."""
     tracked = tracked_paths(doc)

@@ -28,8 +28,18 @@ from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterMapLayer,
+    QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterVectorDestination,
+    QgsProcessingParameterVectorLayer,
     QgsProviderRegistry,
     QgsWkbTypes,
 )
@@ -37,6 +47,7 @@ from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from ..core.errors import Cancelled, LabelGuardError
+from ..core.manifest import protected_files
 from ..core.report import tool_id
 from ..core.report import write_report as _write_report
 from ..core.version import plugin_version
@@ -50,8 +61,41 @@ ICON_PATH = Path(__file__).resolve().parents[1] / "ui" / "icons" / "labelguard.s
 __all__ = ["ICON_PATH", "LabelGuardAlgorithm", "plugin_version"]
 
 T = TypeVar("T")
+LAYER_INPUTS = (
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterVectorLayer,
+    QgsProcessingParameterMapLayer,
+)
+FILE_OUTPUTS = (QgsProcessingParameterFileDestination, QgsProcessingParameterFolderDestination)
+LAYER_OUTPUTS = (
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterVectorDestination,
+    QgsProcessingParameterRasterDestination,
+)
 FieldSpec = Sequence[Tuple[str, str]]  # (name, kind) with kind in compat.FIELD_TYPES
 Row = Tuple[Sequence[Any], Optional[QgsGeometry]]  # attribute values in field order, geometry
+
+
+def _layer_path(layer: Any) -> str:
+    """The file behind a layer, or "" (memory, database and web layers have none)."""
+    if layer is None:
+        return ""
+    parts = QgsProviderRegistry.instance().decodeUri(layer.providerType(), layer.source())
+    return parts.get("path") or ""
+
+
+def _looks_like_manifest(path: str) -> bool:
+    """A JSON file that starts like a LabelGuard manifest (its first key is the schema), so a
+    large COCO file is not parsed twice."""
+    if not path.lower().endswith(".json") or not os.path.isfile(path):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(256)
+    except OSError:
+        return False
+    return b'"labelguard.manifest/' in head
 
 
 def _group_names() -> Dict[str, str]:
@@ -164,6 +208,86 @@ class LabelGuardAlgorithm(QgsProcessingAlgorithm):
         """Declare count outputs as (name, translated label); ``finish`` fills them, 0 if unset."""
         for name, label in counts:
             self.addOutput(QgsProcessingOutputNumber(name, label))
+
+    # --- outputs never overwrite inputs ---------------------------------------------------
+
+    def checkParameterValues(  # noqa: N802 (QGIS API)
+        self, parameters: Dict[str, Any], context: QgsProcessingContext
+    ) -> Tuple[bool, str]:
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, message
+        problem = self.overwritten_input(parameters, context)
+        return (False, problem) if problem else (True, "")
+
+    def prepareAlgorithm(  # noqa: N802 (QGIS API)
+        self,
+        parameters: Dict[str, Any],
+        context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback,
+    ) -> bool:
+        # The same check again: a model runs its child algorithms without checkParameterValues.
+        problem = self.overwritten_input(parameters, context)
+        if problem:
+            raise QgsProcessingException(problem)
+        return True
+
+    def protected_inputs(
+        self, parameters: Dict[str, Any], context: QgsProcessingContext
+    ) -> Dict[str, str]:
+        """Real paths no output of this run may be: every input file and layer, and for an
+        input that is a manifest, the files it tracks and the manifests of its chain (with
+        theirs). Path -> what it is, for the message."""
+        out: Dict[str, str] = {}
+        for param in self.parameterDefinitions():
+            name = param.name()
+            if parameters.get(name) in (None, ""):
+                continue
+            paths: List[str] = []
+            if isinstance(param, QgsProcessingParameterFile):
+                paths = [self.parameterAsFile(parameters, name, context)]
+            elif isinstance(param, QgsProcessingParameterMultipleLayers):
+                layers = self.parameterAsLayerList(parameters, name, context)
+                paths = [_layer_path(layer) for layer in layers]
+            elif isinstance(param, LAYER_INPUTS):
+                paths = [_layer_path(self.parameterAsLayer(parameters, name, context))]
+            for path in (p for p in paths if p):
+                out.setdefault(
+                    os.path.realpath(path), self.tr("one of the inputs ({})").format(name)
+                )
+                if _looks_like_manifest(path):
+                    for real, what in protected_files(Path(path)).items():
+                        out.setdefault(real, what)
+        return out
+
+    def overwritten_input(
+        self, parameters: Dict[str, Any], context: QgsProcessingContext
+    ) -> Optional[str]:
+        """The message refusing an output that is one of this run's inputs, a file a manifest
+        it reads tracks, or a manifest of such a chain; None when every output is new."""
+        outputs: List[Tuple[str, str]] = []
+        for param in self.destinationParameterDefinitions():
+            name = param.name()
+            if parameters.get(name) in (None, ""):
+                continue
+            if isinstance(param, FILE_OUTPUTS):
+                target = self.parameterAsFileOutput(parameters, name, context)
+            elif isinstance(param, LAYER_OUTPUTS):
+                target = self.parameterAsOutputLayer(parameters, name, context).split("|")[0]
+            else:
+                continue
+            if target and not target.startswith("memory:"):
+                outputs.append((name, target))
+        if not outputs:
+            return None
+        protected = self.protected_inputs(parameters, context)
+        for name, target in outputs:
+            what = protected.get(os.path.realpath(target))
+            if what is not None:
+                return self.tr(
+                    "{} {} is {}; writing there would overwrite it. Choose another file."
+                ).format(name, target, what)
+        return None
 
     # --- calls into core and the data layer ------------------------------------------------
 

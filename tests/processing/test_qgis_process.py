@@ -76,3 +76,15 @@ def test_non_utf8_property_name_does_not_crash_qgis_process(qgis_process, tmp_pa
     res = _json(qgis_process("run", "labelguard:verifymanifest", *args))
     assert res["results"]["OK_COUNT"] == 1
     assert res["results"]["MISMATCH_COUNT"] == 0
+
+
+def test_an_output_that_is_an_input_fails_the_run(qgis_process, tmp_path, gis):
+    # buildmanifest OUTPUT=<one of its LAYERS> replaced an orthophoto with a manifest, exit 0.
+    tif = gis.write_raster(tmp_path / "ortho.tif")
+    before = tif.read_bytes()
+    proc = qgis_process(
+        "run", "labelguard:buildmanifest", "--", f"LAYERS={tif}", "VERSION=v1", f"OUTPUT={tif}"
+    )
+    assert proc.returncode != 0
+    assert f"OUTPUT {tif} is one of the inputs (LAYERS)" in proc.stdout + proc.stderr
+    assert tif.read_bytes() == before
