@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import OutputExists
+from ..io import apply_default_mode
 
 INDEX_NAME = "labelguard_dataset.json"
 
@@ -49,6 +50,7 @@ def staged_folder(target: Path, overwrite: bool) -> Iterator[Path]:
         tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".staging", dir=target.parent)
     )
     try:
+        apply_default_mode(staging, directory=True)
         yield staging
         check_target(target, overwrite)  # it may have changed while we worked
         old = None
