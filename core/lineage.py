@@ -168,3 +168,47 @@ def lineage(manifest_path: Path) -> Lineage:
             None if parent is None else Path(os.path.normpath(current.parent / parent["path"]))
         )
     return Lineage(tuple(versions), status.ok, status.message)
+
+
+@dataclass(frozen=True)
+class VersionPlan:
+    """What building the next version takes: the data files (sidecars refreshed first), the
+    dataset root paths are relative to, the parent manifest (None for a first version), the
+    proposed label and where the manifest goes."""
+
+    files: Tuple[Path, ...]
+    root: Path
+    parent: Optional[Path]
+    label: str
+    output: Path
+
+
+def plan_next_version(parent: Optional[Path], more_files: Sequence[Path] = ()) -> VersionPlan:
+    """The next version after manifest ``parent``: its entries that still exist plus
+    ``more_files``, under the parent's root, written next to the parent. Without a parent, a
+    first version "v1" of ``more_files``, rooted at their common folder, into a ``manifests``
+    folder beside it. Raises LabelGuardError when there is nothing to version."""
+    files: List[Path] = []
+    if parent is not None:
+        doc = read_manifest(parent)
+        root = manifest_root(parent, doc)
+        for entry in doc["entries"]:
+            path = Path(os.path.normpath(root / entry["path"]))
+            if path.exists() and path not in files:
+                files.append(path)
+    for extra in more_files:
+        path = Path(os.path.abspath(extra))
+        if path not in files:
+            files.append(path)
+    if not files:
+        raise LabelGuardError("There is no data file to put in a version.")
+    if parent is not None:
+        label = next_version_label(doc["version"])
+        output = parent.parent / f"{label}.json"
+        n = 2
+        while output.exists():  # never overwrite a version
+            output = parent.parent / f"{label}-{n}.json"
+            n += 1
+        return VersionPlan(tuple(files), root, parent, output.stem, output)
+    root = Path(os.path.commonpath([str(f.parent) for f in files]))
+    return VersionPlan(tuple(files), root, None, "v1", root.parent / "manifests" / "v1.json")

@@ -28,6 +28,7 @@ from ..core.manifest import entries_by_key, load_feature_index, manifest_root, r
 from ..core.progress import Ticker
 from ..gdalio.vector import read_ogr
 from .base import LabelGuardAlgorithm
+from .styles import RuleStylePostProcessor
 
 FIELDS = (
     ("status", "str"),
@@ -240,6 +241,10 @@ class DiffVersionsAlgorithm(LabelGuardAlgorithm):
                 feedback=feedback,
             )
         }
+        dest = written[self.OUTPUT]
+        if dest is not None and context.willLoadLayerOnCompletion(dest):
+            details = context.layerToLoadOnCompletionDetails(dest)
+            details.setPostProcessor(RuleStylePostProcessor.create("diff"))
         counts = {s: 0 for s in FEATURE_STATUSES}
         for r in rows:
             counts[r["status"]] += 1

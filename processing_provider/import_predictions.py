@@ -19,6 +19,7 @@ from ..core.geos import shapely
 from ..core.training.geo import polygonal_parts
 from ..core.training.predictions import import_predictions
 from .base import LabelGuardAlgorithm
+from .styles import RuleStylePostProcessor
 
 FIELDS = (
     ("class", "str"),
@@ -161,6 +162,9 @@ class ImportPredictionsAlgorithm(LabelGuardAlgorithm):
             crs=crs,
             feedback=feedback,
         )
+        if sink_id is not None and context.willLoadLayerOnCompletion(sink_id):
+            details = context.layerToLoadOnCompletionDetails(sink_id)
+            details.setPostProcessor(RuleStylePostProcessor.create("predictions"))
         results = {
             self.OUTPUT: sink_id,
             self.FEATURE_COUNT: len(wkbs),
