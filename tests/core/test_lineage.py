@@ -51,7 +51,13 @@ def test_bound_manifest_and_folder_come_first(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("current", "proposed"),
-    [("v1", "v2"), ("v3-review", "v4"), ("v09", "v10"), ("2024-05", "2024-06"), ("final", "final-2")],
+    [
+        ("v1", "v2"),
+        ("v3-review", "v4"),
+        ("v09", "v10"),
+        ("2024-05", "2024-06"),
+        ("final", "final-2"),
+    ],
     ids=["v1", "suffix", "width", "date", "no-number"],
 )
 def test_next_version_label(current: str, proposed: str) -> None:

@@ -124,14 +124,13 @@ def test_finds_sibling_manifests_by_itself(
 def test_open_manifest_and_drop_bind_the_project(
     qgis_iface, qgis_new_project, labelguard_provider, versioned, tmp_path
 ):
+    import shutil
+
+    import processing
     from labelguard.ui.dock import PROJECT_KEY, PROJECT_SCOPE
     from qgis.core import QgsProject, QgsVectorLayer
     from qgis.PyQt.QtCore import QMimeData, QPoint, Qt, QUrl
     from qgis.PyQt.QtGui import QDropEvent
-
-    import shutil
-
-    import processing
 
     shutil.rmtree(versioned["root"] / "manifests")
     store = tmp_path / "elsewhere"  # not where the dock would look by itself
