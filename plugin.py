@@ -81,7 +81,9 @@ class LabelGuardPlugin:
 
     def unload(self) -> None:
         if self.findings is not None:
-            QgsSettings().setValue("labelguard/dock/findings/visible", self.findings.isUserVisible())
+            QgsSettings().setValue(
+                "labelguard/dock/findings/visible", self.findings.isUserVisible()
+            )
             self.findings.unload()
             self.iface.removeDockWidget(self.findings)
             self.findings.deleteLater()

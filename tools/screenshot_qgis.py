@@ -21,6 +21,7 @@ plugin = plugins["labelguard"]
 dock, findings = plugin.dock, plugin.findings
 project = QgsProject.instance()
 window, canvas = iface.mainWindow(), iface.mapCanvas()
+labels: QgsVectorLayer  # the GeoPackage labels, set by load()
 
 
 def _save(name: str) -> None:
@@ -38,6 +39,7 @@ def _when(ready, then, ticks=[0]) -> None:  # noqa: B006 (a bound shared by the 
 
 
 def load() -> None:
+    global labels
     data = DEMO / "data"
     project.addMapLayer(QgsRasterLayer(str(data / "orthophoto.tif"), "orthophoto"))
     export = QgsVectorLayer(str(data / "annotations.geojson"), "annotations", "ogr")
@@ -55,7 +57,6 @@ def load() -> None:
     dock.setUserVisible(True)
     findings.setUserVisible(False)
     window.resizeDocks([dock], [560], Qt.Orientation.Horizontal)
-    globals()["labels"] = labels
     # The dock checks by itself once the layers are in; wait for it to settle.
     _when(lambda: dock.task is None and not dock._timer.isActive() and dock._statuses, shot_dock)
 
