@@ -33,8 +33,8 @@ from ..core.manifest import (
 )
 from ..core.progress import Ticker
 from ..gdalio.vector import read_ogr
+from ..render.styles import RuleStylePostProcessor
 from .base import LabelGuardAlgorithm
-from .styles import RuleStylePostProcessor
 
 FIELDS = (
     ("status", "str"),

@@ -18,8 +18,8 @@ from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 from ..core.geos import shapely
 from ..core.training.geo import polygonal_parts
 from ..core.training.predictions import import_predictions
+from ..render.styles import RuleStylePostProcessor
 from .base import LabelGuardAlgorithm
-from .styles import RuleStylePostProcessor
 
 FIELDS = (
     ("class", "str"),

@@ -37,10 +37,10 @@ from ..core.topology import (
 from ..core.topology.exceptions import FIELDS as EXCEPTION_FIELDS
 from ..core.topology.exceptions import exceptions_path_for, load_exceptions
 from ..gdalio.vector import read_ogr
+from ..render.styles import RuleStylePostProcessor
 from .base import LabelGuardAlgorithm
 from .compat import TYPE_VECTOR_ANY, TYPE_VECTOR_POLYGON
 from .layers import iter_layer_wkb, layer_file, read_features_wkb
-from .styles import RuleStylePostProcessor
 
 RULE_HELP = {
     "invalid": "invalid (GEOS validity, every self-intersection)",

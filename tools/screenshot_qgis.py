@@ -78,7 +78,7 @@ def shot_findings() -> None:
 
 
 def load_diff() -> None:
-    from labelguard.processing_provider.styles import apply_style
+    from labelguard.render.styles import apply_style
 
     findings.setUserVisible(False)
     for layer in findings.run_layers(findings.run_id):

@@ -36,7 +36,7 @@ from qgis.PyQt.QtWidgets import (
 from ..core import status
 from ..core.errors import LabelGuardError
 from ..core.lineage import VersionPlan, plan_next_version
-from ..processing_provider.styles import apply_style
+from ..render.styles import apply_style
 from .models import Column, LayerStatus, LayerStatusModel, LineageModel, Role
 from .tasks import AlgorithmsTask, AlgorithmStep, LayerStatusTask, layer_ref
 
