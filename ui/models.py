@@ -228,4 +228,5 @@ class FindingsModel(QStandardItemModel):
 
     def counts_text(self) -> str:
         n = {s: self.states.count(s) for s in REVIEW_STYLE}
-        return _tr("{} errors, {} fixed, {} accepted").format(n[OPEN], n[FIXED], n[ACCEPTED])
+        errors = _tr("1 error") if n[OPEN] == 1 else _tr("{} errors").format(n[OPEN])
+        return _tr("{}, {} fixed, {} accepted").format(errors, n[FIXED], n[ACCEPTED])

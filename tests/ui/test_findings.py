@@ -112,7 +112,7 @@ def test_accepting_writes_where_the_next_run_picks_it_up(reviewed, labels_file):
     rows = json.loads(written.read_text())["exceptions"]
     assert [(r["rule"], r["fid"], r["other_fid"]) for r in rows] == [("duplicate", 2, 3)]
     assert panel.model.rows()[0] == ("duplicate", "2 ↔ 3", "accepted")
-    assert panel.ui.countsLabel.text() == "1 errors, 0 fixed, 1 accepted — labels"
+    assert panel.ui.countsLabel.text() == "1 error, 0 fixed, 1 accepted — labels"
     again = processing.run("labelguard:validatetopology", {"INPUT": str(labels_file)})
     assert (again["ERROR_COUNT"], again["EXCEPTION_COUNT"]) == (1, 1)
 
@@ -123,7 +123,7 @@ def test_mark_fixed_counts(reviewed):
     panel.mark_fixed()
     assert panel.model.rows()[1] == ("invalid", "1", "fixed")
     assert not panel.ui.fixedButton.isEnabled()
-    assert panel.ui.countsLabel.text() == "1 errors, 1 fixed, 0 accepted — labels"
+    assert panel.ui.countsLabel.text() == "1 error, 1 fixed, 0 accepted — labels"
 
 
 def test_fixes_are_undoable_edits(reviewed):
@@ -159,7 +159,7 @@ def test_recheck_after_an_edit_shows_what_was_fixed(reviewed):
     _wait(task)
     assert panel.task is None
     assert panel.model.rows() == [("invalid", "1", "open"), ("duplicate", "2 ↔ 3", "fixed")]
-    assert panel.ui.countsLabel.text() == "1 errors, 1 fixed, 0 accepted — labels"
+    assert panel.ui.countsLabel.text() == "1 error, 1 fixed, 0 accepted — labels"
 
 
 def test_error_layers_are_styled_readably(reviewed):
