@@ -52,9 +52,17 @@ def edge_balance(polys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     opposite segment) and ``free`` ((k, 2, 2) float array, one copy of every unbalanced
     segment).
     """
+    suspect, free, _, _ = _edge_balance(polys)
+    return suspect, free
+
+
+def _edge_balance(polys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``edge_balance`` and, besides, the polygon each free segment was taken from and whether
+    each polygon shares a balanced segment with a neighbour."""
     m = len(polys)
     if m == 0:
-        return np.zeros(0, dtype=bool), np.empty((0, 2, 2))
+        empty = np.zeros(0, dtype=bool)
+        return empty, np.empty((0, 2, 2)), np.zeros(0, np.int64), empty
     coords, cidx, is_ext, poly_of_ring = _ring_coordinates(polys)
     # Segments join consecutive coordinates of one ring; boolean compression of the shifted
     # views reads memory sequentially (much faster than gathering by index).
@@ -109,12 +117,13 @@ def edge_balance(polys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     bad_seg = order[~balanced[group]]
     suspect = np.zeros(m, dtype=bool)
     suspect[poly_of_ring[ring_of_seg[bad_seg]]] = True
+    shared = np.zeros(m, dtype=bool)
+    shared[poly_of_ring[ring_of_seg[order[balanced[group]]]]] = True
     reps = order[starts[~balanced]]
-    free = np.stack(
-        [np.stack([ax[reps], ay[reps]], axis=1), np.stack([bx[reps], by[reps]], axis=1)],
-        axis=1,
-    )
-    return suspect, free
+    free = np.empty((len(reps), 2, 2))  # filled in place: np.stack copies twice
+    for k, v in enumerate((ax, ay, bx, by)):
+        free[:, k // 2, k % 2] = v[reps]
+    return suspect, free, poly_of_ring[ring_of_seg[reps]], shared
 
 
 def _hash4(
@@ -257,9 +266,9 @@ def pair_rules(
     need_gaps = "gap" in active
     if PREFER_GEOS_COVERAGE and _geos.HAS_COVERAGE and not need_gaps:
         suspect = coverage_suspects(polys)
-        free = np.empty((0, 2, 2))
+        free, owner, shared = np.empty((0, 2, 2)), np.zeros(0, np.int64), suspect
     else:
-        suspect, free = edge_balance(polys)
+        suspect, free, owner, shared = _edge_balance(polys)
     ticker.check()
     pairs_ticker = ticker.sub(1, 0.3, 0.85)
     if active & OVERLAP_RULES:
@@ -267,7 +276,7 @@ def pair_rules(
         _overlap_findings(ctx, idx, polys, i, j, inter, active)
     ticker.check()
     if need_gaps:
-        _gap_findings(ctx, idx, polys, free, cover_extra)
+        _gap_findings(ctx, idx, polys, free, owner, shared, cover_extra)
     ticker.sub(1, 0.85, 1.0).advance(1)
 
 
@@ -312,20 +321,73 @@ def _overlap_findings(
             ctx.add("overlap", gi, fj, message, inter[k])
 
 
+def _isolated(polys: np.ndarray, shared: np.ndarray, tree: shapely.STRtree) -> np.ndarray:
+    """True for the single-part polygons without holes that touch no other polygon.
+
+    Such a polygon cannot bound a gap by its own segments: it lies in one face of everyone
+    else's boundaries (see ``_gap_faces``). On scattered objects (buildings, trees, cars) that
+    is nearly every polygon, and leaving their boundaries out of the noding is what keeps the
+    gap rule near-linear there. Only polygons that share no balanced segment are asked.
+    """
+    simple = (shapely.get_type_id(polys) == TYPE_POLYGON) & (
+        shapely.get_num_interior_rings(polys) == 0
+    )
+    cand = np.flatnonzero(simple & ~shared)
+    isolated = np.zeros(len(polys), dtype=bool)
+    if cand.size == 0:
+        return isolated
+    a, b = tree.query(polys[cand], predicate="intersects")
+    touches = np.zeros(cand.size, dtype=bool)
+    touches[a[cand[a] != b]] = True
+    isolated[cand[~touches]] = True
+    return isolated
+
+
+def _gap_faces(
+    polys: np.ndarray, free: np.ndarray, owner: np.ndarray, isolated: np.ndarray
+) -> np.ndarray:
+    """The faces of the unbalanced segments, as if every polygon's were noded.
+
+    The segments of ``isolated`` polygons are left out: such a polygon cuts no other boundary
+    and no face but its own interior, so it only makes a hole in the one face it lies in; the
+    faces it lies in get that hole afterwards, which gives the faces of all segments.
+    """
+    keep = ~isolated[owner]
+    if not keep.any():
+        return np.empty(0, dtype=object)
+    lines = shapely.linestrings(free[keep])
+    noded = shapely.unary_union(shapely.multilinestrings(lines))
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    islands = polys[isolated]
+    if len(faces) == 0 or len(islands) == 0:
+        return faces
+    f, k = shapely.STRtree(islands).query(faces, predicate="contains")
+    if f.size:
+        order = np.argsort(f, kind="stable")
+        f, k = f[order], k[order]
+        holed, first = np.unique(f, return_index=True)
+        # Isolated polygons are disjoint, so the islands of one face form a valid multipolygon.
+        cut = shapely.multipolygons(islands[k], indices=np.searchsorted(holed, f))
+        faces[holed] = shapely.difference(faces[holed], cut)
+    return faces
+
+
 def _gap_findings(
     ctx: RuleContext,
     idx: np.ndarray,
     polys: np.ndarray,
     free: np.ndarray,
+    owner: np.ndarray,
+    shared: np.ndarray,
     cover_extra: np.ndarray | None,
 ) -> None:
-    """Gaps: faces of the unbalanced segments covered by no polygon (nor by ``cover_extra``)
-    and bounded by at least two features."""
+    """Gaps: faces of the unbalanced segments (``free``, taken from polygons ``owner``) covered
+    by no polygon (nor by ``cover_extra``) and bounded by at least two features; ``shared``
+    marks the polygons with a balanced segment."""
     if len(free) == 0:
         return
-    lines = shapely.linestrings(free)
-    noded = shapely.unary_union(shapely.multilinestrings(lines))
-    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    tree = shapely.STRtree(polys)
+    faces = _gap_faces(polys, free, owner, _isolated(polys, shared, tree))
     if len(faces) == 0:
         return
     area = ctx.area(faces)
@@ -334,7 +396,6 @@ def _gap_findings(
         faces, area = faces[area <= max_gap_area], area[area <= max_gap_area]
     if len(faces) == 0:
         return
-    tree = shapely.STRtree(polys)
     probe = shapely.point_on_surface(faces)
     covered = np.zeros(len(faces), dtype=bool)
     covered[tree.query(probe, predicate="intersects")[0]] = True

@@ -103,3 +103,63 @@ def test_unreadable_blob_in_a_later_batch_is_located():
     ]
     result = check_topology_batches(batches, ("invalid",))
     assert [(f.fid, f.wkt) for f in result.findings] == [(2, "POINT (7 3)")]
+
+
+def _rotated_rectangles(n_side, seed=5):
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n_side):
+        for j in range(n_side):
+            r = shapely.box(-rng.uniform(3, 7), -rng.uniform(3, 7), 4, 3)
+            out.append(
+                shapely.affinity.translate(
+                    shapely.affinity.rotate(r, rng.uniform(0, 180)), 30 * i + 15, 30 * j + 15
+                )
+            )
+    return out
+
+
+def test_scattered_objects_are_left_out_of_the_gap_noding():
+    from labelguard.core.topology import pairs
+
+    objs = _rotated_rectangles(6)
+    objs.append(shapely.affinity.translate(objs[0], 2.0, 0.0))  # overlaps object 1
+    polys = np.array(objs, dtype=object)
+    _, _, _, shared = pairs._edge_balance(polys)
+    isolated = pairs._isolated(polys, shared, shapely.STRtree(polys))
+    assert np.flatnonzero(~isolated).tolist() == [0, 36]
+    assert run(objs, ("gap", "overlap")).counts == {"overlap": 1, "gap": 0}
+
+
+def _frame():
+    """Four bars around the square (2 2, 6 6): a gap bounded by four features."""
+    return [
+        shapely.box(0, 0, 8, 2),
+        shapely.box(0, 6, 8, 8),
+        shapely.box(0, 2, 2, 6),
+        shapely.box(6, 2, 8, 6),
+    ]
+
+
+def test_an_object_inside_a_gap_makes_a_hole_in_it():
+    island = shapely.box(3, 3, 4, 4)  # touches nothing: isolated
+    result = run(_frame() + [island], ("gap",))
+    gaps = by_rule(result, "gap")
+    expected = shapely.box(2, 2, 6, 6).difference(island)
+    assert [(a, b) for a, b, _ in gaps] == [(1, 2)]
+    assert shapely.equals(shapely.from_wkt(gaps[0][2]), expected)
+    assert result.findings[0].message == "Gap of 15 square units between features 1, 2, 3, 4, 5."
+
+
+def test_an_object_in_a_polygons_hole_bounds_a_gap_with_it():
+    donut = shapely.Polygon([(0, 0), (9, 0), (9, 9), (0, 9)], [[(1, 1), (1, 8), (8, 8), (8, 1)]])
+    island = shapely.box(3, 3, 4, 4)
+    gaps = by_rule(run([donut, island], ("gap",)), "gap")
+    assert [(a, b) for a, b, _ in gaps] == [(1, 2)]
+    assert shapely.equals(shapely.from_wkt(gaps[0][2]), shapely.box(1, 1, 8, 8).difference(island))
+
+
+def test_objects_on_a_coverage_are_not_gaps():
+    cells = [shapely.box(i, j, i + 1, j + 1) for i in range(0, 10, 1) for j in range(0, 10, 1)]
+    trees = [shapely.Point(2.5 + k, 2.5).buffer(0.2) for k in range(5)]  # inside cells
+    assert run(cells + trees, ("gap",)).counts == {"gap": 0}
