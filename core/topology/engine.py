@@ -36,6 +36,7 @@ from .rules import (
     PER_FEATURE_RULES,
     RULES,
     SLIVER_COMPACTNESS,
+    SNAP_TOLERANCE,
 )
 from .validity import empty_findings, invalid_findings
 
@@ -77,6 +78,7 @@ def check_topology_batches(
     sliver_compactness: float = SLIVER_COMPACTNESS,
     ellipsoid: tuple[float, float] | None = None,
     threads: int | None = None,
+    snap_tolerance: float = SNAP_TOLERANCE,
 ) -> TopologyResult:
     """Check ``rules`` on features arriving in ``batches`` of (fids, geometries), e.g. straight
     from a reader, so reading overlaps with checking; ``total`` (the expected feature count)
@@ -88,7 +90,7 @@ def check_topology_batches(
     are longitude/latitude degrees (see ``TopologyOptions``). ``overlay`` (with
     ``overlay_fids``) is the second layer for the ``must_*`` rules; they are skipped without
     it. Rules that do not apply to a geometry type (``dangle`` on polygons, ``gap`` on lines)
-    find nothing.
+    find nothing. A line end within ``snap_tolerance`` (CRS units) of a line touches it.
 
     Geometries found invalid are excluded from the pairwise and area rules, whose GEOS
     operations are undefined on them. Raises ValueError for an unknown rule and Cancelled
@@ -102,6 +104,7 @@ def check_topology_batches(
         near_duplicate_iou=near_duplicate_iou,
         sliver_compactness=sliver_compactness,
         ellipsoid=ellipsoid,
+        snap_tolerance=snap_tolerance,
     )
     ticker = Ticker(1.0, progress, should_stop)
     workers = threads or min(_MAX_THREADS, os.cpu_count() or 1)

@@ -44,6 +44,11 @@ NEAR_DUPLICATE_IOU = 0.9
 # sliver; 0.05 is about a 1:60 rectangle.
 SLIVER_COMPACTNESS = 0.05
 
+# Distance (CRS units) within which a line end touches another line: a line end snapped onto
+# the middle of another line lies ~1e-14 off it in floating point. QGIS's geometry checks use
+# the same 1e-8.
+SNAP_TOLERANCE = 1e-8
+
 # Rules that need the second (overlay) layer; skipped without one.
 OVERLAY_RULES = frozenset({"must_be_inside", "must_not_overlap_with"})
 # Rules that only look at one feature at a time: with nothing else active, valid geometries

@@ -163,3 +163,51 @@ def test_objects_on_a_coverage_are_not_gaps():
     cells = [shapely.box(i, j, i + 1, j + 1) for i in range(0, 10, 1) for j in range(0, 10, 1)]
     trees = [shapely.Point(2.5 + k, 2.5).buffer(0.2) for k in range(5)]  # inside cells
     assert run(cells + trees, ("gap",)).counts == {"gap": 0}
+
+
+def _snapped_t_junctions(n=2000, seed=1):
+    """n lines, each followed by a line whose start was snapped onto its middle (interpolated:
+    about 1e-14 off the line in floating point) and whose end lies far away."""
+    rng = np.random.default_rng(seed)
+    lines = []
+    for k in range(n):
+        a = np.array([40.0 * k, 0.0]) + rng.uniform(0, 1, 2)
+        base = shapely.LineString([a, a + rng.uniform(5, 20, 2)])
+        snap = shapely.get_coordinates(
+            shapely.line_interpolate_point(base, rng.uniform(0.2, 0.8), normalized=True)
+        )[0]
+        lines += [base, shapely.LineString([snap, snap + np.array([0.0, -30.0])])]
+    return lines
+
+
+def test_ends_snapped_onto_a_line_are_not_dangles():
+    lines = _snapped_t_junctions()
+    # Exactly, none of the 2000 snapped ends touches its line (as the issue found).
+    assert run(lines, ("dangle",), snap_tolerance=0.0).counts == {"dangle": 4 * 2000}
+    result = run(lines, ("dangle",))
+    # Every base line has two free ends and every branch one: the snapped ends are not there.
+    assert result.counts == {"dangle": 3 * 2000}
+    assert {f.fid % 2 for f in result.findings if f.message.startswith("Dangling start")} == {1}
+    branch_ends = [f for f in result.findings if f.fid % 2 == 0]
+    assert [f.message for f in branch_ends[:1]] == [
+        "Dangling end point: the line ends without touching another line."
+    ]
+    assert len(branch_ends) == 2000
+
+
+def test_a_larger_snap_tolerance_snaps_more():
+    near = [shapely.LineString([(0, 0), (10, 0)]), shapely.LineString([(5, 0.001), (5, 9)])]
+    assert by_rule(run(near, ("dangle",)), "dangle") == [
+        (1, None, "POINT (0 0)"),
+        (1, None, "POINT (10 0)"),
+        (2, None, "POINT (5 0.001)"),
+        (2, None, "POINT (5 9)"),
+    ]
+    assert by_rule(run(near, ("dangle",), snap_tolerance=0.01), "dangle")[2:] == [
+        (2, None, "POINT (5 9)")
+    ]
+
+
+def test_a_loop_ending_near_itself_is_not_a_dangle():
+    loop = shapely.LineString([(0, 0), (10, 0), (10, 10), (5, 1e-14)])
+    assert by_rule(run([loop], ("dangle",)), "dangle") == [(1, None, "POINT (0 0)")]
