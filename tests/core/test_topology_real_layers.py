@@ -211,3 +211,37 @@ def test_a_larger_snap_tolerance_snaps_more():
 def test_a_loop_ending_near_itself_is_not_a_dangle():
     loop = shapely.LineString([(0, 0), (10, 0), (10, 10), (5, 1e-14)])
     assert by_rule(run([loop], ("dangle",)), "dangle") == [(1, None, "POINT (0 0)")]
+
+
+def _stack(n=14):
+    """n unit squares shifted by 0.05 each: every pair overlaps."""
+    return [shapely.box(0.05 * k, 0, 1 + 0.05 * k, 1) for k in range(n)]
+
+
+def test_pair_findings_per_feature_are_capped_with_a_summary():
+    result = run(_stack(), ("overlap",), near_duplicate_iou=1.0)
+    first = [f for f in result.findings if f.fid == 1]
+    assert [f.other_fid for f in first] == [None] + list(range(2, 12))
+    summary = first[0]
+    assert summary.message == (
+        "3 more overlaps of feature 1 with features 12, 13, 14 (1.2 square units in all), "
+        "not listed one by one: at most 10 per feature and 100000 in all are; the location "
+        "is the box around them."
+    )
+    assert summary.wkt == "POLYGON ((1 0, 1 1, 0.55 1, 0.55 0, 1 0))"
+    assert result.counts == {
+        "overlap": 3 * (10 + 1) + sum(range(1, 11))
+    }  # 13, 12, 11 pairs: capped
+    # Without the cap every pair is a finding, as before.
+    assert run(_stack(), ("overlap",), max_pair_findings=0).counts == {"overlap": 91}
+
+
+def test_listed_pairs_are_bounded_for_the_whole_layer(monkeypatch):
+    from labelguard.core.topology import pairs
+
+    monkeypatch.setattr(pairs, "MAX_LISTED_PAIRS", 15)
+    result = run(_stack(), ("overlap",))
+    listed = [f for f in result.findings if f.other_fid is not None]
+    assert [(f.fid, f.other_fid) for f in listed][-6:] == [(1, 11)] + [(2, k) for k in range(3, 8)]
+    assert len(listed) == 15
+    assert [f.fid for f in result.findings if f.other_fid is None] == list(range(1, 14))
