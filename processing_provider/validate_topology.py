@@ -28,6 +28,7 @@ from ..core.topology import (
     NEAR_DUPLICATE_IOU,
     RULES,
     SLIVER_COMPACTNESS,
+    SNAP_TOLERANCE,
     ExceptionEntry,
     Finding,
     TopologyResult,
@@ -119,6 +120,7 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
     EXCEPTIONS = "EXCEPTIONS"
     NEAR_DUPLICATE_IOU = "NEAR_DUPLICATE_IOU"
     SLIVER_COMPACTNESS = "SLIVER_COMPACTNESS"
+    SNAP_TOLERANCE = "SNAP_TOLERANCE"
     OUTPUT = "OUTPUT"
     OUTPUT_POINTS = "OUTPUT_POINTS"
     OUTPUT_LINES = "OUTPUT_LINES"
@@ -245,6 +247,21 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
             ),
             advanced=True,
         )
+        self.add_number(
+            self.SNAP_TOLERANCE,
+            self.tr("Snapping tolerance for line ends"),
+            SNAP_TOLERANCE,
+            0.0,
+            None,
+            self.tr(
+                "A line end within this distance of another line (or of the rest of its own line) "
+                "touches it and is not a dangle: an end snapped onto the middle of a line lies "
+                "about 1e-14 off it in floating point. Layer units (degrees for a geographic "
+                "layer); the default 1e-8 is the tolerance of QGIS's geometry checks; 0 counts "
+                "exact contact only."
+            ),
+            advanced=True,
+        )
 
     def _add_outputs(self) -> None:
         """The error layers, the report, FAIL_ON_ERROR and the counts."""
@@ -305,6 +322,7 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
                 ("max_gap_area", self.MAX_GAP_AREA),
                 ("near_duplicate_iou", self.NEAR_DUPLICATE_IOU),
                 ("sliver_compactness", self.SLIVER_COMPACTNESS),
+                ("snap_tolerance", self.SNAP_TOLERANCE),
             )
         }
         overlay, overlay_fids = self._read_overlay(parameters, context, crs, feedback)
