@@ -360,7 +360,9 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
             "checked": result.checked,
             "exceptions": result.exception_count,
             "rules": [r for r in RULES if r in rules],
-            "parameters": {k: number[k] for k in ("tolerance", "min_area", "max_gap_area")},
+            "parameters": {
+                k: number[k] for k in ("tolerance", "min_area", "max_gap_area", "snap_tolerance")
+            },
         }
         findings = [f.to_dict() for f in result.findings]
         written[self.REPORT] = self.write_report(

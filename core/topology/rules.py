@@ -123,9 +123,13 @@ def more_pairs_message(
     listed = ", ".join(map(str, other_fids[:GAP_LISTED_FIDS]))
     if len(other_fids) > GAP_LISTED_FIDS:
         listed += ", ..."
-    what = "overlaps" if rule == "overlap" else "near duplicates"
+    one = len(other_fids) == 1
+    what = ("overlap" if one else "overlaps") if rule == "overlap" else "near duplicate"
+    if rule != "overlap" and not one:
+        what = "near duplicates"
     return (
-        f"{len(other_fids)} more {what} of feature {fid} with features {listed} "
+        f"{len(other_fids)} more {what} of feature {fid} with feature{'' if one else 's'} "
+        f"{listed} "
         f"({area:.6g} {unit} in all), not listed one by one: at most {cap} per feature and "
         f"{MAX_LISTED_PAIRS} in all are; the location is the box around them."
     )

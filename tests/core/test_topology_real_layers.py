@@ -245,3 +245,12 @@ def test_listed_pairs_are_bounded_for_the_whole_layer(monkeypatch):
     assert [(f.fid, f.other_fid) for f in listed][-6:] == [(1, 11)] + [(2, k) for k in range(3, 8)]
     assert len(listed) == 15
     assert [f.fid for f in result.findings if f.other_fid is None] == list(range(1, 14))
+
+
+def test_summary_of_one_unlisted_pair_is_singular():
+    from labelguard.core.topology.rules import more_pairs_message
+
+    text = more_pairs_message("overlap", 1, [12], 0.5, "square units", 10)
+    assert text.startswith("1 more overlap of feature 1 with feature 12 (0.5 square units in all)")
+    text = more_pairs_message("near_duplicate", 1, [12, 13], 0.5, "square units", 10)
+    assert text.startswith("2 more near duplicates of feature 1 with features 12, 13 ")
