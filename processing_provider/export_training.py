@@ -174,7 +174,9 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
             0.95,
             self.tr(
                 "Share of tiles (0-0.95) put in the validation split, assigned by whole blocks of "
-                "tiles. 0 puts everything in train."
+                "tiles and met as closely as the tiles allow (the achieved share is logged and "
+                "recorded). An image too small to give val tiles that share no pixels with train "
+                "is refused. 0 puts everything in train."
             ),
         )
         self.add(
@@ -289,8 +291,9 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
                 minValue=1,
             ),
             self.tr(
-                "Tiles per side of the blocks that are assigned to train or val as a whole; tiles "
-                "overlap within a block, never across blocks."
+                "Largest number of tiles per side of the blocks that are assigned to train or val "
+                "as a whole; tiles overlap within a block, never across blocks. Smaller blocks "
+                "are used when the image is too small to meet VAL_FRACTION with these."
             ),
             advanced=True,
         )
@@ -397,10 +400,11 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
         for warning in result.warnings:
             feedback.pushWarning(warning)
         feedback.pushInfo(
-            self.tr("Wrote {} tiles ({} train, {} val) with {} annotations").format(
+            self.tr("Wrote {} tiles ({} train, {} val: {:.1%}) with {} annotations").format(
                 result.tile_count,
                 result.split_tiles["train"],
                 result.split_tiles["val"],
+                result.val_share,
                 result.annotation_count,
             )
         )

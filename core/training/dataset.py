@@ -98,3 +98,5 @@ class ExportResult:
     skipped: Dict[str, int]
     labelmap: LabelMap
     warnings: Tuple[str, ...] = field(default_factory=tuple)
+    val_share: float = 0.0  # achieved share (0-1) of the tiles in val
+    split_block_tiles: int = 0  # split block size used (tiles per side; 0: no split)

@@ -28,9 +28,9 @@ from .dataset import (
 from .geo import pixel_to_world, tile_geotransform, world_to_pixel
 from .labelmap import LabelMap, check_classes, class_name, labelmap_from_values
 from .labels import LabelCheck, check_labels, first
-from .splits import SPLITS, VAL, assign_splits
+from .splits import SPLITS, VAL, assign_splits, val_share
 from .staging import INDEX_NAME, check_target, staged_folder
-from .tiling import plan_tiles
+from .tiling import TileGrid, plan_tiles
 from .writers import WRITERS, DatasetContext, FormatWriter, TileLabels
 
 __all__ = [  # the adapter and tests import the types from here, where they always lived
@@ -208,7 +208,8 @@ class _Plan:
     starts: np.ndarray
     ends: np.ndarray
     empty_tiles: int
-    block_tiles: int
+    block_tiles: int  # the split block size used (0: no split)
+    val_share: float  # achieved share (0-1) of the tiles in val
 
     @property
     def n_pieces(self) -> int:
@@ -225,6 +226,56 @@ class _Plan:
         )
 
 
+SPLIT_TOLERANCE = 0.05  # an achieved val share this close to the asked one ends the search
+
+
+def _tiles_with_labels(grid: TileGrid, pix: np.ndarray) -> np.ndarray:
+    """Tiles that a label covers with some area (not only touches): cheap, before clipping."""
+    boxes = grid.boxes()
+    t, a = shapely.STRtree(pix).query(boxes, predicate="intersects")
+    inner = ~shapely.touches(boxes[t], pix[a])
+    return np.bincount(t[inner], minlength=len(grid)) > 0
+
+
+def _split_grid(
+    image: ImageSource, labels: _Labels, options: ExportOptions
+) -> Tuple[TileGrid, int]:
+    """The tile grid and split block size (tiles per side) that meet VAL_FRACTION best.
+
+    Blocks keep train and val from sharing pixels, but an image holding one block cannot be
+    split, and big blocks make coarse shares: block sizes from SPLIT_BLOCK_TILES down to 1 are
+    tried, and the first whose val share is within SPLIT_TOLERANCE of the asked one is used
+    (else the closest).
+
+    Raises:
+        InputError: no block size gives a validation split (fewer than two label tiles).
+    """
+    size = (image.width, image.height, options.tile_size, options.overlap)
+    if options.val_fraction <= 0:
+        return plan_tiles(*size, 0), 0
+    best: Optional[Tuple[float, TileGrid, int]] = None
+    kept = 0
+    for blocks in range(max(1, options.block_tiles), 0, -1):
+        grid = plan_tiles(*size, blocks)
+        keep = _tiles_with_labels(grid, labels.pix) | options.include_empty
+        kept = int(keep.sum())
+        splits = assign_splits(grid.block, keep, options.val_fraction, options.seed)
+        if not (splits[keep] == VAL).any():
+            continue
+        error = abs(val_share(splits, keep) - options.val_fraction)
+        if best is None or error < best[0]:
+            best = (error, grid, blocks)
+        if error <= SPLIT_TOLERANCE:
+            break
+    if best is None:
+        raise InputError(
+            f"VAL_FRACTION {options.val_fraction} cannot be met: only {kept} tile(s) of "
+            f"'{image.name}' hold annotations, so none can go to validation without sharing "
+            "pixels with train. Lower TILE_SIZE, or set VAL_FRACTION to 0."
+        )
+    return best[1], best[2]
+
+
 def _plan_tiles(
     image: ImageSource,
     labels: _Labels,
@@ -234,18 +285,25 @@ def _plan_tiles(
     ticker: Ticker,
 ) -> _Plan:
     """Tile grid, labels clipped to it, the tiles kept and their split."""
-    block_tiles = options.block_tiles if options.val_fraction > 0 else 0
-    grid = plan_tiles(image.width, image.height, options.tile_size, options.overlap, block_tiles)
+    grid, block_tiles = _split_grid(image, labels, options)
     say(f"Clipping {len(labels.pix)} annotations to {len(grid)} tiles")
     pieces = clip_to_tiles(labels.pix, grid, options.min_visible, ticker.sub(1, 0.02, 0.2))
     has_labels = np.bincount(pieces.tile, minlength=len(grid)) > 0
     keep_tile = has_labels | options.include_empty
     splits = assign_splits(grid.block, keep_tile, options.val_fraction, options.seed)
-    if options.val_fraction > 0 and not (splits[keep_tile] == VAL).any():
-        warnings.append(
-            "The validation split is empty: the image holds only one split block. Lower "
-            "SPLIT_BLOCK_TILES or TILE_SIZE to get a spatially separate validation set."
-        )
+    share = val_share(splits, keep_tile)
+    if options.val_fraction > 0:
+        if block_tiles != options.block_tiles:
+            warnings.append(
+                f"Split blocks of {block_tiles} tile(s) per side were used instead of "
+                f"SPLIT_BLOCK_TILES {options.block_tiles}, so that validation gets "
+                f"{share:.1%} of the tiles (VAL_FRACTION {options.val_fraction})."
+            )
+        elif abs(share - options.val_fraction) > SPLIT_TOLERANCE:
+            warnings.append(
+                f"Validation holds {share:.1%} of the tiles, not VAL_FRACTION "
+                f"{options.val_fraction}: whole split blocks are assigned."
+            )
     kept = np.flatnonzero(keep_tile)
     tiles: List[TileWindow] = []
     for image_id, t in enumerate(kept.tolist(), start=1):
@@ -269,6 +327,7 @@ def _plan_tiles(
         ends=np.searchsorted(pieces.tile, kept, side="right"),
         empty_tiles=int((~has_labels[kept]).sum()),
         block_tiles=block_tiles,
+        val_share=share,
     )
 
 
@@ -381,7 +440,7 @@ def _index_document(
             "include_empty": options.include_empty,
             "val_fraction": options.val_fraction,
             "seed": options.seed,
-            "split_block_tiles": plan.block_tiles,
+            "split_block_tiles": options.block_tiles,
             "invalid_labels": options.invalid_mode,
         },
         "labels": {
@@ -397,6 +456,11 @@ def _index_document(
         },
         "categories": labels.labelmap.to_json(),
         "splits": _split_counts(plan.tiles),
+        "split": {
+            "val_fraction_asked": options.val_fraction,
+            "val_fraction": round(plan.val_share, 4),
+            "block_tiles": plan.block_tiles,
+        },
         "warnings": warnings,
         "tiles": tile_records,
         "files": files,
@@ -409,6 +473,8 @@ def _result(target: Path, labels: _Labels, plan: _Plan, warnings: List[str]) -> 
         tile_count=len(plan.tiles),
         annotation_count=plan.n_pieces,
         split_tiles=_split_counts(plan.tiles),
+        val_share=plan.val_share,
+        split_block_tiles=plan.block_tiles,
         empty_tiles=plan.empty_tiles,
         dropped_pieces=plan.pieces.dropped,
         features_used=int(len(labels.used_fids)),
