@@ -20,8 +20,8 @@ def assign_splits(
     Blocks are visited in an order shuffled with ``seed`` and go to val while the kept tiles in
     val stay within ``val_fraction`` (0-1) of all kept tiles; then the one block that brings val
     closest to the fraction is added, if one does. Of ``ORDERS`` such orders, the first that
-    comes closest is used. Same inputs, same result. With a fraction > 0 and at least two blocks holding kept tiles, val gets at least
-    one block (the one closest to the asked share) and train keeps at least one.
+    comes closest is used. Same inputs, same result. With a fraction > 0 and at least two
+    blocks holding kept tiles, val gets at least one block and train keeps at least one.
     """
     block = np.asarray(block, dtype=np.int64)
     keep = np.asarray(keep, dtype=bool)
