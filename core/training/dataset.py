@@ -75,6 +75,7 @@ class TileWriter(Protocol):
 
     image_ext: str
     mask_ext: str
+    channels: int  # bands per image tile
 
     def write_image(self, tile: TileWindow, path: Path) -> None: ...
 

@@ -27,6 +27,7 @@ GT = (500000.0, 0.5, 0.0, 4000000.0, 0.0, -0.5)
 class FakeWriter:
     image_ext = ".tif"
     mask_ext = ".tif"
+    channels = 3
 
     def __init__(self):
         self.masks = {}

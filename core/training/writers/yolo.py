@@ -40,7 +40,12 @@ class YoloWriter(FormatWriter):
         yolo_names = {self._yolo_of[n]: n for n in self.context.labelmap.names}
         # Both keys always: ultralytics' check_det_dataset refuses a data.yaml without val.
         data = {"train": "images/train", "val": "images/val"}
-        doc_yaml = {**data, "nc": len(yolo_names), "names": dict(sorted(yolo_names.items()))}
+        doc_yaml = {
+            **data,
+            "nc": len(yolo_names),
+            "names": dict(sorted(yolo_names.items())),
+            "channels": self.context.pixels.channels,  # ultralytics reads 3 when it is missing
+        }
         (self.root / "data.yaml").write_text(
             "# YOLO dataset written by LabelGuard; paths are relative to this file.\n"
             + yaml.safe_dump(doc_yaml, sort_keys=False, allow_unicode=True),
