@@ -29,6 +29,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from ..core.geos import shapely
+from ..core.training.encode import HOLE_MODES
 from ..core.training.export import (
     AnnotationSource,
     ExportOptions,
@@ -65,8 +66,9 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
         "ExportTrainingAlgorithm",
         "Cuts an image and a polygon annotation layer into overlapping tiles and writes a "
         "dataset ready to train on: COCO instance segmentation (polygons, bbox, area; "
-        "polygons with holes as RLE), YOLO boxes, YOLO segmentation (images/ and labels/ "
-        "per split, data.yaml) or semantic masks (class-id images and classes.json).\n\n"
+        "holes bridged into the outer ring, or RLE with COCO_HOLES), YOLO boxes, YOLO "
+        "segmentation (images/ and labels/ per split, data.yaml) or semantic masks "
+        "(class-id images and classes.json).\n\n"
         "Every tile keeps its georeferencing: GeoTIFF tiles, or PNG/JPEG with a world file "
         "and .aux.xml; COCO image entries carry the tile geotransform and CRS; tiles.gpkg "
         "holds the tile footprints with their split; labelguard_dataset.json records the "
@@ -74,8 +76,10 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
         "and every written file. Import model predictions uses it to map predictions "
         "back.\n\n"
         "Annotations are reprojected to the image CRS, checked (invalid geometries are "
-        "repaired with make_valid and counted, or refused), clipped at tile edges and "
-        "dropped when less than MIN_VISIBLE of them is inside a tile. Train and val are "
+        "repaired with make_valid and counted, or refused) and clipped at tile edges. A "
+        "piece with less than MIN_VISIBLE of its feature inside a tile is not dropped: COCO "
+        "marks it iscrowd 1 (an ignore region), YOLO writes it (YOLO has no ignore marker) "
+        "and masks show every labelled pixel. Train and val are "
         "assigned per block of tiles, so overlapping tiles never end up in both splits.\n\n"
         "The dataset is built in a hidden folder next to OUTPUT_FOLDER and renamed at the "
         "end: a cancelled or failed run leaves nothing behind. A non-empty OUTPUT_FOLDER "
@@ -102,6 +106,7 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
     INVALID_LABELS = "INVALID_LABELS"
     SPLIT_BLOCK_TILES = "SPLIT_BLOCK_TILES"
     OVERWRITE = "OVERWRITE"
+    COCO_HOLES = "COCO_HOLES"
 
     TILE_COUNT = "TILE_COUNT"
     ANNOTATION_COUNT = "ANNOTATION_COUNT"
@@ -203,8 +208,9 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
             0.0,
             1.0,
             self.tr(
-                "A clipped annotation is written only if at least this fraction (0-1) of its "
-                "area lies inside the tile."
+                "A clipped piece with less than this fraction (0-1) of its feature inside the tile "
+                "is not a full object: COCO writes it as iscrowd 1 (ignored in training and "
+                "evaluation), YOLO writes it like any other; masks always show it."
             ),
             advanced=True,
         )
@@ -294,6 +300,21 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
                 "Largest number of tiles per side of the blocks that are assigned to train or val "
                 "as a whole; tiles overlap within a block, never across blocks. Smaller blocks "
                 "are used when the image is too small to meet VAL_FRACTION with these."
+            ),
+            advanced=True,
+        )
+        self.add(
+            QgsProcessingParameterEnum(
+                self.COCO_HOLES,
+                self.tr("COCO polygons with holes"),
+                options=[self.tr("Polygon, holes bridged into the ring"), self.tr("RLE mask")],
+                defaultValue=0,
+            ),
+            self.tr(
+                "How COCO writes an annotation with holes: one polygon ring with zero-width cuts "
+                "to each hole (read by pycocotools, torchvision and ultralytics with the holes "
+                "open), or compressed RLE over the tile (torchvision's detection reference "
+                "refuses RLE with iscrowd 0). The choice is recorded in each COCO file."
             ),
             advanced=True,
         )
@@ -494,6 +515,7 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
             labelmap=self.call(read_labelmap, label_map_path) if label_map_path else None,
             invalid_mode=REFUSE if invalid else REPAIR,
             overwrite=self.parameterAsBoolean(parameters, self.OVERWRITE, context),
+            coco_holes=HOLE_MODES[self.parameterAsEnum(parameters, self.COCO_HOLES, context)],
         )
 
     def _source_records(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -26,18 +26,31 @@ def _exterior_rings(geoms: np.ndarray) -> Tuple[np.ndarray, List[np.ndarray], np
     return part_of, rings, has_hole
 
 
-def coco_annotations(geoms: np.ndarray, width: int, height: int) -> List[Dict[str, Any]]:
-    """COCO ``segmentation``/``bbox``/``area`` per tile-local (Multi)Polygon.
+HOLES_BRIDGED = "bridged"
+HOLES_RLE = "rle"
+HOLE_MODES = (HOLES_BRIDGED, HOLES_RLE)  # the COCO_HOLES parameter's order
 
-    Pieces without holes become polygon lists (one per part); pieces with holes become
-    compressed RLE over the whole tile, so holes are never filled in. ``area`` is the polygon
-    area in px^2, ``bbox`` [x, y, w, h] its bounds.
+
+def coco_annotations(
+    geoms: np.ndarray,
+    width: int,
+    height: int,
+    crowd: Optional[np.ndarray] = None,
+    holes: str = HOLES_BRIDGED,
+) -> List[Dict[str, Any]]:
+    """COCO ``segmentation``/``bbox``/``area``/``iscrowd`` per tile-local (Multi)Polygon.
+
+    Every piece is one annotation with one polygon per part. A part with holes is one ring with
+    the holes bridged in (:func:`bridge_holes`), which pycocotools, torchvision and ultralytics
+    rasterize with the holes open; with ``holes="rle"`` such pieces are compressed RLE over the
+    whole tile instead. Pieces flagged in ``crowd`` are ``iscrowd: 1`` (ignore regions).
+    ``area`` is the polygon area in px^2, ``bbox`` [x, y, w, h] its bounds.
     """
     geoms = np.asarray(geoms, dtype=object)
     if geoms.size == 0:
         return []
     parts, part_of = shapely.get_parts(geoms, return_index=True)
-    holes = (
+    has_holes = (
         np.bincount(
             part_of, weights=shapely.get_num_interior_rings(parts) > 0, minlength=geoms.shape[0]
         )
@@ -48,12 +61,22 @@ def coco_annotations(geoms: np.ndarray, width: int, height: int) -> List[Dict[st
     flat = np.round(coords, DECIMALS).ravel().tolist()
     ends = 2 * np.cumsum(np.bincount(ring_idx, minlength=parts.shape[0]))
     starts = np.concatenate(([0], ends[:-1]))
-    has_hole = holes.tolist()
+    if crowd is None:
+        crowd = np.zeros(geoms.shape[0], dtype=bool)
+    crowd = np.asarray(crowd, dtype=bool)
+    as_rle = has_holes if holes == HOLES_RLE else np.zeros_like(has_holes)
+    rle = as_rle.tolist()
+    part_holes = (shapely.get_num_interior_rings(parts) > 0).tolist()
     segs: List[Any] = [[] for _ in range(geoms.shape[0])]
-    for piece, a, b in zip(part_of.tolist(), starts.tolist(), ends.tolist()):
-        if not has_hole[piece]:
+    for k, (piece, a, b) in enumerate(zip(part_of.tolist(), starts.tolist(), ends.tolist())):
+        if rle[piece]:
+            continue
+        if part_holes[k]:  # the few parts with holes: one bridged ring each
+            ring = np.round(bridge_holes(parts[k]), DECIMALS)
+            segs[piece].append(ring.ravel().tolist())
+        else:
             segs[piece].append(flat[a : b - 2])  # without the closing vertex
-    for piece in np.flatnonzero(holes).tolist():  # holes: one window rasterization each
+    for piece in np.flatnonzero(as_rle).tolist():  # RLE: one window rasterization each
         segs[piece] = encode_geometry_rle(geoms[piece], width, height)
     bounds = np.round(shapely.bounds(geoms), DECIMALS)
     boxes = np.column_stack(
@@ -66,8 +89,8 @@ def coco_annotations(geoms: np.ndarray, width: int, height: int) -> List[Dict[st
     ).tolist()
     areas = np.round(shapely.area(geoms), DECIMALS).tolist()
     return [
-        {"segmentation": seg, "area": area, "bbox": box, "iscrowd": 0}
-        for seg, area, box in zip(segs, areas, boxes)
+        {"segmentation": seg, "area": area, "bbox": box, "iscrowd": int(c)}
+        for seg, area, box, c in zip(segs, areas, boxes, crowd.tolist())
     ]
 
 

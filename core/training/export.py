@@ -25,6 +25,7 @@ from .dataset import (
     TileWindow,
     TileWriter,
 )
+from .encode import HOLE_MODES
 from .geo import pixel_to_world, tile_geotransform, world_to_pixel
 from .labelmap import LabelMap, check_classes, class_name, labelmap_from_values
 from .labels import LabelCheck, check_labels, first
@@ -82,6 +83,8 @@ def _validate_inputs(
         raise InputError(f"FORMAT {options.fmt} is unknown; use 0 to {len(FORMATS) - 1}.")
     if not 0.0 <= options.val_fraction < 1.0:
         raise InputError(f"VAL_FRACTION {options.val_fraction} must be in [0, 1).")
+    if options.coco_holes not in HOLE_MODES:
+        raise InputError(f"COCO_HOLES {options.coco_holes!r} is unknown; use one of {HOLE_MODES}.")
     if not 0.0 <= options.min_visible <= 1.0:
         raise InputError(f"MIN_VISIBLE {options.min_visible} must be in [0, 1].")
     if len(annotations.fids) == 0:
@@ -215,6 +218,15 @@ class _Plan:
     def n_pieces(self) -> int:
         return int((self.ends - self.starts).sum()) if len(self.tiles) else 0
 
+    def n_below(self, min_visible: float) -> int:
+        """Pieces written whose visible fraction is below ``min_visible``."""
+        if not len(self.tiles):
+            return 0
+        written = np.concatenate(
+            [np.arange(a, b) for a, b in zip(self.starts.tolist(), self.ends.tolist())]
+        ).astype(np.int64)
+        return int((self.pieces.visible[written] < min_visible).sum())
+
     def labels_of(self, k: int, labels: _Labels) -> TileLabels:
         sl = slice(int(self.starts[k]), int(self.ends[k]))
         ann = self.pieces.ann[sl]
@@ -287,7 +299,9 @@ def _plan_tiles(
     """Tile grid, labels clipped to it, the tiles kept and their split."""
     grid, block_tiles = _split_grid(image, labels, options)
     say(f"Clipping {len(labels.pix)} annotations to {len(grid)} tiles")
-    pieces = clip_to_tiles(labels.pix, grid, options.min_visible, ticker.sub(1, 0.02, 0.2))
+    # Every piece is kept: masks must show every labelled pixel, and a piece below MIN_VISIBLE
+    # is left to the format writer to mark (COCO iscrowd) so no object goes unlabelled.
+    pieces = clip_to_tiles(labels.pix, grid, 0.0, ticker.sub(1, 0.02, 0.2))
     has_labels = np.bincount(pieces.tile, minlength=len(grid)) > 0
     keep_tile = has_labels | options.include_empty
     splits = assign_splits(grid.block, keep_tile, options.val_fraction, options.seed)
@@ -420,6 +434,7 @@ def _index_document(
 ) -> Dict[str, Any]:
     """``labelguard_dataset.json``; its key order is part of the format."""
     check = labels.check
+    fmt_below = WRITERS[fmt].below_min_visible
     return {
         "schema": SCHEMA,
         "format": fmt,
@@ -442,6 +457,7 @@ def _index_document(
             "seed": options.seed,
             "split_block_tiles": options.block_tiles,
             "invalid_labels": options.invalid_mode,
+            "coco_holes": options.coco_holes,
         },
         "labels": {
             "features": labels.features,
@@ -452,7 +468,8 @@ def _index_document(
             "skipped_empty_geometry": labels.skipped_geometry,
             "outside_image": labels.outside,
             "pieces_written": plan.n_pieces,
-            "pieces_dropped_below_min_visible": plan.pieces.dropped,
+            "pieces_below_min_visible": plan.n_below(options.min_visible),
+            "below_min_visible": fmt_below,
         },
         "categories": labels.labelmap.to_json(),
         "splits": _split_counts(plan.tiles),
@@ -467,7 +484,9 @@ def _index_document(
     }
 
 
-def _result(target: Path, labels: _Labels, plan: _Plan, warnings: List[str]) -> ExportResult:
+def _result(
+    target: Path, labels: _Labels, plan: _Plan, warnings: List[str], min_visible: float
+) -> ExportResult:
     return ExportResult(
         folder=str(target),
         tile_count=len(plan.tiles),
@@ -477,6 +496,7 @@ def _result(target: Path, labels: _Labels, plan: _Plan, warnings: List[str]) -> 
         split_block_tiles=plan.block_tiles,
         empty_tiles=plan.empty_tiles,
         dropped_pieces=plan.pieces.dropped,
+        below_min_visible=plan.n_below(min_visible),
         features_used=int(len(labels.used_fids)),
         repaired=labels.check.repaired,
         skipped={
@@ -523,7 +543,10 @@ def export_training(
     tiles = plan.tiles
 
     with staged_folder(target_path, options.overwrite) as root:
-        fmt_writer = WRITERS[fmt](DatasetContext(root, image, labels.labelmap, writer))
+        context = DatasetContext(
+            root, image, labels.labelmap, writer, options.min_visible, options.coco_holes
+        )
+        fmt_writer = WRITERS[fmt](context)
         fmt_writer.begin()
         say(f"Writing {len(tiles)} tiles ({fmt})")
         write_tick = ticker.sub(max(1, len(tiles)), 0.2, 0.93)
@@ -551,4 +574,4 @@ def export_training(
             finalize(root)
         ticker.sub(1, 0.93, 1.0).advance()
 
-    return _result(target_path, labels, plan, warnings)
+    return _result(target_path, labels, plan, warnings, options.min_visible)

@@ -77,7 +77,7 @@ def _annotations(pix, classes=None, fids=None):
 def test_coco_annotations_polygon_bbox_area_and_rle_for_holes():
     plain = shapely.box(10, 20, 40, 30)
     holed = shapely.box(50, 50, 90, 90).difference(shapely.box(60, 60, 80, 80))
-    anns = coco_annotations(np.array([plain, holed], dtype=object), 100, 100)
+    anns = coco_annotations(np.array([plain, holed], dtype=object), 100, 100, holes="rle")
     assert anns[0]["segmentation"] == [[40.0, 20.0, 40.0, 30.0, 10.0, 30.0, 10.0, 20.0]]
     assert anns[0]["bbox"] == [10.0, 20.0, 30.0, 10.0]
     assert anns[0]["area"] == 300.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import yaml
 from labelguard.core.geos import shapely
 from labelguard.core.training.export import (
@@ -70,3 +71,70 @@ def test_yolo_data_yaml_says_how_many_channels(tmp_path):
     assert yaml.safe_load((out / "data.yaml").read_text())["channels"] == 4
     doc = json.loads((out / "labelguard_dataset.json").read_text())
     assert doc["image"]["tiles"]["channels"] == 4
+
+
+STRADDLING = [shapely.box(240, 10, 340, 60)]  # 16 % in the first tile, 84 % in the second
+
+
+def test_masks_show_pixels_of_pieces_below_min_visible(tmp_path):
+    writer = MemWriter()
+    res, _out = _export(tmp_path, STRADDLING, ["a"], writer, fmt=3, min_visible=0.2)
+    first = writer.masks["img_x000000_y000000"]
+    assert int((first == 1).sum()) == 16 * 50
+    assert int((writer.masks["img_x000256_y000000"] == 1).sum()) == 84 * 50
+    assert res.annotation_count == 2
+    assert res.below_min_visible == 1
+
+
+def test_coco_marks_pieces_below_min_visible_as_crowd(tmp_path):
+    res, out = _export(tmp_path, STRADDLING, ["a"], fmt=0, min_visible=0.2)
+    doc = json.loads((out / "annotations" / "instances_train.json").read_text())
+    by_image = {a["image_id"]: a for a in doc["annotations"]}
+    assert [by_image[i]["iscrowd"] for i in (1, 2)] == [1, 0]
+    assert by_image[1]["segmentation"] == [[240.0, 10.0, 240.0, 60.0, 256.0, 60.0, 256.0, 10.0]]
+    assert by_image[1]["area"] == 800.0
+    index = json.loads((out / "labelguard_dataset.json").read_text())["labels"]
+    assert (index["pieces_below_min_visible"], index["below_min_visible"]) == (1, "iscrowd")
+    assert res.annotation_count == 2
+
+
+def test_yolo_writes_pieces_below_min_visible(tmp_path):
+    res, out = _export(tmp_path, STRADDLING, ["a"], fmt=1, min_visible=0.2)
+    line = (out / "labels" / "train" / "img_x000000_y000000.txt").read_text()
+    assert line == "0 0.968750 0.136719 0.062500 0.195312\n"
+    index = json.loads((out / "labelguard_dataset.json").read_text())["labels"]
+    assert index["below_min_visible"] == "written"
+    assert res.annotation_count == 2
+
+
+HOLED = shapely.box(20, 20, 120, 120).difference(shapely.box(50, 50, 90, 90))
+
+
+def _torchvision_mask(segmentation, height, width):
+    """What torchvision's detection reference (ConvertCocoPolysToMask) does with a polygon."""
+    mask_util = pytest.importorskip("pycocotools.mask")
+    rles = mask_util.frPyObjects(segmentation, height, width)
+    mask = mask_util.decode(rles)
+    if mask.ndim < 3:
+        mask = mask[..., None]
+    return mask.any(axis=2)
+
+
+def test_coco_holes_are_bridged_polygons_trainers_read(tmp_path):
+    _res, out = _export(tmp_path, [HOLED], ["a"], fmt=0)
+    doc = json.loads((out / "annotations" / "instances_train.json").read_text())
+    (ann,) = doc["annotations"]
+    assert (ann["iscrowd"], len(ann["segmentation"])) == (0, 1)
+    mask = _torchvision_mask(ann["segmentation"], 256, 256)
+    assert int(mask.sum()) == 100 * 100 - 40 * 40
+    assert not mask[70, 70]
+    assert doc["labelguard"] == {"holes": "bridged"}
+    index = json.loads((out / "labelguard_dataset.json").read_text())
+    assert index["parameters"]["coco_holes"] == "bridged"
+
+
+def test_coco_holes_as_rle_on_request(tmp_path):
+    _res, out = _export(tmp_path, [HOLED], ["a"], fmt=0, coco_holes="rle")
+    doc = json.loads((out / "annotations" / "instances_train.json").read_text())
+    assert set(doc["annotations"][0]["segmentation"]) == {"size", "counts"}
+    assert doc["labelguard"] == {"holes": "rle"}

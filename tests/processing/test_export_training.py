@@ -101,10 +101,14 @@ def test_coco_loads_in_pycocotools_and_matches_clipped_polygons(
             x0, y0, x1, y1 = piece.bounds
             assert ann["bbox"] == pytest.approx([x0, y0, x1 - x0, y1 - y0], abs=0.01)
             rle_box = mask_util.toBbox(coco.annToRLE(ann))
-            assert rle_box == pytest.approx(ann["bbox"], abs=1.0)
+            # crowd pieces (below MIN_VISIBLE, written since issue 11) are tile-edge slivers
+            # whose pointed ends pycocotools' pixel grid may miss by up to a pixel each side
+            tolerance = 2.0 if ann["iscrowd"] else 1.0
+            assert rle_box == pytest.approx(ann["bbox"], abs=tolerance)
             if shapely.get_num_interior_rings(shapely.get_parts(piece)).sum():
                 n_holes += 1
-                assert isinstance(ann["segmentation"], dict)
+                # bridged polygons since issue 11 (RLE with iscrowd 0 broke torchvision)
+                assert isinstance(ann["segmentation"], list)
                 hole = shapely.get_parts(piece)[0].interiors[0]
                 cx, cy = shapely.centroid(shapely.Polygon(hole)).coords[0]
                 assert mask[int(cy), int(cx)] == 0

@@ -16,6 +16,7 @@ class MaskWriter(FormatWriter):
     """Masks are 8-bit unless a category id is above 255; the adapter writes the pixels."""
 
     name = "masks"
+    below_min_visible = "in mask"  # a mask shows every labelled pixel
     per_split_dirs = ("masks",)
 
     def __init__(self, context: DatasetContext) -> None:
