@@ -111,24 +111,40 @@ def yolo_box_lines(geoms: np.ndarray, classes: Sequence[int], width: int, height
     ]
 
 
+def _insert_loop(ring: np.ndarray, loop: np.ndarray) -> np.ndarray:
+    """``ring`` with ``loop`` traced from the vertex nearest to it and back: a zero-width cut
+    joins them (vertices without the closing point)."""
+    d = ((ring[:, None, :] - loop[None, :, :]) ** 2).sum(axis=2)
+    i, j = np.unravel_index(int(np.argmin(d)), d.shape)
+    traced = np.vstack([loop[j:], loop[:j], loop[j : j + 1]])
+    return np.vstack([ring[: i + 1], traced, ring[i:]])
+
+
 def bridge_holes(polygon) -> np.ndarray:  # type: ignore[no-untyped-def]
     """One ring (no closing vertex) tracing the exterior and every hole, joined by zero-width
     cuts at the nearest vertices: how single-ring formats (YOLO) keep holes as holes."""
     ring = shapely.get_coordinates(polygon.exterior)[:-1]
     for hole in polygon.interiors:  # a polygon's holes: a handful
-        h = shapely.get_coordinates(hole)[:-1]
-        d = ((ring[:, None, :] - h[None, :, :]) ** 2).sum(axis=2)
-        i, j = np.unravel_index(int(np.argmin(d)), d.shape)
-        h_loop = np.vstack([h[j:], h[:j], h[j : j + 1]])
-        ring = np.vstack([ring[: i + 1], h_loop, ring[i:]])
+        ring = _insert_loop(ring, shapely.get_coordinates(hole)[:-1])
+    return ring
+
+
+def join_parts(rings: Sequence[np.ndarray]) -> np.ndarray:
+    """The rings of a multipart piece as one ring, each part joined to the ring so far by a
+    zero-width cut at the nearest vertices (as ultralytics' COCO converter joins segments):
+    one YOLO line per instance, the parts still filled and the cuts without area."""
+    ring = rings[0]
+    for other in rings[1:]:  # the parts of one piece: a handful
+        ring = _insert_loop(ring, other)
     return ring
 
 
 def yolo_segment_lines(
     geoms: np.ndarray, classes: Sequence[int], width: int, height: int
 ) -> List[str]:
-    """``class x1 y1 x2 y2 ...`` lines normalized by the tile size; one line per polygon part,
-    holes bridged into the ring (see :func:`bridge_holes`)."""
+    """``class x1 y1 x2 y2 ...`` lines normalized by the tile size; one line per piece (one
+    instance per feature in a tile, as in COCO): holes bridged into their ring
+    (:func:`bridge_holes`), parts joined (:func:`join_parts`)."""
     geoms = np.asarray(geoms, dtype=object)
     if geoms.size == 0:
         return []
@@ -139,10 +155,16 @@ def yolo_segment_lines(
             bridge_holes(p) if has_hole[k] and len(p.interiors) else r
             for p, r, k in zip(parts, rings, part_of.tolist())
         ]
+    per_piece: List[List[np.ndarray]] = [[] for _ in range(geoms.shape[0])]
+    for piece, ring in zip(part_of.tolist(), rings):
+        per_piece[piece].append(ring)
     scale = np.array([width, height], dtype=float)
     d = YOLO_DECIMALS
     lines = []
-    for piece, ring in zip(part_of.tolist(), rings):
+    for piece, piece_rings in enumerate(per_piece):
+        if not piece_rings:
+            continue
+        ring = piece_rings[0] if len(piece_rings) == 1 else join_parts(piece_rings)
         xy = np.clip(ring / scale, 0.0, 1.0).ravel()
         lines.append(f"{classes[piece]} " + " ".join(f"{v:.{d}f}" for v in xy.tolist()))
     return lines

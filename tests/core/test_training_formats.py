@@ -138,3 +138,15 @@ def test_coco_holes_as_rle_on_request(tmp_path):
     doc = json.loads((out / "annotations" / "instances_train.json").read_text())
     assert set(doc["annotations"][0]["segmentation"]) == {"size", "counts"}
     assert doc["labelguard"] == {"holes": "rle"}
+
+
+def test_yolo_segments_write_one_line_per_multipart_feature(tmp_path):
+    two_parts = shapely.MultiPolygon([shapely.box(10, 10, 40, 40), shapely.box(100, 10, 140, 50)])
+    res, out = _export(tmp_path, [two_parts, HOLED], ["a", "b"], fmt=2)
+    lines = (out / "labels" / "train" / "img_x000000_y000000.txt").read_text().splitlines()
+    assert [ln.split()[0] for ln in lines] == ["0", "1"]
+    assert res.annotation_count == 2
+    from labelguard.core.training.raster import rasterize
+
+    xy = np.array(lines[0].split()[1:], dtype=float).reshape(-1, 2) * 256
+    assert int(rasterize(shapely.Polygon(xy), 256, 256).sum()) == 30 * 30 + 40 * 40
