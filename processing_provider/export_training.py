@@ -39,6 +39,7 @@ from ..core.training.export import (
 from ..core.training.labelmap import read_labelmap
 from ..core.training.labels import REFUSE, REPAIR
 from ..core.training.stretch import STRETCHES, parse_bands
+from ..gdalio.facts import vector_facts
 from ..gdalio.provenance import source_record, write_export_provenance
 from ..gdalio.tiles import GdalTileWriter, raster_facts
 from .base import LabelGuardAlgorithm
@@ -402,6 +403,7 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
             path=_file_of(ann_layer.source()) if ann_layer is not None else "",
             class_field=class_field,
             source_crs=source.sourceCrs().authid(),
+            layer=self._layer_in_file(ann_layer),
         )
         sources = self._source_records(feedback, raster_path, annotations.path, ann_layer)
         version = f"export-{Path(target).name}"
@@ -438,6 +440,17 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
             self.REPAIRED_COUNT: result.repaired,
         }
         return self.finish(parameters, context, results)
+
+    def _layer_in_file(self, ann_layer) -> str:
+        """The layer name inside the annotation file (a GeoPackage opened by path alone shows
+        the file name in QGIS; GDAL knows the table)."""
+        if ann_layer is None:
+            return ""
+        named = _layer_name_of(ann_layer)
+        path = _file_of(ann_layer.source())
+        if named or not path or ann_layer.providerType() != "ogr":
+            return named or ""
+        return self.call(vector_facts, path).layer
 
     def _inputs(self, parameters: Dict[str, Any], context: QgsProcessingContext) -> tuple:
         """(raster layer, annotation source, annotation layer or None, its name, class field),

@@ -39,6 +39,7 @@ class AnnotationSource:
     path: str = ""
     class_field: str = ""
     source_crs: str = ""
+    layer: str = ""  # the layer inside the file (GeoPackage table); "" when the file is one
 
 
 @dataclass(frozen=True)

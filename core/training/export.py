@@ -406,7 +406,7 @@ def _provenance(
         "image": _source_record(image.path, should_stop),
         "annotations": {
             **_source_record(annotations.path, should_stop),
-            "layer": annotations.name,
+            "layer": annotations.layer or annotations.name,
             "class_field": annotations.class_field,
             "source_crs": annotations.source_crs,
             "content_sha256": annotations_content_sha256(

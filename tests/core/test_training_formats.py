@@ -150,3 +150,43 @@ def test_yolo_segments_write_one_line_per_multipart_feature(tmp_path):
 
     xy = np.array(lines[0].split()[1:], dtype=float).reshape(-1, 2) * 256
     assert int(rasterize(shapely.Polygon(xy), 256, 256).sum()) == 30 * 30 + 40 * 40
+
+
+def _check_det_dataset_rules(path):
+    """The rules ultralytics 8.4's check_det_dataset and check_class_names apply to data.yaml
+    (read from ultralytics/data/utils.py and nn/autobackend.py; ultralytics itself needs torch)."""
+    data = yaml.safe_load(path.read_text())
+    assert "train" in data, "'train' and 'val' are required in all data YAMLs"
+    assert "val" in data, "'train' and 'val' are required in all data YAMLs"
+    assert "path" not in data  # without it, paths resolve next to the yaml file
+    names = {int(k): str(v) for k, v in data["names"].items()}
+    assert data["nc"] == len(names)
+    assert max(names) < len(names), "class indices must be 0..nc-1"
+    for key in ("train", "val"):
+        assert (path.parent / data[key]).is_dir()
+    return data
+
+
+def test_masks_write_a_data_yaml_semantic_trainers_read(tmp_path):
+    from labelguard.core.training.labelmap import LabelMap
+
+    labelmap = LabelMap(names=("house", "road"), ids=(1, 3))
+    pix = [shapely.box(10, 10, 60, 60), shapely.box(100, 100, 150, 150)]
+    _res, out = _export(tmp_path, pix, ["house", "road"], fmt=3, labelmap=labelmap)
+    data = _check_det_dataset_rules(out / "data.yaml")
+    assert data["masks_dir"] == "masks"
+    assert data["names"] == {0: "background", 1: "house", 2: "unused_2", 3: "road"}
+    assert data["channels"] == 3
+    assert (out / "masks" / "train" / "img_x000000_y000000.png").is_file()
+
+
+@pytest.mark.parametrize("fmt", [1, 2], ids=["yolo-boxes", "yolo-segments"])
+def test_yolo_data_yaml_passes_ultralytics_dataset_rules(tmp_path, fmt):
+    pix = [shapely.box(10, 10, 60, 60), shapely.box(300, 300, 360, 360)]
+    _res, out = _export(tmp_path, pix, ["a", "b"], fmt=fmt)
+    assert _check_det_dataset_rules(out / "data.yaml")["names"] == {0: "a", 1: "b"}
+
+
+def test_a_class_named_null_is_a_class(tmp_path):
+    res, out = _export(tmp_path, [shapely.box(10, 10, 60, 60)], ["null"], fmt=0)
+    assert (res.features_used, res.labelmap.names) == (1, ("null",))

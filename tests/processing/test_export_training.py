@@ -504,3 +504,13 @@ def test_export_writes_manifest_linked_to_source_versions(tmp_path, scene, train
         "labelguard:verifymanifest", {"MANIFEST": str(out / "manifest.json"), "FAIL_ON_ERROR": True}
     )
     assert (verify["OK_COUNT"], verify["MISMATCH_COUNT"]) == (len(manifest["entries"]), 0)
+
+
+def test_sources_record_the_geopackage_layer_name(tmp_path, training_algs, run_alg):
+    polys = tf.source_polygons(n=6)
+    ann = tf.make_annotations(tmp_path / "labels_file.gpkg", polys, layer="buildings")
+    image = tf.make_image(tmp_path / "scene.tif")
+    out = tmp_path / "ds"
+    params = {"RASTER": str(image), "ANNOTATIONS": str(ann), "VAL_FRACTION": 0.0}
+    run_alg(ALG, _params({"image": image, "annotations": ann}, out, **params))
+    assert _index(out)["sources"]["annotations"]["layer"] == "buildings"
