@@ -250,3 +250,33 @@ def test_masks_hold_class_ids(tmp_path):
         {"id": 1, "name": "x"},
         {"id": 2, "name": "y"},
     ]
+
+
+def test_next_run_removes_staging_folders_of_killed_exports(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    killed = tmp_path / ".ds.abc123.staging"
+    (killed / "images").mkdir(parents=True)
+    (tmp_path / ".ds.abc123.staging.owner").write_text(f"{dead} {socket.gethostname()}\n")
+    running = tmp_path / ".ds.live99.staging"
+    running.mkdir()
+    (tmp_path / ".ds.live99.staging.owner").write_text(f"{os.getpid()} {socket.gethostname()}\n")
+    other = tmp_path / ".other.xyz.staging"
+    other.mkdir()
+    opts = ExportOptions(fmt=1, val_fraction=0.0)
+    export_training(_image(), _annotations(_polygons(5)), opts, FakeWriter(), str(tmp_path / "ds"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".ds.live99.staging",
+        ".ds.live99.staging.owner",
+        ".other.xyz.staging",
+        "ds",
+    ]
