@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +35,12 @@ from ..core.topology import (
     check_topology_batches,
 )
 from ..core.topology.exceptions import FIELDS as EXCEPTION_FIELDS
-from ..core.topology.exceptions import load_exceptions
+from ..core.topology.exceptions import exceptions_path_for, load_exceptions
 from ..gdalio.vector import read_ogr
+from ..render.styles import RuleStylePostProcessor
 from .base import LabelGuardAlgorithm
 from .compat import TYPE_VECTOR_ANY, TYPE_VECTOR_POLYGON
-from .layers import iter_layer_wkb, read_features_wkb
-from .styles import RuleStylePostProcessor
+from .layers import iter_layer_wkb, layer_file, read_features_wkb
 
 RULE_HELP = {
     "invalid": "invalid (GEOS validity, every self-intersection)",
@@ -100,7 +101,9 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
         "Accepted exceptions: give the error layer or report of an earlier run (with "
         "is_exception ticked on the accepted rows), or a CSV/JSON list of rule + fid "
         "(+ other_fid) or key. Matching findings are output with is_exception = true and not "
-        "counted.\n\n"
+        "counted. Without one, the exceptions file next to the input data "
+        "(<file name>.labelguard-exceptions.json, written by the LabelGuard findings panel "
+        "when a finding is accepted) is used when it exists.\n\n"
         "ERROR_COUNT is the number of findings that are not accepted exceptions; "
         "CHECKED_COUNT the number of features checked. With Fail on error, the algorithm "
         "fails after writing its outputs when ERROR_COUNT > 0, so qgis_process exits "
@@ -305,7 +308,7 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
             )
         }
         overlay, overlay_fids = self._read_overlay(parameters, context, crs, feedback)
-        exceptions = self._read_exceptions(parameters, context)
+        exceptions = self._read_exceptions(parameters, context, feedback)
         ellipsoid = _ellipsoid(crs)
         if ellipsoid is not None:
             feedback.pushInfo(self.tr("Geographic layer: areas are in square metres."))
@@ -325,7 +328,13 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
             **number,
         )
 
-        written = self._write_sinks(parameters, context, crs, result.findings)
+        layer_id, data = self._input_file(parameters, context)
+        run = {  # on each loaded error layer, so the findings panel can gather one run
+            "labelguard/findings_run": uuid.uuid4().hex,
+            "labelguard/findings_layer": layer_id,
+            "labelguard/findings_file": data,
+        }
+        written = self._write_sinks(parameters, context, crs, result.findings, run)
         extra = {
             "input": source.sourceName(),
             "crs": crs.authid() or crs.toWkt(),
@@ -407,12 +416,36 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
         )
         return wkb, fids
 
-    def _read_exceptions(
+    def _input_file(
         self, parameters: dict[str, Any], context: QgsProcessingContext
+    ) -> tuple[str, str]:
+        """(layer id in the project or "", data file or "") of the input layer."""
+        layer = self.parameterAsVectorLayer(parameters, self.INPUT, context)
+        if layer is None:
+            return "", ""
+        layer_id = (
+            layer.id() if context.project() and context.project().mapLayer(layer.id()) else ""
+        )
+        try:
+            path, _sub = layer_file(layer)
+        except QgsProcessingException:
+            return layer_id, ""
+        return layer_id, str(path)
+
+    def _read_exceptions(
+        self,
+        parameters: dict[str, Any],
+        context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback,
     ) -> list[ExceptionEntry]:
         path = self.parameterAsFile(parameters, self.EXCEPTIONS, context)
         if not path:
-            return []
+            data = self._input_file(parameters, context)[1]
+            beside = exceptions_path_for(data) if data else None
+            if beside is None or not beside.is_file():
+                return []
+            path = str(beside)
+            feedback.pushInfo(self.tr("Accepted exceptions from {}").format(path))
         try:
             if Path(path).suffix.lower() in (".json", ".geojson", ".csv"):
                 return load_exceptions(path)
@@ -433,6 +466,7 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
         context: QgsProcessingContext,
         crs: QgsCoordinateReferenceSystem,
         findings: tuple[Finding, ...],
+        run: dict[str, str],
     ) -> dict[str, Any]:
         """One error layer per location dimension; the point and line layers only when they
         have findings. Loaded layers get the per-rule style."""
@@ -463,7 +497,7 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
             out[param] = dest
             if context.willLoadLayerOnCompletion(dest):
                 details = context.layerToLoadOnCompletionDetails(dest)
-                details.setPostProcessor(RuleStylePostProcessor.create())
+                details.setPostProcessor(RuleStylePostProcessor.create("rules", run))
         return out
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterator, List
 
 from ..errors import OutputExists
+from ..io import apply_default_mode
 
 INDEX_NAME = "labelguard_dataset.json"
 OWNER_SUFFIX = ".owner"  # beside a staging folder: "<pid> <host>" of the export building it
@@ -92,6 +93,7 @@ def staged_folder(target: Path, overwrite: bool) -> Iterator[Path]:
     owner = Path(str(staging) + OWNER_SUFFIX)
     owner.write_text(f"{os.getpid()} {socket.gethostname()}\n", encoding="utf-8")
     try:
+        apply_default_mode(staging, directory=True)
         yield staging
         check_target(target, overwrite)  # it may have changed while we worked
         old = None
