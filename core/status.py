@@ -62,6 +62,14 @@ NEXT_STEP = {
         "The CRS differs from the one recorded: check Layer Properties › Source, or build "
         "the next version if the reprojection is intended."
     ),
+    METADATA_DRIFT: (
+        "Something the sidecar records changed (time, bands, metadata): restore the file, or "
+        "refresh its sidecar and build the next version if the change is intended."
+    ),
+    UNREADABLE: (
+        "The file cannot be read (damaged, or not valid JSON): restore it from this version; "
+        "the entry's message says what failed."
+    ),
     UNTRACKED: (
         "No manifest lists this file: open a manifest (Open manifest…) or build a first "
         "version (Build next version)."
