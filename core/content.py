@@ -7,12 +7,19 @@ canonical JSON of the attributes sorted by field name, FID excluded. The layer h
 SHA-256 over the sorted feature hashes, so feature order, FIDs and the container format (GeoPackage,
 GeoJSON, Shapefile) do not matter. Per-feature hashes are what ``diffversions`` compares.
 
+The per-feature index (``write_feature_index``) also keeps each feature's normalized WKB, the
+bytes its geometry hash covers, when it is at most ``MAX_KEPT_WKB`` bytes: the size budget is
+1 KiB per feature, so at most 1 GiB per million features before gzip (about 60 MB per million
+9-vertex polygons after it). Indexes written before this column existed still read.
+
 Rasters: SHA-256 over a canonical header (size, band types, nodata, geotransform, CRS by EPSG or
 WKT2) followed by the pixel bytes of every band in row order.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as _dt
 import gzip
 import hashlib
@@ -37,6 +44,9 @@ RASTER_METHOD = "labelguard.raster-content/1"
 # metres, 1 cm in degrees) makes the same features hash the same in every container.
 COORD_DECIMALS = 7
 EXCLUDED_FIELDS = frozenset({"fid", "ogc_fid"})
+# Geometries whose normalized WKB is larger (a polygon of more than ~60 vertices) keep only their
+# hash in the feature index: the budget above.
+MAX_KEPT_WKB = 1024
 
 
 def _canonical_value(value: Any) -> Any:
@@ -118,6 +128,8 @@ class FeatureHashes:
     geometry: List[str]
     attributes: List[str]
     attributes_json: List[str]
+    kept_wkb: List[Optional[bytes]] = field(default_factory=list)
+    """Normalized WKB of each geometry up to MAX_KEPT_WKB bytes, else None."""
 
     @property
     def feature(self) -> List[str]:
@@ -125,6 +137,8 @@ class FeatureHashes:
 
 
 _NULL_GEOMETRY = hashlib.sha256(b"null").hexdigest()
+# (fid, geometry hash, attributes hash, attributes JSON[, kept normalized WKB or None])
+IndexRow = Tuple[Any, ...]
 
 
 def feature_hash(geometry_hash: str, attributes_hash: str) -> str:
@@ -139,8 +153,13 @@ def hash_feature_batch(
     geom = [_NULL_GEOMETRY if w is None else sha(w).hexdigest() for w in norm.tolist()]
     attrs_json = canonical_attributes(columns, len(fids))
     attrs = [sha(a).hexdigest() for a in attrs_json]
+    kept = [w if w is not None and len(w) <= MAX_KEPT_WKB else None for w in norm.tolist()]
     return FeatureHashes(
-        np.asarray(fids, dtype=np.int64), geom, attrs, [a.decode("utf-8") for a in attrs_json]
+        np.asarray(fids, dtype=np.int64),
+        geom,
+        attrs,
+        [a.decode("utf-8") for a in attrs_json],
+        kept,
     )
 
 
@@ -150,8 +169,9 @@ class VectorContent:
 
     sha256: str
     feature_count: int
-    index: List[Tuple[int, str, str, str]] = field(repr=False, default_factory=list)
-    """(fid, geometry hash, attributes hash, canonical attributes JSON) per feature, by fid."""
+    index: List[IndexRow] = field(repr=False, default_factory=list)
+    """(fid, geometry hash, attributes hash, canonical attributes JSON, kept normalized WKB or
+    None) per feature, by fid."""
 
 
 def vector_content(
@@ -165,14 +185,16 @@ def vector_content(
     """Content hash of a layer given batches with ``fids``, ``wkb`` and ``columns`` attributes
     (see gdalio.vector.VectorBatch). ``total`` (feature count) drives progress."""
     feature_hashes: List[str] = []
-    index: List[Tuple[int, str, str, str]] = []
+    index: List[IndexRow] = []
     seen = 0
     for batch in batches:
         check_stop(should_stop)
         fh = hash_feature_batch(batch.fids, batch.wkb, batch.columns)
         feature_hashes.extend(fh.feature)
         if keep_index:
-            index.extend(zip(fh.fids.tolist(), fh.geometry, fh.attributes, fh.attributes_json))
+            index.extend(
+                zip(fh.fids.tolist(), fh.geometry, fh.attributes, fh.attributes_json, fh.kept_wkb)
+            )
         seen += len(fh.fids)
         if progress is not None and total:
             progress(min(1.0, seen / total))
@@ -184,18 +206,36 @@ def vector_content(
     return VectorContent(digest.hexdigest(), seen, index)
 
 
-def write_feature_index(rows: Sequence[Tuple[int, str, str, str]]) -> bytes:
-    """Deterministic gzip'd TSV of the per-feature index (mtime 0, so same rows, same bytes)."""
+def write_feature_index(rows: Sequence[Sequence[Any]]) -> bytes:
+    """Deterministic gzip'd TSV of the per-feature index (mtime 0, so same rows, same bytes).
+
+    Rows of four (fid, geometry hash, attributes hash, attributes JSON) give the first format;
+    rows of five add a ``geometry_wkb`` column: base64 of the kept normalized WKB, empty when
+    the row keeps none (None, null or over MAX_KEPT_WKB bytes).
+    """
+    with_geometry = any(len(row) > 4 for row in rows)
     buf = io.BytesIO()
     with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=1, mtime=0, filename="") as gz:
-        gz.write(b"fid\tgeometry_sha256\tattributes_sha256\tattributes\n")
-        # One write: gzip's per-call overhead dominated with a write per feature.
-        gz.write("".join(f"{fid}\t{g}\t{a}\t{attrs}\n" for fid, g, a, attrs in rows).encode())
+        if not with_geometry:
+            gz.write(f"{INDEX_HEADER}\n".encode())
+            # One write: gzip's per-call overhead dominated with a write per feature.
+            text = "".join(f"{r[0]}\t{r[1]}\t{r[2]}\t{r[3]}\n" for r in rows)
+        else:
+            gz.write(f"{INDEX_HEADER_WKB}\n".encode())
+            b64 = base64.b64encode
+            text = "".join(
+                f"{r[0]}\t{r[1]}\t{r[2]}\t{r[3]}\t"
+                f"{b64(r[4]).decode() if len(r) > 4 and r[4] else ''}\n"
+                for r in rows
+            )
+        gz.write(text.encode())
     return buf.getvalue()
 
 
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}\Z")
 INDEX_HEADER = "fid\tgeometry_sha256\tattributes_sha256\tattributes"
+INDEX_HEADER_WKB = INDEX_HEADER + "\tgeometry_wkb"
 
 
 def _gunzip(data: bytes, limit: int) -> bytes:
@@ -211,9 +251,13 @@ def _gunzip(data: bytes, limit: int) -> bytes:
     return out
 
 
-def read_feature_index(data: bytes, what: str = "Feature index") -> List[Tuple[int, str, str, str]]:
-    """Rows of a feature index written by ``write_feature_index``.
+def read_feature_index(
+    data: bytes, what: str = "Feature index", *, with_geometry: bool = False
+) -> List[Any]:
+    """Rows of a feature index written by ``write_feature_index``, either format.
 
+    Rows are (fid, geometry hash, attributes hash, attributes JSON); ``with_geometry`` adds the
+    kept normalized WKB (None where the index keeps none, and always for the first format).
     Raises SchemaError naming ``what`` (the file and the manifest) for anything else: not gzip,
     a gzip bomb (over 64 MiB or 200 times its size unpacked), not UTF-8, a bad row.
     """
@@ -224,22 +268,42 @@ def read_feature_index(data: bytes, what: str = "Feature index") -> List[Tuple[i
     # Split on "\n" only: str.splitlines() also splits on U+2028, U+0085 and others, which
     # canonical JSON leaves unescaped inside attribute values.
     lines = text.split("\n")
-    if lines[0] != INDEX_HEADER:
+    if lines[0] not in (INDEX_HEADER, INDEX_HEADER_WKB):
         raise SchemaError(f"{what} is not a LabelGuard feature index: its first line is wrong.")
-    rows = []
+    has_wkb = lines[0] == INDEX_HEADER_WKB
+    rows: List[Any] = []
     for number, line in enumerate(lines[1:], start=2):
         if not line:
             continue
         parts = line.split("\t", 3)
         if len(parts) != 4 or not _HEX64.match(parts[1]) or not _HEX64.match(parts[2]):
             raise SchemaError(f"{what} is not a LabelGuard feature index: line {number} is bad.")
+        wkb: Optional[bytes] = None
+        if has_wkb:
+            # Canonical JSON escapes tabs, so the last tab ends the attributes.
+            attrs, sep, b64 = parts[3].rpartition("\t")
+            if not sep or not _BASE64.match(b64):
+                raise SchemaError(
+                    f"{what} is not a LabelGuard feature index: line {number} is bad."
+                )
+            parts[3] = attrs
+            if b64 and with_geometry:
+                try:
+                    wkb = base64.b64decode(b64, validate=True)
+                except (ValueError, binascii.Error):
+                    raise SchemaError(
+                        f"{what} is not a LabelGuard feature index: line {number} is bad."
+                    ) from None
         try:
             fid = int(parts[0])
         except ValueError:
             raise SchemaError(
                 f"{what} is not a LabelGuard feature index: line {number} has no feature id."
             ) from None
-        rows.append((fid, parts[1], parts[2], parts[3]))
+        if with_geometry:
+            rows.append((fid, parts[1], parts[2], parts[3], wkb))
+        else:
+            rows.append((fid, parts[1], parts[2], parts[3]))
     return rows
 
 
