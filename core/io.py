@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator, Union
 
-from .errors import FileVanished, InputError
+from .errors import FileVanished, InputError, OutputExists
 from .paths import file_type, nonblocking_opener
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -82,3 +82,31 @@ def atomic_open(path: PathLike) -> Iterator:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_new(path: PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, never replacing a file that is there.
+
+    The temp file is hard-linked into place, which fails when ``path`` exists even if another
+    process creates it meanwhile; OutputExists then, and nothing changed. Where the file system
+    has no hard links, the check and the rename are two steps.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            raise OutputExists(f"'{target}' exists; it is never overwritten.") from None
+        except OSError:  # no hard links here (some network and FAT file systems)
+            if os.path.lexists(target):
+                raise OutputExists(f"'{target}' exists; it is never overwritten.") from None
+            os.replace(tmp, target)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -96,3 +97,60 @@ def lineage(manifest_path: Path) -> Lineage:
             None if parent is None else Path(os.path.normpath(current.parent / parent["path"]))
         )
     return Lineage(tuple(versions), status.ok, status.message)
+
+
+_TRAILING_NUMBER = re.compile(r"(.*?)(\d+)\Z", re.DOTALL)
+
+
+def next_version_label(previous: Optional[str]) -> str:
+    """The label after ``previous``: its trailing number plus one, zero padding kept
+    ("v9" -> "v10", "2024-r007" -> "2024-r008"); "-2" appended when it has none; "v1" first."""
+    if not previous:
+        return "v1"
+    m = _TRAILING_NUMBER.match(previous)
+    if m is None:
+        return f"{previous}-2"
+    head, digits = m.groups()
+    return f"{head}{int(digits) + 1:0{len(digits)}d}"
+
+
+def newest_manifest(folder: Path) -> Optional[Path]:
+    """The newest LabelGuard manifest directly in ``folder``, or None when it holds none.
+
+    Newest: among the manifests no other one there names as its parent, the latest
+    ``created_at``, then the longest chain of parents in the folder, then the name. Files that
+    are not readable manifests are skipped.
+    """
+    folder = Path(os.path.abspath(folder))
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return None
+    docs: Dict[Path, Dict] = {}
+    for name in names:
+        path = folder / name
+        if not name.lower().endswith(".json") or not _looks_like_manifest(path):
+            continue
+        try:
+            docs[path] = read_manifest(path)
+        except LabelGuardError:
+            continue
+    if not docs:
+        return None
+    parent_of: Dict[Path, Path] = {}
+    for path, doc in docs.items():
+        link = doc["parent"]
+        if link is not None:
+            parent_of[path] = Path(os.path.normpath(folder / link["path"]))
+
+    def depth(path: Path) -> int:
+        n, seen = 0, {path}
+        while path in parent_of and parent_of[path] in docs and parent_of[path] not in seen:
+            path = parent_of[path]
+            seen.add(path)
+            n += 1
+        return n
+
+    parents = set(parent_of.values())
+    heads = [p for p in docs if p not in parents] or list(docs)
+    return max(heads, key=lambda p: (docs[p]["created_at"], depth(p), p.name))

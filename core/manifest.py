@@ -3,8 +3,10 @@
 Paths inside a manifest are POSIX paths relative to the dataset root; ``root`` is the root's
 path relative to the manifest's folder. Feature indexes (per-feature hashes of vector entries,
 for ``diffversions``) live in ``<manifest stem>.features/`` next to the manifest, referenced by
-path (relative to the manifest's folder) and SHA-256. The parent link holds the parent
-manifest's SHA-256, so rewriting any ancestor breaks the chain visibly.
+path (relative to the manifest's folder) and SHA-256, named after their SHA-256 so that no
+build ever overwrites the index another manifest points at. A manifest is never overwritten:
+``write_manifest`` refuses an existing file. The parent link holds the parent manifest's
+SHA-256, so rewriting any ancestor breaks the chain visibly.
 
 A manifest is untrusted input: every path it names is confined (core/paths.py) to the dataset
 root, the root to at most ``MAX_LEVELS_UP`` folder above the manifest's folder, before any file
@@ -27,11 +29,12 @@ from .errors import (
     InputError,
     LabelGuardError,
     ManifestChainError,
+    OutputExists,
     PathOutsideRoot,
     SchemaError,
 )
 from .hashing import FileHash, companion_candidates, sha256_bytes, sha256_file
-from .io import TooLarge, atomic_write_bytes, read_regular_file
+from .io import TooLarge, atomic_write_new, read_regular_file
 from .paths import (
     MAX_COMPONENT_BYTES,
     MAX_LEVELS_UP,
@@ -192,10 +195,12 @@ def build_manifest(
             "feature_index": None,
         }
         if obs.feature_index is not None:
+            digest = sha256_bytes(obs.feature_index)
             stem = f"{i:04d}-{_safe_name(rel)}" + (f"-{_safe_name(obs.layer)}" if obs.layer else "")
-            name = f"{index_dir}/{safe_component(stem, MAX_COMPONENT_BYTES - 7)}.tsv.gz"
+            stem = safe_component(stem, MAX_COMPONENT_BYTES - 20)
+            name = f"{index_dir}/{stem}-{digest[:12]}.tsv.gz"
             extra[name] = obs.feature_index
-            entry["feature_index"] = {"path": name, "sha256": sha256_bytes(obs.feature_index)}
+            entry["feature_index"] = {"path": name, "sha256": digest}
         entries.append(entry)
     root_rel = os.path.relpath(os.path.abspath(root), manifest_dir)
     root_rel = PurePosixPath(*Path(root_rel).parts).as_posix() if root_rel != "." else "."
@@ -229,21 +234,34 @@ def dump_manifest(doc: Dict[str, Any]) -> bytes:
 def write_manifest(path: Path, doc: Dict[str, Any], extra: Dict[str, bytes]) -> str:
     """Write feature indexes, then the manifest (each atomically); returns the manifest SHA-256.
 
-    The manifest is renamed into place last, so a crash leaves either no manifest or a
-    complete one whose referenced files all exist.
+    Never overwrites: an existing manifest at ``path`` is OutputExists before anything is
+    written, and a feature index already there is kept when it holds the same bytes (its name
+    carries their SHA-256) and OutputExists otherwise. The manifest is linked into place last,
+    so a crash leaves either no manifest or a complete one whose referenced files all exist,
+    and the manifest that was there before, with its indexes, is never touched.
     """
     validate(doc, "labelguard.manifest", "the manifest")
+    if os.path.lexists(path):
+        raise OutputExists(
+            f"Manifest '{path}' exists; a version is never overwritten. Choose a new file name "
+            "(e.g. the next version label), or delete the old manifest yourself."
+        )
     base = Path(path).parent
     created: List[Path] = []
     try:
         for rel, data in sorted(extra.items()):
             target = base / rel
-            existed = target.exists()
-            atomic_write_bytes(target, data)
-            if not existed:
-                created.append(target)
+            if os.path.lexists(target):
+                if target.is_file() and sha256_file(target) == sha256_bytes(data):
+                    continue
+                raise OutputExists(
+                    f"Feature index '{target}' exists with other content; it is never "
+                    "overwritten. Move it away and build again."
+                )
+            atomic_write_new(target, data)
+            created.append(target)
         data = dump_manifest(doc)
-        atomic_write_bytes(path, data)
+        atomic_write_new(path, data)
     except BaseException:
         # No manifest was written: remove the feature indexes this call added, so a failed or
         # cancelled run leaves no orphans (files that existed before are left as they are).

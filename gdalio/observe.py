@@ -6,6 +6,7 @@ a sidecar records) is decided by core.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from pathlib import Path
 from typing import Dict, Iterator, Optional, Tuple
@@ -13,14 +14,17 @@ from typing import Dict, Iterator, Optional, Tuple
 from osgeo import gdal
 
 from ..core import content as content_mod
-from ..core.errors import FileVanished, InputError, SchemaError
+from ..core.errors import FileVanished, InputError, LabelGuardError, SchemaError
 from ..core.georef import extent_from_geotransform
 from ..core.hashing import FileHash, companion_files, hash_files, required_companions, sha256_file
+from ..core.io import atomic_write_bytes
 from ..core.manifest import Observation
 from ..core.progress import StopFn, check_stop
 from ..core.sidecar import (
     DataDescription,
+    build_sidecar,
     class_counts,
+    dump_sidecar,
     guess_class_field,
     read_sidecar,
     recorded_layer,
@@ -28,6 +32,7 @@ from ..core.sidecar import (
     sidecar_path,
 )
 from ..core.timeutil import acquisition_time
+from ..core.version import generator
 from .facts import (
     RasterFacts,
     VectorFacts,
@@ -41,7 +46,16 @@ from .vector import read_ogr
 
 ROWS_PER_READ = 256
 
-__all__ = ["describe", "detect_kind", "observe", "raster_content", "sidecar_for", "vector_content"]
+__all__ = [
+    "describe",
+    "detect_kind",
+    "observe",
+    "raster_content",
+    "refresh_sidecar",
+    "sidecar_for",
+    "stale_sidecar",
+    "vector_content",
+]
 
 
 def _raster_blocks(ds: gdal.Dataset, should_stop: StopFn) -> Iterator[bytes]:
@@ -253,3 +267,33 @@ def observe(
         multi = isinstance(facts, VectorFacts) and facts.layer_count > 1
         sidecar = sidecar_path(path, None, layer, multi)
     return _with_sidecar(obs, sidecar)
+
+
+def stale_sidecar(obs: Observation) -> bool:
+    """True when the observed file has a sidecar that describes other content (or none it can
+    read): exporting it again is what the next verify would ask for."""
+    return (
+        obs.sidecar is not None
+        and obs.content_sha256 is not None
+        and obs.sidecar_content_sha256 != obs.content_sha256
+    )
+
+
+def refresh_sidecar(obs: Observation, should_stop: StopFn = None) -> Observation:
+    """Export the sidecar of an observed file again, in place and atomically, keeping the class
+    field the old sidecar recorded when the data still has it; the observation with the new
+    sidecar's hashes."""
+    if obs.sidecar is None:
+        raise ValueError(f"{obs.path} has no sidecar to refresh")
+    target = obs.sidecar.path
+    class_field = None
+    with contextlib.suppress(LabelGuardError):  # unreadable: it is being replaced
+        class_field = (read_sidecar(target).get("vector") or {}).get("class_field")
+    try:
+        desc = describe(obs.path, obs.layer, class_field, should_stop)
+    except InputError:
+        if class_field is None:
+            raise
+        desc = describe(obs.path, obs.layer, None, should_stop)  # the class field is gone
+    atomic_write_bytes(target, dump_sidecar(build_sidecar(desc, generator())))
+    return _with_sidecar(obs, target)

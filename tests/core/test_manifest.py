@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -243,7 +244,8 @@ def test_build_write_read_round_trip(dataset: Path) -> None:
             ).hexdigest(),
         },
         "feature_index": {
-            "path": "v1.manifest.features/0000-data_labels.geojson.tsv.gz",
+            "path": "v1.manifest.features/0000-data_labels.geojson-"
+            f"{hashlib.sha256(labels_obs.feature_index or b'').hexdigest()[:12]}.tsv.gz",
             "sha256": hashlib.sha256(labels_obs.feature_index or b"").hexdigest(),
         },
     }
@@ -298,7 +300,8 @@ def test_manifest_in_subfolder_records_root(dataset: Path) -> None:
     write_manifest(path, doc, extra)
     assert doc["root"] == ".."
     assert manifest_root(path, doc) == dataset
-    assert (dataset / "versions" / "v1.features" / "0000-data_labels.geojson.tsv.gz").is_file()
+    (index,) = (dataset / "versions" / "v1.features").glob("0000-data_labels.geojson-*.tsv.gz")
+    assert index.is_file()
     statuses, chain = verify_manifest(path, measure)
     assert [s.status for s in statuses] == ["ok", "ok"]
     assert chain.ok
@@ -738,7 +741,7 @@ def test_cancel_inside_atomic_open_leaves_no_manifest(
                 raise Cancelled()
             fh.write(data[len(data) // 2 :])
 
-    monkeypatch.setattr(manifest_mod, "atomic_write_bytes", write_half_then_cancel)
+    monkeypatch.setattr(manifest_mod, "atomic_write_new", write_half_then_cancel)
     with pytest.raises(Cancelled):
         write_manifest(path, doc, extra)
     assert sorted(p.relative_to(dataset) for p in dataset.rglob("*")) == before
@@ -764,4 +767,5 @@ def test_invalid_manifest_is_never_written(dataset: Path) -> None:
 def test_no_temp_files_after_success(dataset: Path) -> None:
     build_and_write(dataset)
     assert [p.name for p in dataset.rglob(".*.tmp")] == []
-    assert os.listdir(dataset / "v1.manifest.features") == ["0000-data_labels.geojson.tsv.gz"]
+    (name,) = os.listdir(dataset / "v1.manifest.features")
+    assert re.fullmatch(r"0000-data_labels\.geojson-[0-9a-f]{12}\.tsv\.gz", name)
