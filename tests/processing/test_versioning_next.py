@@ -175,3 +175,60 @@ def test_stale_sidecars_are_refreshed_or_refused(run_alg, labels, tmp_path):
     assert "tree: 15" in side.read_text()  # 15 trees, 1 reclassified, 1 deleted, 2 new
     verify = run_alg("labelguard:verifymanifest", {"MANIFEST": res["OUTPUT"], "OUTPUT": "memory:"})
     assert (verify["OK_COUNT"], verify["MISMATCH_COUNT"]) == (1, 0)
+
+
+def test_history_of_one_label_across_three_versions(run_alg, labels, tmp_path):
+    root, gpkg = labels
+    build(run_alg, root, gpkg, "v1.json")
+    write_labels(gpkg, edited(), shuffle_seed=5)  # n1 moved 2 m; fids renumbered
+    build(run_alg, root, gpkg, "v2.json")
+    v3_features = edited()
+    v3_features[1] = (v3_features[1][0], "shrub", "n1")  # then reclassified
+    write_labels(gpkg, v3_features, shuffle_seed=9)
+    v3 = build(run_alg, root, gpkg, "v3.json")
+    x, y = 500000 + 40 + 2 + 5, 5000000 + 5  # inside n1 where v3 has it
+    report = tmp_path / "history.json"
+    res = run_alg(
+        "labelguard:featurehistory",
+        {
+            "MANIFEST": v3["OUTPUT"],
+            "POINT": f"{x},{y} [EPSG:32633]",
+            "OUTPUT": "memory:",
+            "REPORT": str(report),
+        },
+    )
+    assert (res["VERSION_COUNT"], res["PRESENT_COUNT"], res["CHANGE_COUNT"]) == (3, 3, 2)
+    rows = sink_rows(res["OUTPUT"])
+    got = [(f["version"], f["status"], f["changed_fields"], f["present"]) for f in rows]
+    assert got == [
+        ("v3", "attributes_changed", "class", True),
+        ("v2", "geometry_changed", "", True),
+        ("v1", "added", "", True),
+    ]
+    assert round(rows[1]["iou"], 3) == 0.667
+    # the old geometry, from the v1 feature index alone
+    assert rows[2].geometry().boundingBox().toString(0) == "500040,5000000 : 500050,5000010"
+    assert rows[0].geometry().boundingBox().toString(0) == "500042,5000000 : 500052,5000010"
+    classes = [json.loads(f["attributes"])["class"] for f in rows]
+    assert classes == ["shrub", "building", "building"]
+    findings = json.loads(report.read_text())["findings"]
+    assert [f["rule"] for f in findings] == ["attributes_changed", "geometry_changed", "added"]
+    assert findings[2]["location"].startswith("Polygon ((500040 5000000, 500040 5000010,")
+
+
+def test_history_of_a_label_added_later_and_by_fid(run_alg, labels):
+    from qgis.core import QgsProcessingException
+
+    root, gpkg = labels
+    build(run_alg, root, gpkg, "v1.json")
+    write_labels(gpkg, edited())  # in base order: the new labels get fids 30 and 31
+    v2 = build(run_alg, root, gpkg, "v2.json")
+    res = run_alg(
+        "labelguard:featurehistory",
+        {"MANIFEST": v2["OUTPUT"], "FEATURE_ID": "31", "OUTPUT": "memory:"},
+    )
+    got = [(f["version"], f["status"], f["present"]) for f in sink_rows(res["OUTPUT"])]
+    assert got == [("v2", "added", True), ("v1", "absent", False)]
+    assert (res["VERSION_COUNT"], res["PRESENT_COUNT"], res["CHANGE_COUNT"]) == (2, 1, 0)
+    with pytest.raises(QgsProcessingException, match="The layer has no feature with fid 99"):
+        run_alg("labelguard:featurehistory", {"MANIFEST": v2["OUTPUT"], "FEATURE_ID": "99"})
