@@ -249,7 +249,7 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
             )
         if not version:
             previous = None if parent is None else self.call(read_manifest, parent)["version"]
-            version = next_version_label(previous)
+            version = next_version_label(previous or "")
             feedback.pushInfo(self.tr("Version label: {}").format(version))
         sources = self.layer_files(parameters, self.LAYERS, context)
         for path, _ in sources:

@@ -12,7 +12,7 @@ from labelguard.core.lineage import newest_manifest, next_version_label
 
 @pytest.mark.parametrize(
     ("previous", "expected"),
-    [(None, "v1"), ("v1", "v2"), ("v9", "v10"), ("2024-r007", "2024-r008"), ("final", "final-2")],
+    [("", "v1"), ("v1", "v2"), ("v9", "v10"), ("v007", "v008"), ("final", "final-2")],
     ids=["first", "plain", "carry", "padding", "no number"],
 )
 def test_next_version_label(previous, expected) -> None:
