@@ -33,7 +33,7 @@ FIELDS = (
     ("manifest", "str"),
     ("present", "bool"),
     ("status", "str"),
-    ("fid", "int"),
+    ("feature_fid", "int"),
     ("changed_fields", "str"),
     ("iou", "float"),
     ("matched_by", "str"),

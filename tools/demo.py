@@ -283,7 +283,7 @@ STEPS: Tuple[Step, ...] = (
         counts=("ADDED", "REMOVED", "MODIFIED", "UNCHANGED"),
         output="REPORT",
         needs=("manifest v1", "manifest v2"),
-        note="no ID field: matched by geometry",
+        note="no ID field: a checked stable key, else geometry",
     ),
     Step("pick a changed label", action=_pick_changed_label, needs=("diff v1 -> v2",)),
     Step(

@@ -216,7 +216,7 @@ def test_history_of_one_label_across_three_versions(run_alg, labels, tmp_path):
     assert findings[2]["location"].startswith("Polygon ((500040 5000000, 500040 5000010,")
 
 
-def test_history_of_a_label_added_later_and_by_fid(run_alg, labels):
+def test_history_of_a_label_added_later_and_by_fid(run_alg, labels, tmp_path):
     from qgis.core import QgsProcessingException
 
     root, gpkg = labels
@@ -225,9 +225,12 @@ def test_history_of_a_label_added_later_and_by_fid(run_alg, labels):
     v2 = build(run_alg, root, gpkg, "v2.json")
     res = run_alg(
         "labelguard:featurehistory",
-        {"MANIFEST": v2["OUTPUT"], "FEATURE_ID": "31", "OUTPUT": "memory:"},
+        {"MANIFEST": v2["OUTPUT"], "FEATURE_ID": "31", "OUTPUT": str(tmp_path / "h.gpkg")},
     )
-    got = [(f["version"], f["status"], f["present"]) for f in sink_rows(res["OUTPUT"])]
+    from qgis.core import QgsVectorLayer
+
+    written = QgsVectorLayer(res["OUTPUT"], "history", "ogr")  # a GeoPackage has its own fid
+    got = [(f["version"], f["status"], f["present"]) for f in written.getFeatures()]
     assert got == [("v2", "added", True), ("v1", "absent", False)]
     assert (res["VERSION_COUNT"], res["PRESENT_COUNT"], res["CHANGE_COUNT"]) == (2, 1, 0)
     with pytest.raises(QgsProcessingException, match="The layer has no feature with fid 99"):
