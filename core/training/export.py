@@ -27,7 +27,7 @@ from .dataset import (
 )
 from .encode import HOLE_MODES
 from .geo import pixel_to_world, tile_geotransform, world_to_pixel
-from .labelmap import LabelMap, check_classes, class_name, labelmap_from_values
+from .labelmap import LabelMap, check_classes, check_mask_ids, class_name, labelmap_from_values
 from .labels import LabelCheck, check_labels, first
 from .splits import SPLITS, VAL, assign_splits, guard_band_splits, val_share
 from .staging import INDEX_NAME, check_target, staged_folder
@@ -173,6 +173,11 @@ def _prepare_labels(
         check_classes(labelmap, [str(n) for n in names[use]], f"'{field_label}'")
     else:
         labelmap = labelmap_from_values(str(n) for n in names[use])
+    if FORMATS[options.fmt] == "masks":
+        numbered = (
+            "" if options.labelmap else f"Class field '{field_label}' of '{annotations.name}'"
+        )
+        check_mask_ids(labelmap, numbered)
     cat_of = labelmap.id_of()
 
     pix = world_to_pixel(image.geotransform, check.geoms[use])
