@@ -115,9 +115,7 @@ def _apply_raster(ds: Any, target: RestoreTarget, fields: Optional[set] = None) 
         fields is None or any(f.startswith("metadata/") for f in fields)
     ):
         # Items a sidecar does not record (too long: embedded XML, thumbnails) are kept.
-        kept = {
-            k: v for k, v in (ds.GetMetadata() or {}).items() if len(v) >= MAX_METADATA_VALUE
-        }
+        kept = {k: v for k, v in (ds.GetMetadata() or {}).items() if len(v) >= MAX_METADATA_VALUE}
         kept.update(target.metadata)
         ds.SetMetadata(kept)
 
@@ -165,8 +163,7 @@ def _write_raster(src: Path, tmp: Path, fmt: str, target: RestoreTarget) -> None
         source = None
         _apply_raster(mem, target)
         out = driver.CreateCopy(str(tmp), mem, options=_CREATE_OPTIONS.get(fmt, []))
-        out = None
-        mem = None
+        del out, mem  # closes both: the file is complete only then
 
 
 def _write_aux(tmp: Path, target: RestoreTarget, fields: set) -> Optional[Path]:
@@ -239,7 +236,9 @@ def _restore_vector(
 ) -> RestoreResult:
     what = f"'{path.name}'"
     facts = vector_facts(path, layer)
-    vc, _ = vector_content(path, facts.layer, keep_index=False, facts=facts, should_stop=should_stop)
+    vc, _ = vector_content(
+        path, facts.layer, keep_index=False, facts=facts, should_stop=should_stop
+    )
     check_same_content(recorded, "vector", vc.sha256, what)
     current = current_sidecar(path, vc.sha256, facts)
     planned = field_changes(recorded, current)
@@ -281,7 +280,9 @@ def _restore_vector(
             tmp.unlink()
     now = vector_facts(path, None)
     after = field_changes(recorded, current_sidecar(path, recorded["content"]["sha256"], now))
-    return RestoreResult(path, "vector", facts.format, tuple(outcome(planned, after, facts.format, False)), True)
+    return RestoreResult(
+        path, "vector", facts.format, tuple(outcome(planned, after, facts.format, False)), True
+    )
 
 
 def restore_metadata(

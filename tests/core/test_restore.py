@@ -26,8 +26,13 @@ def _raster(crs=CRS, nodata=0, description="red", metadata=None):
             "height": 2,
             "geotransform": [10, 1, 0, 20, 0, -1],
             "bands": [
-                {"index": 1, "data_type": "Byte", "nodata": nodata, "color": "Gray",
-                 "description": description},
+                {
+                    "index": 1,
+                    "data_type": "Byte",
+                    "nodata": nodata,
+                    "color": "Gray",
+                    "description": description,
+                },
             ],
         },
         "content": {"sha256": "ab" * 32},
