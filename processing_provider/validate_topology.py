@@ -25,7 +25,9 @@ from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from ..core.errors import InputError
 from ..core.topology import (
+    DEFAULT_RULES,
     NEAR_DUPLICATE_IOU,
+    OVERLAY_RULES,
     RULES,
     SLIVER_COMPACTNESS,
     SNAP_TOLERANCE,
@@ -89,7 +91,7 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
         "(every self-intersection location, not only the first), null/empty geometries, "
         "duplicates and near duplicates, overlaps, gaps between neighbours, slivers, areas "
         "below a minimum, multipart features, dangling line ends, and, with an overlay "
-        "layer, features outside it or overlapping it.\n\n"
+        "layer and the overlay rules chosen, features outside it or overlapping it.\n\n"
         "Each finding is one feature whose geometry is where the problem is (the "
         "self-intersection point, the overlap or gap polygon, the dangling end), with the "
         "fields rule, severity, fid, other_fid, message, is_exception and key. Area findings "
@@ -141,11 +143,12 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
                 self.tr("Rules"),
                 options=[RULE_HELP[r] for r in RULES],
                 allowMultiple=True,
-                defaultValue=list(range(len(RULES))),
+                defaultValue=[RULES.index(r) for r in DEFAULT_RULES],
             ),
             self.tr(
                 "Rules to check. Rules that do not apply to the layer's geometry type find "
-                "nothing; must_be_inside and must_not_overlap_with need an overlay layer."
+                "nothing. must_be_inside and must_not_overlap_with run only when chosen and "
+                "need an overlay layer; they are not chosen by default."
             ),
         )
         self._add_thresholds()
@@ -201,7 +204,9 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
             ),
             self.tr(
                 "Polygons for must_be_inside (each feature must lie inside them) and "
-                "must_not_overlap_with (no feature may overlap them). Reprojected to the input CRS."
+                "must_not_overlap_with (no feature may overlap them), reprojected to the input "
+                "CRS. Choose at least one of these rules in Rules: an overlay layer without them "
+                "is an error."
             ),
         )
         self.add(
@@ -325,7 +330,7 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
                 ("snap_tolerance", self.SNAP_TOLERANCE),
             )
         }
-        overlay, overlay_fids = self._read_overlay(parameters, context, crs, feedback)
+        overlay, overlay_fids = self._read_overlay(parameters, context, crs, feedback, rules)
         exceptions = self._read_exceptions(parameters, context, feedback)
         ellipsoid = _ellipsoid(crs)
         if ellipsoid is not None:
@@ -424,10 +429,25 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
         context: QgsProcessingContext,
         crs: QgsCoordinateReferenceSystem,
         feedback: QgsProcessingFeedback,
+        rules: list[str],
     ) -> tuple[np.ndarray | None, np.ndarray | None]:
         overlay = self.parameterAsSource(parameters, self.OVERLAY, context)
         if overlay is None:
+            if OVERLAY_RULES & set(rules):
+                feedback.pushWarning(
+                    self.tr("No overlay layer (OVERLAY): {} skipped.").format(
+                        ", ".join(r for r in RULES if r in OVERLAY_RULES & set(rules))
+                    )
+                )
             return None, None
+        if not OVERLAY_RULES & set(rules):
+            raise QgsProcessingException(
+                self.tr(
+                    "An overlay layer (OVERLAY) is given but no overlay rule is chosen in "
+                    "Rules (RULES): choose must_be_inside and/or must_not_overlap_with, or "
+                    "leave OVERLAY empty."
+                )
+            )
         fids, wkb = read_features_wkb(
             overlay,
             crs=crs,

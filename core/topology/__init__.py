@@ -18,11 +18,21 @@ from .exceptions import ExceptionEntry, as_exception_entries, load_exceptions
 from .findings import Finding, TopologyResult, finding_key
 from .geometry import local_area_scale
 from .parse import Batch
-from .rules import NEAR_DUPLICATE_IOU, RULES, SEVERITY, SLIVER_COMPACTNESS, SNAP_TOLERANCE
+from .rules import (
+    DEFAULT_RULES,
+    NEAR_DUPLICATE_IOU,
+    OVERLAY_RULES,
+    RULES,
+    SEVERITY,
+    SLIVER_COMPACTNESS,
+    SNAP_TOLERANCE,
+)
 from .validity import self_intersection_points
 
 __all__ = [
+    "DEFAULT_RULES",
     "NEAR_DUPLICATE_IOU",
+    "OVERLAY_RULES",
     "RULES",
     "SEVERITY",
     "SLIVER_COMPACTNESS",

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..bulk import paused_gc
+from ..errors import InputError
 from ..geos import shapely
 from ..progress import ProgressFn, StopFn, Ticker
 from ..wkb import WkbArray
@@ -38,6 +39,7 @@ from .rules import (
     RULES,
     SLIVER_COMPACTNESS,
     SNAP_TOLERANCE,
+    overlay_without_rule_message,
 )
 from .validity import empty_findings, invalid_findings
 
@@ -91,10 +93,12 @@ def check_topology_batches(
     when ``ellipsoid`` = (semi-major axis in metres, inverse flattening) says the coordinates
     are longitude/latitude degrees (see ``TopologyOptions``). ``overlay`` (with
     ``overlay_fids``) is the second layer for the ``must_*`` rules; they are skipped without
-    it. Rules that do not apply to a geometry type (``dangle`` on polygons, ``gap`` on lines)
-    find nothing. A line end within ``snap_tolerance`` (CRS units) of a line touches it. At
-    most ``max_pair_findings`` overlap and near-duplicate findings per feature (0: all), then
-    one summary finding, so that heavily overlapping layers stay in bounded memory.
+    it, and an overlay without one of them chosen raises InputError (every feature would be
+    compared with a layer no rule reads). Rules that do not apply to a geometry type
+    (``dangle`` on polygons, ``gap`` on lines) find nothing. A line end within
+    ``snap_tolerance`` (CRS units) of a line touches it. At most ``max_pair_findings`` overlap
+    and near-duplicate findings per feature (0: all), then one summary finding, so that
+    heavily overlapping layers stay in bounded memory.
 
     Geometries found invalid are excluded from the pairwise and area rules, whose GEOS
     operations are undefined on them. Raises ValueError for an unknown rule and Cancelled
@@ -133,6 +137,8 @@ def _active_rules(rules: Sequence[str], with_overlay: bool) -> list[str]:
     unknown = [r for r in rules if r not in RULES]
     if unknown:
         raise ValueError(f"unknown rule(s): {', '.join(map(str, unknown))}")
+    if with_overlay and not set(rules) & OVERLAY_RULES:
+        raise InputError(overlay_without_rule_message())
     selected = [r for r in RULES if r in set(rules)]
     return selected if with_overlay else [r for r in selected if r not in OVERLAY_RULES]
 

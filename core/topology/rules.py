@@ -49,8 +49,11 @@ SLIVER_COMPACTNESS = 0.05
 # the same 1e-8.
 SNAP_TOLERANCE = 1e-8
 
-# Rules that need the second (overlay) layer; skipped without one.
+# Rules that need the second (overlay) layer; skipped without one. They are not among the
+# default rules: a feature cannot be both inside the overlay and not overlapping it.
 OVERLAY_RULES = frozenset({"must_be_inside", "must_not_overlap_with"})
+# The rules checked when none are chosen (the default of the Processing RULES parameter).
+DEFAULT_RULES: tuple[str, ...] = tuple(r for r in RULES if r not in OVERLAY_RULES)
 # Rules that only look at one feature at a time: with nothing else active, valid geometries
 # are dropped as soon as they are tested, and memory is reused instead of grown.
 PER_FEATURE_RULES = frozenset({"invalid", "empty"})
@@ -157,6 +160,14 @@ def dangle_message(end: str) -> str:
 
 def outside_message() -> str:
     return "Outside the overlay layer: the location shows the part that lies outside."
+
+
+def overlay_without_rule_message() -> str:
+    names = " and/or ".join(sorted(OVERLAY_RULES))
+    return (
+        f"An overlay layer was given but no overlay rule is chosen: choose {names}, or "
+        "check without the overlay layer."
+    )
 
 
 def overlaps_overlay_message(overlay_fid: int) -> str:

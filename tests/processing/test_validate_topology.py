@@ -364,3 +364,59 @@ def test_snapped_line_ends_and_snap_tolerance(alg_registered, run_alg, tmp_path)
     ]
     _, exact = _run(run_alg, layer, tmp_path, "exact", RULES=dangle, SNAP_TOLERANCE=0.0)
     assert exact["counts"] == {"dangle": 4}
+
+
+def _memory_polygons(wkts, name="mem"):
+    from qgis.core import QgsFeature, QgsGeometry, QgsVectorLayer
+
+    layer = QgsVectorLayer("Polygon?crs=EPSG:3857", name, "memory")
+    feats = []
+    for wkt in wkts:
+        f = QgsFeature()
+        f.setGeometry(QgsGeometry.fromWkt(wkt))
+        feats.append(f)
+    assert layer.dataProvider().addFeatures(feats)
+    return layer
+
+
+def test_default_rules_leave_out_the_overlay_rules(alg_registered):
+    from qgis.core import QgsApplication
+
+    alg = QgsApplication.processingRegistry().algorithmById(ALG)
+    default = alg.parameterDefinition("RULES").defaultValue()
+    assert RULES_INDEX["must_be_inside"] not in default
+    assert RULES_INDEX["must_not_overlap_with"] not in default
+    assert [k for k in range(10) if k not in default] == []
+
+
+def test_overlay_with_the_default_rules_is_an_error_naming_the_overlay_rules(
+    alg_registered, run_alg, gpkg_layer, tmp_path
+):
+    from qgis.core import QgsProcessingException
+
+    tiles = _memory_polygons(["POLYGON ((-1 -1, 30 -1, 30 4, -1 4, -1 -1))"], "tiles")
+    with pytest.raises(QgsProcessingException) as err:
+        run_alg(
+            ALG,
+            {"INPUT": gpkg_layer, "OVERLAY": tiles, "OUTPUT": "TEMPORARY_OUTPUT"},
+        )
+    assert str(err.value) == (
+        "An overlay layer (OVERLAY) is given but no overlay rule is chosen in Rules (RULES): "
+        "choose must_be_inside and/or must_not_overlap_with, or leave OVERLAY empty."
+    )
+
+
+def test_overlay_with_must_be_inside_flags_only_the_features_outside(
+    alg_registered, run_alg, tmp_path
+):
+    labels = _memory_polygons(
+        ["POLYGON ((1 1, 2 1, 2 2, 1 2, 1 1))", "POLYGON ((9 9, 11 9, 11 10, 9 10, 9 9))"]
+    )
+    tiles = _memory_polygons(["POLYGON ((0 0, 10 0, 10 10, 0 10, 0 0))"], "tiles")
+    results, report = _run(
+        run_alg, labels, tmp_path, RULES=[RULES_INDEX["must_be_inside"]], OVERLAY=tiles
+    )
+    assert results["ERROR_COUNT"] == 1
+    assert [(f["rule"], f["fid"], f["location"]) for f in report["findings"]] == [
+        ("must_be_inside", 2, "POLYGON ((11 10, 11 9, 10 9, 10 10, 11 10))")
+    ]
