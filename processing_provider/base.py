@@ -23,11 +23,13 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
+    QgsProcessingOutputLayerDefinition,
     QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
+    QgsProperty,
     QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
@@ -224,6 +226,23 @@ class LabelGuardAlgorithm(QgsProcessingAlgorithm):
         return sources
 
     # --- outputs ---------------------------------------------------------------------------
+
+    def sink_target(
+        self, parameters: Dict[str, Any], name: str, context: QgsProcessingContext
+    ) -> str:
+        """The destination the user gave for sink ``name`` ("" if none), as text, e.g. to pick
+        layer options by file type before ``write_sink``.
+
+        Never ``parameterAsOutputLayer()`` for this: with outputs loaded on completion it
+        registers a second layer to load, which is never created, and QGIS ends the run with
+        "The following layers were not correctly generated" (QGIS 3.22 to 3.40 at least).
+        """
+        value = parameters.get(name)
+        if isinstance(value, QgsProcessingOutputLayerDefinition):
+            value = value.sink
+        if isinstance(value, QgsProperty):
+            value = value.valueAsString(context.expressionContext(), "")[0]
+        return "" if value is None else str(value)
 
     def write_sink(
         self,

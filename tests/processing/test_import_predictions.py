@@ -196,3 +196,18 @@ def test_import_errors(tmp_path, scene, training_algs, run_alg):
         run_alg(IMPORT, {"INPUT": str(pred), "DATASET": str(out), "OUTPUT": "memory:"})
     with pytest.raises(QgsProcessingException, match="holds no labelguard_dataset.json"):
         run_alg(IMPORT, {"INPUT": str(pred), "DATASET": str(tmp_path), "OUTPUT": "memory:"})
+
+
+def test_a_run_from_the_toolbox_loads_the_predictions(
+    tmp_path, scene, training_algs, run_alg, run_and_load
+):
+    out = tmp_path / "ds"
+    _export(run_alg, scene, out, 1)
+    labels = sorted((out / "labels").rglob("*.txt"))
+    assert labels
+    res, wrong, loaded = run_and_load(
+        IMPORT, {"INPUT": str(labels[0].parent), "DATASET": str(out), "OUTPUT": "TEMPORARY_OUTPUT"}
+    )
+    assert res["FEATURE_COUNT"] > 0
+    assert wrong == []
+    assert len(loaded) == 1

@@ -420,3 +420,30 @@ def test_overlay_with_must_be_inside_flags_only_the_features_outside(
     assert [(f["rule"], f["fid"], f["location"]) for f in report["findings"]] == [
         ("must_be_inside", 2, "POLYGON ((11 10, 11 9, 10 9, 10 10, 11 10))")
     ]
+
+
+def test_a_run_from_the_toolbox_loads_every_error_layer_it_announces(
+    alg_registered, run_and_load, gpkg_layer, tmp_path
+):
+    """Before: parameterAsOutputLayer() registered a second layer to load per sink, and every
+    run ended with "The following layers were not correctly generated"."""
+    results, wrong, loaded = run_and_load(
+        ALG,
+        {
+            "INPUT": gpkg_layer,
+            "RULES": list(range(9)),
+            "OUTPUT": "TEMPORARY_OUTPUT",
+            "OUTPUT_POINTS": "TEMPORARY_OUTPUT",
+            "OUTPUT_LINES": "TEMPORARY_OUTPUT",
+        },
+    )
+    assert results["ERROR_COUNT"] == 8
+    assert wrong == []
+    assert sorted(loaded) == ["Errors (areas)", "Errors (points)"]
+    errors = tmp_path / "errors.gpkg"
+    _results, wrong, loaded = run_and_load(
+        ALG, {"INPUT": gpkg_layer, "RULES": list(range(9)), "OUTPUT": str(errors)}
+    )
+    assert wrong == []
+    assert loaded == ["Errors (areas)"]  # only OUTPUT was given to load
+    assert errors.exists()
