@@ -19,6 +19,7 @@ from qgis.core import (
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFile,
+    QgsUnitTypes,
     QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
@@ -99,7 +100,8 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
         "locations to the line error layer; findings without a location (null geometry) "
         "are rows without geometry in the error layer. The JSON report holds every finding "
         "with its location as WKT and the count per rule.\n\n"
-        "Areas are in layer units squared, or in square metres for a geographic layer. "
+        "Areas are in layer units squared (messages name the unit: m², ft², …), or in square "
+        "metres for a geographic layer. "
         "Selected features only and the layer filter are honoured.\n\n"
         "Accepted exceptions: give the error layer or report of an earlier run (with "
         "is_exception ticked on the accepted rows), or a CSV/JSON list of rule + fid "
@@ -348,6 +350,7 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
             overlay_fids=overlay_fids,
             exceptions=exceptions,
             ellipsoid=ellipsoid,
+            area_unit=_area_unit(crs),
             **number,
         )
 
@@ -572,6 +575,16 @@ def _collection_to_single_dim(geom: QgsGeometry) -> QgsGeometry:
         if converted is not None and not converted.isNull() and not converted.isEmpty():
             return converted
     return QgsGeometry()
+
+
+def _area_unit(crs: QgsCoordinateReferenceSystem) -> str:
+    """The CRS unit squared as messages name it ("m²", "ft²"); "" when the unit is unknown."""
+    if not crs.isValid():
+        return ""
+    unit = QgsUnitTypes.distanceToAreaUnit(crs.mapUnits())
+    if unit == QgsUnitTypes.AreaUnit.AreaUnknownUnit:
+        return ""
+    return QgsUnitTypes.toAbbreviatedString(unit)
 
 
 def _ellipsoid(crs: QgsCoordinateReferenceSystem) -> tuple[float, float] | None:

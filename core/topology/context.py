@@ -35,7 +35,8 @@ class TopologyOptions:
     ``sliver_compactness`` a Polsby-Popper compactness, both 0-1. ``snap_tolerance`` is the
     distance in CRS units (degrees for a geographic CRS) within which a line end touches a
     line. ``max_pair_findings`` caps the overlap and near-duplicate findings per feature (0: no
-    cap); the rest become one summary finding.
+    cap); the rest become one summary finding. ``area_unit`` names the CRS unit squared in
+    messages ("m²", "ft²"); empty: "square units" (areas of a geographic CRS are always m²).
     """
 
     tolerance: float = 0.0
@@ -46,6 +47,7 @@ class TopologyOptions:
     ellipsoid: Optional[Tuple[float, float]] = None
     snap_tolerance: float = SNAP_TOLERANCE
     max_pair_findings: int = MAX_PAIR_FINDINGS
+    area_unit: str = ""
 
     @property
     def geographic(self) -> bool:
@@ -69,7 +71,7 @@ class RuleContext:
     @property
     def unit(self) -> str:
         """The unit of ``area`` in messages."""
-        return area_unit(self.options.geographic)
+        return area_unit(self.options.geographic, self.options.area_unit)
 
     def add(self, rule: str, idx: int, other_fid: int | None, message: str, geom: Any) -> int:
         """Adds a finding on feature ``idx`` (an index into ``fids``); returns its position."""

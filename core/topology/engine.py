@@ -83,6 +83,7 @@ def check_topology_batches(
     threads: int | None = None,
     snap_tolerance: float = SNAP_TOLERANCE,
     max_pair_findings: int = MAX_PAIR_FINDINGS,
+    area_unit: str = "",
 ) -> TopologyResult:
     """Check ``rules`` on features arriving in ``batches`` of (fids, geometries), e.g. straight
     from a reader, so reading overlaps with checking; ``total`` (the expected feature count)
@@ -98,7 +99,8 @@ def check_topology_batches(
     (``dangle`` on polygons, ``gap`` on lines) find nothing. A line end within
     ``snap_tolerance`` (CRS units) of a line touches it. At most ``max_pair_findings`` overlap
     and near-duplicate findings per feature (0: all), then one summary finding, so that
-    heavily overlapping layers stay in bounded memory.
+    heavily overlapping layers stay in bounded memory. ``area_unit`` ("m²", "ft²": the CRS
+    unit squared) is how messages name areas of a projected CRS; empty: "square units".
 
     Geometries found invalid are excluded from the pairwise and area rules, whose GEOS
     operations are undefined on them. Raises ValueError for an unknown rule and Cancelled
@@ -114,6 +116,7 @@ def check_topology_batches(
         ellipsoid=ellipsoid,
         snap_tolerance=snap_tolerance,
         max_pair_findings=max_pair_findings,
+        area_unit=area_unit,
     )
     ticker = Ticker(1.0, progress, should_stop)
     workers = threads or min(_MAX_THREADS, os.cpu_count() or 1)

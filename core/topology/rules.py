@@ -70,9 +70,12 @@ MAX_PAIR_FINDINGS = 10
 MAX_LISTED_PAIRS = 100_000
 
 
-def area_unit(geographic: bool) -> str:
-    """The unit of areas in messages: square metres on an ellipsoid, else CRS units."""
-    return "m²" if geographic else "square units"
+def area_unit(geographic: bool, crs_unit: str = "") -> str:
+    """The unit of areas in messages: square metres on an ellipsoid, else ``crs_unit`` (the
+    CRS unit squared, e.g. "ft²"), or "square units" when the CRS unit is not known."""
+    if geographic:
+        return "m²"
+    return crs_unit or "square units"
 
 
 def _coordinate(v: float) -> str:

@@ -287,3 +287,17 @@ def test_only_the_chosen_overlay_rule_runs():
     assert by_rule(result, "must_be_inside") == [
         (3, None, "POLYGON ((19 11, 21 11, 21 9, 20 9, 20 10, 19 10, 19 11))")
     ]
+
+
+def test_areas_name_the_crs_unit_given():
+    cells = [shapely.box(0, 0, 2, 2), shapely.box(1, 1, 3, 3)]
+    feet = run(cells, ("overlap", "min_area"), min_area=5.0, area_unit="ft²")
+    assert [f.message for f in feet.findings] == [
+        "Overlap of 1 ft² between features 1 and 2 (tolerance 0).",
+        "Area 4 ft² is below the minimum of 5 ft².",
+        "Area 4 ft² is below the minimum of 5 ft².",
+    ]
+    unknown = run(cells, ("overlap",))
+    assert unknown.findings[0].message == (
+        "Overlap of 1 square units between features 1 and 2 (tolerance 0)."
+    )

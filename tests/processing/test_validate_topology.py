@@ -447,3 +447,17 @@ def test_a_run_from_the_toolbox_loads_every_error_layer_it_announces(
     assert wrong == []
     assert loaded == ["Errors (areas)"]  # only OUTPUT was given to load
     assert errors.exists()
+
+
+@pytest.mark.parametrize(("crs", "unit"), [("EPSG:3857", "m²"), ("EPSG:2263", "ft²")])
+def test_areas_name_the_crs_unit(alg_registered, run_alg, tmp_path, crs, unit):
+    from qgis.core import QgsCoordinateReferenceSystem
+
+    layer = _memory_polygons(
+        ["POLYGON ((0 0, 2 0, 2 2, 0 2, 0 0))", "POLYGON ((1 1, 3 1, 3 3, 1 3, 1 1))"]
+    )
+    layer.setCrs(QgsCoordinateReferenceSystem(crs))
+    _, report = _run(run_alg, layer, tmp_path, RULES=[RULES_INDEX["overlap"]])
+    assert [f["message"] for f in report["findings"]] == [
+        f"Overlap of 1 {unit} between features 1 and 2 (tolerance 0)."
+    ]
