@@ -32,6 +32,7 @@ from ..core.topology import (
     RULES,
     SLIVER_COMPACTNESS,
     SNAP_TOLERANCE,
+    SPIKE_ANGLE,
     ExceptionEntry,
     Finding,
     TopologyResult,
@@ -59,6 +60,11 @@ RULE_HELP = {
     "dangle": "dangle (line ends touching nothing)",
     "must_be_inside": "must_be_inside (outside the overlay layer)",
     "must_not_overlap_with": "must_not_overlap_with (overlaps the overlay layer)",
+    "self_crossing": "self_crossing (line crosses or touches itself)",
+    "duplicate_vertex": "duplicate_vertex (the same vertex twice in a row)",
+    "spike": "spike (angle at a vertex below the spike angle)",
+    "hole": "hole (polygon with a hole where none is allowed)",
+    "contained": "contained (polygon inside another polygon)",
 }
 
 # Error layers by the dimension of the error location: (parameter, wkb type).
@@ -92,7 +98,20 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
         "(every self-intersection location, not only the first), null/empty geometries, "
         "duplicates and near duplicates, overlaps, gaps between neighbours, slivers, areas "
         "below a minimum, multipart features, dangling line ends, and, with an overlay "
-        "layer and the overlay rules chosen, features outside it or overlapping it.\n\n"
+        "layer and the overlay rules chosen, features outside it or overlapping it. The "
+        "rules of QGIS's Geometry Checker are there too: self_crossing (a line that crosses "
+        "or touches itself: valid, but not simple; located at each such point), "
+        "duplicate_vertex (the same vertex twice in a row, within the snapping tolerance; "
+        "at the vertex), spike (a vertex with an angle below the spike angle; at the vertex), "
+        "hole (a polygon with a hole, for layers where holes are not allowed; at the hole) and "
+        "contained (a polygon that lies inside another: fid is the inner feature, other_fid "
+        "the outer one, located at the inner polygon).\n\n"
+        "Which rule a pair of overlapping polygons goes to: identical ones are duplicate; "
+        "then near_duplicate (IoU at least the threshold); then, when contained is chosen, "
+        "one inside the other is contained and no longer overlap; the rest overlap. Without "
+        "contained chosen, such pairs stay overlaps as before.\n\n"
+        "Default rules: all but the overlay rules and the opt-in self_crossing, "
+        "duplicate_vertex, spike and hole.\n\n"
         "Each finding is one feature whose geometry is where the problem is (the "
         "self-intersection point, the overlap or gap polygon, the dangling end), with the "
         "fields rule, severity, fid, other_fid, message, is_exception and key. Area findings "
@@ -125,6 +144,7 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
     NEAR_DUPLICATE_IOU = "NEAR_DUPLICATE_IOU"
     SLIVER_COMPACTNESS = "SLIVER_COMPACTNESS"
     SNAP_TOLERANCE = "SNAP_TOLERANCE"
+    SPIKE_ANGLE = "SPIKE_ANGLE"
     OUTPUT = "OUTPUT"
     OUTPUT_POINTS = "OUTPUT_POINTS"
     OUTPUT_LINES = "OUTPUT_LINES"
@@ -265,7 +285,21 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
                 "touches it and is not a dangle: an end snapped onto the middle of a line lies "
                 "about 1e-14 off it in floating point. Layer units (degrees for a geographic "
                 "layer); the default 1e-8 is the tolerance of QGIS's geometry checks; 0 counts "
-                "exact contact only."
+                "exact contact only. Consecutive vertices closer than this are duplicate_vertex "
+                "findings."
+            ),
+            advanced=True,
+        )
+        self.add_number(
+            self.SPIKE_ANGLE,
+            self.tr("Spike angle (degrees)"),
+            SPIKE_ANGLE,
+            0.0,
+            180.0,
+            self.tr(
+                "A vertex where a line or polygon boundary turns back at an angle below this "
+                "(degrees, measured on the ground for a geographic layer) is a spike; 0 turns "
+                "the rule off."
             ),
             advanced=True,
         )
@@ -330,6 +364,7 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
                 ("near_duplicate_iou", self.NEAR_DUPLICATE_IOU),
                 ("sliver_compactness", self.SLIVER_COMPACTNESS),
                 ("snap_tolerance", self.SNAP_TOLERANCE),
+                ("spike_angle", self.SPIKE_ANGLE),
             )
         }
         overlay, overlay_fids = self._read_overlay(parameters, context, crs, feedback, rules)

@@ -3,8 +3,9 @@
 ``check_topology`` / ``check_topology_batches`` (``engine.py``) parse the features
 (``parse.py``), build a ``RuleContext`` with the ``TopologyOptions`` (``context.py``) and
 hand it to one module per rule family: ``validity``, ``duplicates``, ``pairs`` (overlap,
-near_duplicate, gap), ``area`` (sliver, min_area), ``parts`` (multipart), ``lines``
-(dangle) and ``overlay`` (must_*). Names, severities, thresholds and messages live in
+near_duplicate, contained, gap), ``area`` (sliver, min_area), ``parts`` (multipart, hole),
+``lines`` (dangle, self_crossing), ``vertices`` (duplicate_vertex, spike) and ``overlay``
+(must_*). Names, severities, thresholds and messages live in
 ``rules.py``, geometry type ids and shared geometry helpers in ``geometry.py``. Rule modules
 import these and ``context`` (``pairs`` also the duplicate helpers), never the engine; only
 the engine imports the rule modules.
@@ -26,6 +27,7 @@ from .rules import (
     SEVERITY,
     SLIVER_COMPACTNESS,
     SNAP_TOLERANCE,
+    SPIKE_ANGLE,
 )
 from .validity import self_intersection_points
 
@@ -37,6 +39,7 @@ __all__ = [
     "SEVERITY",
     "SLIVER_COMPACTNESS",
     "SNAP_TOLERANCE",
+    "SPIKE_ANGLE",
     "Batch",
     "ExceptionEntry",
     "Finding",

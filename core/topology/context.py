@@ -17,6 +17,7 @@ from .rules import (
     NEAR_DUPLICATE_IOU,
     SLIVER_COMPACTNESS,
     SNAP_TOLERANCE,
+    SPIKE_ANGLE,
     area_unit,
 )
 
@@ -37,6 +38,8 @@ class TopologyOptions:
     line. ``max_pair_findings`` caps the overlap and near-duplicate findings per feature (0: no
     cap); the rest become one summary finding. ``area_unit`` names the CRS unit squared in
     messages ("m²", "ft²"); empty: "square units" (areas of a geographic CRS are always m²).
+    ``spike_angle`` is the angle in degrees at a vertex below which it is a spike (0: off);
+    ``snap_tolerance`` is also the distance within which consecutive vertices are duplicates.
     """
 
     tolerance: float = 0.0
@@ -48,6 +51,7 @@ class TopologyOptions:
     snap_tolerance: float = SNAP_TOLERANCE
     max_pair_findings: int = MAX_PAIR_FINDINGS
     area_unit: str = ""
+    spike_angle: float = SPIKE_ANGLE
 
     @property
     def geographic(self) -> bool:

@@ -13,6 +13,7 @@ RULES_INDEX = {
     for k, r in enumerate(
         ("invalid", "empty", "duplicate", "near_duplicate", "overlap", "gap", "sliver")
         + ("min_area", "multipart", "dangle", "must_be_inside", "must_not_overlap_with")
+        + ("self_crossing", "duplicate_vertex", "spike", "hole", "contained")
     )
 }
 
@@ -460,4 +461,34 @@ def test_areas_name_the_crs_unit(alg_registered, run_alg, tmp_path, crs, unit):
     _, report = _run(run_alg, layer, tmp_path, RULES=[RULES_INDEX["overlap"]])
     assert [f["message"] for f in report["findings"]] == [
         f"Overlap of 1 {unit} between features 1 and 2 (tolerance 0)."
+    ]
+
+
+def test_geometry_checker_rules_by_index(alg_registered, run_alg, tmp_path):
+    from qgis.core import QgsFeature, QgsGeometry, QgsVectorLayer
+
+    polygons = _memory_polygons(
+        [
+            "POLYGON ((0 0, 10 0, 10 10, 0 10, 0 0), (1 1, 2 1, 2 2, 1 2, 1 1))",
+            "POLYGON ((5 5, 6 5, 6 6, 5 6, 5 5))",
+            "POLYGON ((20 0, 30 0, 30 0, 20 0.1, 20 0))",
+        ]
+    )
+    rules = [RULES_INDEX[r] for r in ("duplicate_vertex", "spike", "hole", "contained")]
+    results, report = _run(run_alg, polygons, tmp_path, "polys", RULES=rules, SPIKE_ANGLE=2.0)
+    assert [(f["rule"], f["fid"], f["other_fid"], f["location"]) for f in report["findings"]] == [
+        ("duplicate_vertex", 3, None, "POINT (30 0)"),
+        ("spike", 3, None, "POINT (30 0)"),
+        ("hole", 1, None, "POLYGON ((1 1, 2 1, 2 2, 1 2, 1 1))"),
+        ("contained", 2, 1, "POLYGON ((5 5, 6 5, 6 6, 5 6, 5 5))"),
+    ]
+    assert report["findings"][2]["message"] == "Hole of 1 m² in a polygon; holes are not allowed."
+    assert results["ERROR_COUNT"] == 4
+    lines = QgsVectorLayer("LineString?crs=EPSG:3857", "roads", "memory")
+    f = QgsFeature()
+    f.setGeometry(QgsGeometry.fromWkt("LINESTRING (0 0, 2 2, 2 0, 0 2)"))
+    assert lines.dataProvider().addFeatures([f])
+    _, report = _run(run_alg, lines, tmp_path, "lines", RULES=[RULES_INDEX["self_crossing"]])
+    assert [(f["rule"], f["fid"], f["location"]) for f in report["findings"]] == [
+        ("self_crossing", 1, "POINT (1 1)")
     ]
