@@ -559,7 +559,7 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
                 continue
             # The contract's `fid` attribute would become the GeoPackage primary key, and one
             # feature can have several findings: give the table its own FID column.
-            target = self.sink_target(parameters, param, context)
+            target = self.output_target(parameters, param, context)
             dest = self.write_sink(
                 parameters,
                 context,
