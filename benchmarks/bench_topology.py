@@ -316,31 +316,36 @@ def make_lines(n: int, path: Path, seed: int = 42) -> dict:
     """A road network of ``n`` lines and its truth: street segments of a 50 m grid, each from
     junction to junction (ends shared exactly, no dangles), and side streets ending on the
     middle of a segment (T-junctions, ends snapped in floating point: not dangles). Injected per
-    10,000 lines: 10 segments cut short at one end (one dangle each), 5 loops that cross
-    themselves (self_crossing) and 5 segments with a repeated vertex (duplicate_vertex).
+    10,000 lines: 10 segments cut short at one end (one dangle each), 5 loops that run back along
+    themselves (self_crossing at 2 points each) and 5 segments with a repeated vertex
+    (duplicate_vertex). The dead ends of the side streets are dangles too.
     """
     from labelguard.core.geos import shapely
 
     rng = np.random.default_rng(seed)
-    n_side = max(2, int(round((n / 2.5) ** 0.5)))
+    n_side = max(2, int(round((n / 2.5) ** 0.5)))  # 2 n_side² segments, the rest side streets
     size = 50.0
-    i, j = np.meshgrid(np.arange(n_side), np.arange(n_side), indexing="ij")
-    i, j = i.ravel() * size, j.ravel() * size
-    h = np.stack([np.stack([i, j], 1), np.stack([i + size, j], 1)], 1)
-    v = np.stack([np.stack([i, j], 1), np.stack([i, j + size], 1)], 1)
+    # Segments of a closed grid: horizontal ones on n_side + 1 rows, vertical ones likewise.
+    hi, hj = np.meshgrid(np.arange(n_side), np.arange(n_side + 1), indexing="ij")
+    hi, hj = hi.ravel() * size, hj.ravel() * size
+    vi, vj = np.meshgrid(np.arange(n_side + 1), np.arange(n_side), indexing="ij")
+    vi, vj = vi.ravel() * size, vj.ravel() * size
+    h = np.stack([np.stack([hi, hj], 1), np.stack([hi + size, hj], 1)], 1)
+    v = np.stack([np.stack([vi, vj], 1), np.stack([vi, vj + size], 1)], 1)
     segs = np.concatenate([h, v])
-    m_side = len(i) // 2
+    m_side = max(1, n - len(segs))
     # Side streets: from the middle of a horizontal segment (a point computed on the line, so
-    # ~1e-14 off it in floating point) up to half the cell.
+    # ~1e-14 off it in floating point) up a third of the cell; their far end is a dead end.
     side = rng.permutation(len(h))[:m_side]
-    t = rng.uniform(0.2, 0.8, m_side)
+    t = rng.uniform(0.2, 0.8, len(side))
     a0, a1 = h[side, 0], h[side, 1]
     start = a0 + t[:, None] * (a1 - a0)
     sides = np.stack([start, start + np.array([0.0, 0.37 * size])], 1)
     lines = list(shapely.linestrings(np.concatenate([segs, sides])))
     m = len(lines)
     per = max(1, m // 10000)
-    pick = rng.permutation(len(segs))
+    # Defects on vertical segments only, which carry no side street.
+    pick = len(h) + rng.permutation(len(v))
     short, loops, dups = pick[: 10 * per], pick[10 * per : 15 * per], pick[15 * per : 20 * per]
     for k in short:  # cut short at its end: one dangle (its start stays on the junction)
         p0, p1 = segs[k]
@@ -359,8 +364,8 @@ def make_lines(n: int, path: Path, seed: int = 42) -> dict:
     _write_gpkg(path, shapely.to_wkb(arr), kind="line")
     return {
         "features": int(m),
-        "dangle": int(len(short)),
-        "self_crossing": int(len(loops)),
+        "dangle": int(len(short) + len(sides)),
+        "self_crossing": int(2 * len(loops)),
         "duplicate_vertex": int(len(dups)),
     }
 
