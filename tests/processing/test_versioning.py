@@ -292,6 +292,23 @@ def test_an_unwritable_output_folder_is_one_clear_message(run_alg, dataset, tmp_
     assert blocker.read_text(encoding="utf-8") == "a file where a folder should be\n"
 
 
+def test_runs_from_the_toolbox_load_every_layer_they_announce(
+    run_and_load, run_alg, dataset, tmp_path
+):
+    v1 = _build(run_alg, dataset)
+    res, wrong, loaded = run_and_load(
+        "labelguard:verifymanifest", {"MANIFEST": v1["OUTPUT"], "OUTPUT": "TEMPORARY_OUTPUT"}
+    )
+    assert (res["OK_COUNT"], res["MISMATCH_COUNT"], wrong) == (2, 0, [])
+    assert len(loaded) == 1
+    res, wrong, loaded = run_and_load(
+        "labelguard:diffversions",
+        {"BASE": v1["OUTPUT"], "HEAD": v1["OUTPUT"], "OUTPUT": "TEMPORARY_OUTPUT"},
+    )
+    assert (res["UNCHANGED"], wrong) == (3, [])
+    assert len(loaded) == 1
+
+
 def test_buildmanifest_stops_on_a_locked_geopackage(run_alg, dataset, monkeypatch):
     # Recorded as a plain file (bytes only) before, and verify then called it missing.
     from labelguard.gdalio import opening
