@@ -19,9 +19,12 @@ both_changed (plus added / removed). How they are paired is the ``matching`` of 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import os
 import re
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
@@ -125,11 +128,23 @@ class _Side:
         self.label = label
         self.extra_wkb = wkb or {}
         self._attrs: Optional[List[Dict[str, Any]]] = None
+        self._fids: Optional[List[Any]] = None
+        self._fid_array: Optional[np.ndarray] = None
 
     def attrs(self) -> List[Dict[str, Any]]:
         if self._attrs is None:
             self._attrs = _parse_all([r[3] for r in self.rows], self.label)
         return self._attrs
+
+    def fids(self) -> List[Any]:
+        if self._fids is None:
+            self._fids = [r[0] for r in self.rows]
+        return self._fids
+
+    def fid_array(self) -> np.ndarray:
+        if self._fid_array is None:
+            self._fid_array = np.fromiter(self.fids(), np.int64, len(self.rows))
+        return self._fid_array
 
     def wkb(self, i: int) -> Optional[bytes]:
         row = self.rows[i]
@@ -341,7 +356,11 @@ def _group_pairs(
 
 def _polygons(side: _Side, idx: List[int]) -> Tuple[np.ndarray, np.ndarray]:
     """(row indexes, geometries) of the rows whose kept WKB is a polygon with an area."""
-    wkbs = [side.wkb(i) for i in idx]
+    src = side.rows
+    if side.extra_wkb:
+        wkbs = [side.wkb(i) for i in idx]
+    else:  # the usual case, inlined: a million method calls cost a second
+        wkbs = [src[i][4] if len(src[i]) > 4 and src[i][4] else None for i in idx]
     have = np.fromiter((w is not None for w in wkbs), bool, len(wkbs))
     rows = np.asarray(idx, dtype=np.int64)[have]
     raw = np.empty(int(have.sum()), dtype=object)
@@ -356,6 +375,10 @@ def _polygons(side: _Side, idx: List[int]) -> Tuple[np.ndarray, np.ndarray]:
     return rows, geoms
 
 
+def _intersection_areas(bg: np.ndarray, hg: np.ndarray) -> np.ndarray:
+    return shapely.area(shapely.intersection(bg, hg))
+
+
 def iou_candidates(
     bg: np.ndarray,
     hg: np.ndarray,
@@ -365,36 +388,60 @@ def iou_candidates(
 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(base index, head index, IoU) of every pair of polygons with IoU >= ``threshold``.
 
-    STRtree query per chunk of base polygons, a bounding-box bound (the intersection is at most
-    the boxes' overlap and the smaller area) drops most pairs before the exact intersection.
+    STRtree query of bounding boxes per chunk of base polygons; a bounding-box bound (the
+    intersection is at most the boxes' overlap and the smaller area) drops most pairs before
+    the exact intersection, so the tree's own ``intersects`` predicate (a GEOS call per pair)
+    would only repeat work. The exact intersections, one GEOS overlay per pair and most of the
+    time, run in worker threads (shapely releases the GIL) while the next chunk is queried.
     """
     tree = shapely.STRtree(hg)
     a_b, a_h = shapely.area(bg), shapely.area(hg)
     bb, hb = shapely.bounds(bg), shapely.bounds(hg)
-    out_b, out_h, out_iou = [], [], []
-    for start in range(0, len(bg), _CHUNK):
-        check_stop(should_stop)
-        bi, hi = tree.query(bg[start : start + _CHUNK], predicate="intersects")
-        bi = bi + start
-        ix = np.minimum(bb[bi, 2], hb[hi, 2]) - np.maximum(bb[bi, 0], hb[hi, 0])
-        iy = np.minimum(bb[bi, 3], hb[hi, 3]) - np.maximum(bb[bi, 1], hb[hi, 1])
-        bound = np.minimum(
-            np.clip(ix, 0, None) * np.clip(iy, 0, None), np.minimum(a_b[bi], a_h[hi])
-        )
-        union_lo = a_b[bi] + a_h[hi] - bound
-        keep = bound >= threshold * union_lo
-        bi, hi = bi[keep], hi[keep]
-        inter = shapely.area(shapely.intersection(bg[bi], hg[hi]))
-        iou = inter / (a_b[bi] + a_h[hi] - inter)
-        keep = iou >= threshold
-        out_b.append(bi[keep])
-        out_h.append(hi[keep])
-        out_iou.append(iou[keep])
-        if progress is not None:
-            progress(min(1.0, (start + _CHUNK) / max(len(bg), 1)))
+    out_b, out_h, pending = [], [], []
+    workers = max(1, min(4, os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        try:
+            for start in range(0, len(bg), _CHUNK):
+                check_stop(should_stop)
+                bi, hi = tree.query(bg[start : start + _CHUNK])
+                bi = bi + start
+                ix = np.minimum(bb[bi, 2], hb[hi, 2]) - np.maximum(bb[bi, 0], hb[hi, 0])
+                iy = np.minimum(bb[bi, 3], hb[hi, 3]) - np.maximum(bb[bi, 1], hb[hi, 1])
+                bound = np.minimum(
+                    np.clip(ix, 0, None) * np.clip(iy, 0, None), np.minimum(a_b[bi], a_h[hi])
+                )
+                union_lo = a_b[bi] + a_h[hi] - bound
+                keep = (bound > 0) & (bound >= threshold * union_lo)
+                bi, hi = bi[keep], hi[keep]
+                out_b.append(bi)
+                out_h.append(hi)
+                step = max(1, -(-len(bi) // workers))
+                pending.append(
+                    [
+                        pool.submit(_intersection_areas, bg[bi[k : k + step]], hg[hi[k : k + step]])
+                        for k in range(0, len(bi), step)
+                    ]
+                )
+                if progress is not None:
+                    progress(0.8 * min(1.0, (start + _CHUNK) / max(len(bg), 1)))
+            inters = []
+            for n, futures in enumerate(pending):
+                check_stop(should_stop)
+                inters.extend(f.result() for f in futures)
+                if progress is not None:
+                    progress(0.8 + 0.2 * (n + 1) / len(pending))
+        except BaseException:
+            for futures in pending:
+                for f in futures:
+                    f.cancel()
+            raise
     if not out_b:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-    return np.concatenate(out_b), np.concatenate(out_h), np.concatenate(out_iou)
+    bi, hi = np.concatenate(out_b), np.concatenate(out_h)
+    inter = np.concatenate(inters) if inters else np.zeros(0)
+    iou = inter / (a_b[bi] + a_h[hi] - inter)
+    keep = iou >= threshold
+    return bi[keep], hi[keep], iou[keep]
 
 
 def _greedy(
@@ -415,6 +462,32 @@ def _greedy(
     return taken
 
 
+def _same_class(
+    base: _Side, head: _Side, class_field: str, bi: np.ndarray, hi: np.ndarray
+) -> np.ndarray:
+    """Whether base row ``bi[k]`` and head row ``hi[k]`` have the same class value. Text and
+    empty values (the usual classes) are coded once per row and compared as integer arrays;
+    other values compare pair by pair, as ``==`` does (1 == 1.0 == True)."""
+    bv = [a.get(class_field) for a in base.attrs()]
+    hv = [a.get(class_field) for a in head.attrs()]
+    if all(v is None or type(v) is str for v in itertools.chain(bv, hv)):  # noqa: E721
+        codes: Dict[Optional[str], int] = {}
+        cb = np.fromiter((codes.setdefault(v, len(codes)) for v in bv), np.int64, len(bv))
+        ch = np.fromiter((codes.setdefault(v, len(codes)) for v in hv), np.int64, len(hv))
+        return cb[bi] == ch[hi]
+    return np.fromiter((bv[b] == hv[h] for b, h in zip(bi.tolist(), hi.tolist())), bool, len(bi))
+
+
+def _by_fid(changes: List[FeatureChange]) -> List[FeatureChange]:
+    """Changes ordered by head fid, then the removed ones by base fid (numpy's stable lexsort
+    instead of a million key calls)."""
+    if not changes:
+        return changes
+    head_none = np.fromiter((c[2] is None for c in changes), bool, len(changes))
+    fid = np.fromiter((c[1] if c[2] is None else c[2] for c in changes), np.int64, len(changes))
+    return [changes[k] for k in np.lexsort((fid, head_none)).tolist()]
+
+
 def _geometry_match(
     base: _Side,
     head: _Side,
@@ -429,8 +502,11 @@ def _geometry_match(
     changes: List[FeatureChange] = []
     bl, hl = list(range(len(base.rows))), list(range(len(head.rows)))
     same, bl, hl = _group_pairs(base, head, bl, hl, lambda r: r[1] + r[2])
+    b_fids, h_fids = base.fids(), head.fids()
+    # tuple.__new__ skips the NamedTuple's Python-level __new__: a million of these.
+    new = tuple.__new__
     changes.extend(
-        FeatureChange("unchanged", base.rows[i][0], head.rows[j][0], None, (), 1.0) for i, j in same
+        new(FeatureChange, ("unchanged", b_fids[i], h_fids[j], None, (), 1.0)) for i, j in same
     )
     check_stop(should_stop)
     report(0.1)
@@ -442,29 +518,24 @@ def _geometry_match(
     report(0.2)
     had_geometry = True
     if bl and hl:
-        b_rows, bg = _polygons(base, bl)
-        h_rows, hg = _polygons(head, hl)
+        # Side by side: parsing and validating WKB release the GIL.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            b_job = pool.submit(_polygons, base, bl)
+            h_rows, hg = _polygons(head, hl)
+            b_rows, bg = b_job.result()
         had_geometry = any(base.wkb(i) for i in bl) or any(head.wkb(j) for j in hl)
         report(0.35)
         if len(bg) and len(hg):
             sub = None if progress is None else (lambda f: progress(0.35 + 0.55 * f))
             ci, cj, iou = iou_candidates(bg, hg, threshold, sub, should_stop)
-            b_fid = np.fromiter((base.rows[i][0] for i in b_rows[ci]), np.int64, len(ci))
-            h_fid = np.fromiter((head.rows[j][0] for j in h_rows[cj]), np.int64, len(cj))
+            b_fid = base.fid_array()[b_rows[ci]]
+            h_fid = head.fid_array()[h_rows[cj]]
             order = np.lexsort((h_fid, b_fid, -iou))
             used_b = np.zeros(len(bg), bool)
             used_h = np.zeros(len(hg), bool)
             taken: List[int] = []
             if class_field:
-                ba, ha = base.attrs(), head.attrs()
-                same_class = np.fromiter(
-                    (
-                        ba[b].get(class_field) == ha[h].get(class_field)
-                        for b, h in zip(b_rows[ci].tolist(), h_rows[cj].tolist())
-                    ),
-                    bool,
-                    len(ci),
-                )
+                same_class = _same_class(base, head, class_field, b_rows[ci], h_rows[cj])
                 taken += _greedy(order[same_class[order]], ci, cj, used_b, used_h)
             taken += _greedy(order, ci, cj, used_b, used_h)
             matched_b = set()
@@ -476,11 +547,9 @@ def _geometry_match(
                 matched_h.add(j)
             bl = [i for i in bl if i not in matched_b]
             hl = [j for j in hl if j not in matched_h]
-    changes.extend(FeatureChange("removed", base.rows[i][0], None) for i in bl)
-    changes.extend(FeatureChange("added", None, head.rows[j][0]) for j in hl)
-    changes.sort(
-        key=lambda c: (c.head_fid is None, c.head_fid if c.head_fid is not None else c.base_fid)
-    )
+    changes.extend(new(FeatureChange, ("removed", b_fids[i], None, None, (), None)) for i in bl)
+    changes.extend(new(FeatureChange, ("added", None, h_fids[j], None, (), None)) for j in hl)
+    changes = _by_fid(changes)
     report(1.0)
     return changes, had_geometry
 
@@ -557,3 +626,24 @@ def index_rows(manifest_path: Path, entry: Dict[str, Any], version: str) -> List
     return read_feature_index(
         data, f"Feature index of '{entry['path']}' in manifest {version}", with_geometry=True
     )
+
+
+def index_rows_both(
+    base: Tuple[Path, Optional[Dict[str, Any]], str],
+    head: Tuple[Path, Optional[Dict[str, Any]], str],
+) -> Tuple[List[IndexRow], List[IndexRow]]:
+    """``index_rows`` of a base and a head (manifest path, entry or None, version), read side
+    by side: unpacking one index (zlib releases the GIL) overlaps parsing the other."""
+
+    def read(side: Tuple[Path, Optional[Dict[str, Any]], str]) -> List[IndexRow]:
+        path, entry, version = side
+        return index_rows(path, entry, version) if entry else []
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        b_job = pool.submit(read, base)
+        try:
+            h_rows = read(head)
+        except Exception:
+            b_job.result()  # a broken base is reported first, as when read one after the other
+            raise
+        return b_job.result(), h_rows

@@ -22,7 +22,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from ..core.content import normalized_wkb
-from ..core.diff import DEFAULT_IOU, FEATURE_STATUSES, diff_features, index_rows
+from ..core.diff import DEFAULT_IOU, FEATURE_STATUSES, diff_features, index_rows_both
 from ..core.errors import InputError
 from ..core.manifest import (
     entry_file,
@@ -104,8 +104,9 @@ def run_diff(
     per_entry: Dict[str, Dict[str, Any]] = {}
     for n, key in enumerate(keys):
         b, h = b_entries.get(key), h_entries.get(key)
-        b_rows = index_rows(base, b, base_doc["version"]) if b else []
-        h_rows = index_rows(head, h, head_doc["version"]) if h else []
+        b_rows, h_rows = index_rows_both(
+            (base, b, base_doc["version"]), (head, h, head_doc["version"])
+        )
         both_gpkg = all(e is not None and e["path"].lower().endswith(".gpkg") for e in (b, h))
         result = diff_features(
             b_rows,
