@@ -36,6 +36,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 
 import numpy as np
 
+from .bulk import paused_gc
 from .errors import SchemaError
 from .geos import shapely
 from .progress import StopFn, check_stop
@@ -273,7 +274,8 @@ def read_feature_index(
     if lines[0] not in (INDEX_HEADER, INDEX_HEADER_WKB):
         raise SchemaError(f"{what} is not a LabelGuard feature index: its first line is wrong.")
     if lines[0] == INDEX_HEADER_WKB:
-        return _read_wkb_rows(lines, what, with_geometry)
+        with paused_gc():  # a million rows of tuples and strings, no cycles among them
+            return _read_wkb_rows(lines, what, with_geometry)
     rows: List[Any] = []
     for number, line in enumerate(lines[1:], start=2):
         if not line:

@@ -31,6 +31,7 @@ from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Seq
 
 import numpy as np
 
+from .bulk import paused_gc
 from .content import read_feature_index
 from .errors import InputError, SchemaError
 from .geos import shapely
@@ -579,6 +580,39 @@ def diff_features(
     """
     if not 0.0 < iou_threshold <= 1.0:
         raise InputError(f"IoU threshold {iou_threshold} is not in (0, 1]; 0.5 is usual.")
+    # A million FeatureChange tuples and parsed attribute dicts, no cycles among them: the
+    # collector would walk them over and over (a third of the time at 1M features).
+    with paused_gc():
+        return _diff(
+            base,
+            head,
+            id_field,
+            stable_fid,
+            iou_threshold,
+            class_field,
+            base_wkb,
+            head_wkb,
+            base_label,
+            head_label,
+            progress,
+            should_stop,
+        )
+
+
+def _diff(
+    base: Sequence[IndexRow],
+    head: Sequence[IndexRow],
+    id_field: Optional[str],
+    stable_fid: bool,
+    iou_threshold: float,
+    class_field: Optional[str],
+    base_wkb: Optional[Mapping[int, bytes]],
+    head_wkb: Optional[Mapping[int, bytes]],
+    base_label: str,
+    head_label: str,
+    progress: ProgressFn,
+    should_stop: StopFn,
+) -> DiffResult:
     b = _Side(base, base_label, base_wkb)
     h = _Side(head, head_label, head_wkb)
     if id_field:
