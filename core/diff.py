@@ -539,15 +539,18 @@ def _geometry_match(
                 same_class = _same_class(base, head, class_field, b_rows[ci], h_rows[cj])
                 taken += _greedy(order[same_class[order]], ci, cj, used_b, used_h)
             taken += _greedy(order, ci, cj, used_b, used_h)
-            matched_b = set()
-            matched_h = set()
-            for k in taken:
-                i, j = int(b_rows[ci[k]]), int(h_rows[cj[k]])
-                changes.append(_pair(base, head, i, j, None, float(iou[k])))
-                matched_b.add(i)
-                matched_h.add(j)
-            bl = [i for i in bl if i not in matched_b]
-            hl = [j for j in hl if j not in matched_h]
+            pick = np.asarray(taken, dtype=np.int64)
+            ti, tj = b_rows[ci[pick]], h_rows[cj[pick]]
+            changes.extend(
+                _pair(base, head, i, j, None, v)
+                for i, j, v in zip(ti.tolist(), tj.tolist(), iou[pick].tolist())
+            )
+            left_b = np.ones(len(base.rows), bool)
+            left_h = np.ones(len(head.rows), bool)
+            left_b[ti], left_h[tj] = False, False
+            lb, lh = left_b.tolist(), left_h.tolist()
+            bl = [i for i in bl if lb[i]]
+            hl = [j for j in hl if lh[j]]
     changes.extend(new(FeatureChange, ("removed", b_fids[i], None, None, (), None)) for i in bl)
     changes.extend(new(FeatureChange, ("added", None, h_fids[j], None, (), None)) for j in hl)
     changes = _by_fid(changes)
