@@ -148,3 +148,25 @@ def build_result(
         if not f.is_exception:
             counts[f.rule] += 1
     return TopologyResult(tuple(findings), checked, counts)
+
+
+def report_extra(
+    input_name: str,
+    crs: str,
+    result: TopologyResult,
+    rules: Sequence[str],
+    parameters: dict[str, float],
+    geographic: bool,
+) -> dict[str, Any]:
+    """The extra keys of a validatetopology report: the input's name and CRS (authority id or
+    WKT), the area units, what was checked, the ``rules`` in ``RULES`` order and the area
+    ``parameters`` (tolerance, min_area, max_gap_area)."""
+    return {
+        "input": input_name,
+        "crs": crs,
+        "area_units": "m2" if geographic else "crs_units2",
+        "checked": result.checked,
+        "exceptions": result.exception_count,
+        "rules": [r for r in RULES if r in rules],
+        "parameters": {k: parameters[k] for k in ("tolerance", "min_area", "max_gap_area")},
+    }

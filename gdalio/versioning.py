@@ -1,0 +1,218 @@
+"""Manifest build, verify and diff over files, shared by the Processing algorithms and the
+command line: hash, measure and compare with core's rules, reading data through GDAL/OGR."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..core.content import normalized_wkb, read_feature_index
+from ..core.diff import diff_features
+from ..core.errors import InputError
+from ..core.hashing import FileHash, companion_files, hash_files
+from ..core.manifest import (
+    build_manifest,
+    entries_by_key,
+    load_feature_index,
+    manifest_root,
+    read_manifest,
+    verify_manifest,
+    write_manifest,
+)
+from ..core.progress import Ticker
+from ..core.timeutil import utc_now_iso
+from .observe import observe, sidecar_for
+from .vector import read_ogr
+
+Source = Tuple[Path, Optional[str]]  # (data file, layer name inside it or None)
+# Hashes files in input order with (paths, progress, should_stop); the default is
+# core.hashing.hash_files (threads), the cluster backend hashes on its workers.
+HashFiles = Callable[..., List[FileHash]]
+
+
+def collect_observations(
+    sources: Sequence[Source],
+    keep_index: bool,
+    progress=None,
+    should_stop=None,
+    hasher: Optional[HashFiles] = None,
+):
+    """Hash every file and its companions in parallel (first half of the progress), then
+    measure content, CRS and sidecar per source (second half)."""
+    plans = []
+    all_files: List[Path] = []
+    for path, layer in sources:
+        comps = companion_files(path)
+        plans.append((path, layer, len(all_files), 1 + len(comps)))
+        all_files.extend([path] + [c.path for c in comps])
+    half = None if progress is None else (lambda f: progress(0.5 * f))
+    hashed = (hasher or hash_files)(all_files, progress=half, should_stop=should_stop)
+    stage = Ticker(len(plans), progress, should_stop, start=0.5, end=1.0)
+    out = []
+    for path, layer, start, n in plans:
+        out.append(
+            observe(
+                path,
+                layer,
+                file_hash=hashed[start],
+                component_hashes=hashed[start + 1 : start + n],
+                keep_index=keep_index,
+                sidecar=sidecar_for(path, layer),
+                should_stop=should_stop,
+            )
+        )
+        stage.advance()
+    return out
+
+
+def make_manifest(
+    sources: Sequence[Source],
+    *,
+    root: Path,
+    manifest_path: Path,
+    version: str,
+    parent: Optional[Path],
+    keep_index: bool,
+    creator: Dict[str, str],
+    progress=None,
+    should_stop=None,
+    hasher: Optional[HashFiles] = None,
+):
+    """Measure, build and write a manifest; returns (document, manifest SHA-256)."""
+    observations = collect_observations(sources, keep_index, progress, should_stop, hasher)
+    doc, extra = build_manifest(
+        observations,
+        root=root,
+        manifest_path=manifest_path,
+        version=version,
+        creator=creator,
+        created_at=utc_now_iso(),
+        parent_path=parent,
+    )
+    return doc, write_manifest(manifest_path, doc, extra)
+
+
+def _measure(abs_path: Path, entry: Dict[str, Any], root: Path, should_stop):
+    side = root / entry["sidecar"]["path"] if entry.get("sidecar") else None
+    return observe(
+        abs_path, entry.get("layer"), kind=entry["kind"], sidecar=side, should_stop=should_stop
+    )
+
+
+def run_verify(manifest: Path, scan_untracked: bool, progress=None, should_stop=None):
+    """(status per entry, chain status) of a manifest against the files as they are now."""
+    root = manifest_root(manifest, read_manifest(manifest))
+    return verify_manifest(
+        manifest,
+        lambda p, e: _measure(p, e, root, should_stop),
+        scan_untracked=scan_untracked,
+        progress=progress,
+        should_stop=should_stop,
+    )
+
+
+def _index(manifest: Path, entry: Dict[str, Any], label: str):
+    data = load_feature_index(manifest, entry)
+    if data is None:
+        raise InputError(
+            f"Manifest {label} has no per-feature hashes for '{entry['path']}' "
+            "(built with 'Store per-feature hashes' off); rebuild it to compare "
+            "features."
+        )
+    return read_feature_index(data)
+
+
+def _geometries(
+    path: Path, layer: Optional[str], wanted: Dict[int, str], should_stop
+) -> Dict[int, bytes]:
+    """WKB of the wanted fids whose normalized geometry hash still matches the index."""
+    out: Dict[int, bytes] = {}
+    if not wanted or not path.is_file():
+        return out
+    try:
+        batches = list(read_ogr(str(path), layer, should_stop=should_stop))
+    except InputError:
+        return out
+    for batch in batches:
+        mask = np.isin(batch.fids, np.fromiter(wanted, dtype=np.int64))
+        if not mask.any():
+            continue
+        fids, wkbs = batch.fids[mask], batch.wkb[mask]
+        for fid, raw, norm in zip(fids.tolist(), wkbs.tolist(), normalized_wkb(wkbs).tolist()):
+            if norm is not None and hashlib.sha256(norm).hexdigest() == wanted[fid]:
+                out[fid] = raw
+    return out
+
+
+def run_diff(base: Path, head: Path, id_field: Optional[str], progress=None, should_stop=None):
+    """Per-entry feature changes and, where the data still holds them, their geometries:
+    (rows, WKB per row, CRS WKT2 per row, counts per entry, (base version, head version))."""
+    base_doc, head_doc = read_manifest(base), read_manifest(head)
+    base_root, head_root = manifest_root(base, base_doc), manifest_root(head, head_doc)
+    b_entries, h_entries = entries_by_key(base_doc), entries_by_key(head_doc)
+    keys = sorted(
+        k
+        for k in set(b_entries) | set(h_entries)
+        if (b_entries.get(k) or h_entries.get(k))["kind"] == "vector"
+    )
+    ticker = Ticker(max(len(keys), 1), progress, should_stop)
+    rows: List[Dict[str, Any]] = []
+    wkbs: List[Optional[bytes]] = []
+    crs_wkts: List[Optional[str]] = []
+    per_entry: Dict[str, Dict[str, int]] = {}
+    for key in keys:
+        b, h = b_entries.get(key), h_entries.get(key)
+        b_rows = _index(base, b, base_doc["version"]) if b else []
+        h_rows = _index(head, h, head_doc["version"]) if h else []
+        result = diff_features(
+            b_rows,
+            h_rows,
+            id_field=id_field,
+            base_label=f"'{key[0]}' of {base_doc['version']}",
+            head_label=f"'{key[0]}' of {head_doc['version']}",
+            should_stop=should_stop,
+        )
+        per_entry[key[0] + (f"|{key[1]}" if key[1] else "")] = result.counts()
+        h_geom = {r[0]: r[1] for r in h_rows}
+        b_geom = {r[0]: r[1] for r in b_rows}
+        head_wanted = {
+            c.head_fid: h_geom[c.head_fid] for c in result.changes if c.head_fid is not None
+        }
+        base_wanted = {
+            c.base_fid: b_geom[c.base_fid]
+            for c in result.changes
+            if c.head_fid is None and c.base_fid is not None
+        }
+        head_g = _geometries(head_root / key[0], key[1], head_wanted, should_stop) if h else {}
+        base_g = _geometries(base_root / key[0], key[1], base_wanted, should_stop) if b else {}
+        crs = (h or b)["crs"]
+        for c in result.changes:
+            geom, source = None, ""
+            if c.head_fid is not None and c.head_fid in head_g:
+                geom, source = head_g[c.head_fid], "head"
+            elif c.base_fid is not None and c.base_fid in base_g:
+                geom, source = base_g[c.base_fid], "base"
+            rows.append(
+                {
+                    "status": c.status,
+                    "path": key[0],
+                    "layer": key[1],
+                    "feature_id": None
+                    if c.feature_id is None
+                    else json.dumps(c.feature_id)
+                    if not isinstance(c.feature_id, str)
+                    else c.feature_id,
+                    "base_fid": c.base_fid,
+                    "head_fid": c.head_fid,
+                    "changed_fields": ",".join(c.changed_fields),
+                    "geometry_from": source,
+                }
+            )
+            wkbs.append(geom)
+            crs_wkts.append(None if crs is None else crs["wkt2"])
+        ticker.advance()
+    return rows, wkbs, crs_wkts, per_entry, (base_doc["version"], head_doc["version"])
