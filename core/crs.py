@@ -272,3 +272,17 @@ def crs_difference(a: CrsLike, b: CrsLike) -> str:
     if _kind(ia) == _kind(ib) and ia.axis_order != ib.axis_order:
         parts.append(f"axis order {','.join(ia.axis_order)} vs {','.join(ib.axis_order)}")
     return "; ".join(parts) if parts else "definitions differ in details (names or parameters)"
+
+
+def ellipsoid_of(crs: CrsLike) -> Optional[Tuple[float, float]]:
+    """(semi-major axis in metres, inverse flattening) of a geographic CRS, else None: what
+    the topology rules need to give areas in square metres on longitude/latitude data."""
+    if crs is None:
+        return None
+    parsed = to_pyproj(crs)
+    if not parsed.is_geographic:
+        return None
+    ellipsoid = parsed.ellipsoid
+    if ellipsoid is None or not ellipsoid.semi_major_metre:
+        return (6378137.0, 298.257223563)
+    return (float(ellipsoid.semi_major_metre), float(ellipsoid.inverse_flattening))

@@ -1,0 +1,2 @@
+"""The ``labelguard`` command line: the Processing algorithms' checks over core and gdalio,
+without QGIS."""

@@ -1,0 +1,1 @@
+"""The Dask backend: the same core checks spread over a dask.distributed cluster."""
