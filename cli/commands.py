@@ -25,6 +25,7 @@ from ..gdalio.versioning import make_manifest, run_diff, run_verify
 from .terminal import Terminal
 
 Source = Tuple[Path, Optional[str]]
+MAX_LINES = 20  # findings listed on stderr; the report holds all
 
 
 @dataclass
@@ -161,7 +162,7 @@ def checkcrs(args: argparse.Namespace, term: Terminal) -> Outcome:
     )
     if args.report:
         write_crs_report(args.report, result, records, expected, args.require_projected)
-    for f in result.findings:
+    for f in result.findings[:MAX_LINES]:
         term.info(f"{f.severity}: {f.rule}: {f.message}")
     rules = sorted({f.rule for f in result.findings if f.severity == "error"})
     results = {
@@ -207,11 +208,11 @@ def manifest_build(args: argparse.Namespace, term: Terminal) -> Outcome:
         )
     sources = _sources(args.layers)
     client = _cluster(args)
-    hasher = None
+    hasher = content = None
     if client is not None:
-        from ..cluster.hashing import dask_hasher
+        from ..cluster.hashing import dask_hasher, dask_vector_content
 
-        hasher = dask_hasher(client)
+        hasher, content = dask_hasher(client), dask_vector_content(client)
     doc, digest = make_manifest(
         sources,
         root=root,
@@ -223,6 +224,7 @@ def manifest_build(args: argparse.Namespace, term: Terminal) -> Outcome:
         progress=term.stage(f"Hashing {len(sources)} data files"),
         should_stop=term.should_stop,
         hasher=hasher,
+        content=content,
     )
     for entry in doc["entries"]:
         if entry["sidecar"] is None and entry["kind"] != "file":
@@ -234,7 +236,15 @@ def manifest_build(args: argparse.Namespace, term: Terminal) -> Outcome:
 
 def manifest_verify(args: argparse.Namespace, term: Terminal) -> Outcome:
     manifest = Path(args.manifest)
-    statuses, chain = run_verify(
+    verify = run_verify
+    client = _cluster(args)
+    if client is not None:
+        from ..cluster.hashing import dask_verify
+
+        def verify(*a, **k):
+            return dask_verify(client, *a, **k)
+
+    statuses, chain = verify(
         manifest,
         args.scan_untracked,
         progress=term.stage(f"Verifying {manifest.name}"),
@@ -245,9 +255,11 @@ def manifest_verify(args: argparse.Namespace, term: Terminal) -> Outcome:
         write_report(
             args.report, tool_id("verifymanifest"), outcome.findings, outcome.counts, outcome.extra
         )
-    for row in outcome.rows:
-        if row["status"] != "ok":
-            term.info(f"{row['status']}: {row['path']}: {row['message']}")
+    shown = [r for r in outcome.rows if r["status"] != "ok"]
+    for row in shown[:MAX_LINES]:
+        term.info(f"{row['status']}: {row['path']}: {row['message']}")
+    if len(shown) > MAX_LINES:
+        term.info(f"... and {len(shown) - MAX_LINES} more (see --report)")
     results = {
         "OK_COUNT": outcome.ok,
         "MISMATCH_COUNT": outcome.mismatch,

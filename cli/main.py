@@ -30,7 +30,22 @@ EPILOG = (
 )
 
 
+def _common() -> argparse.ArgumentParser:
+    """Options every command takes."""
+    p = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: a subcommand's default must not undo a -q given before it.
+    p.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no messages"
+    )
+    return p
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        if kwargs.get("prog", "labelguard") != "labelguard":  # every subcommand takes -q
+            kwargs.setdefault("parents", [_common()])
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # one line, then exit 2 (argparse's own code)
         self.exit(EXIT_USAGE, f"labelguard: error: {message} (see {self.prog} --help)\n")
 
@@ -160,6 +175,7 @@ def _add_manifest(sub) -> None:
         help="do not report data files the manifest does not list",
     )
     _report_and_fail(v, "every entry's status")
+    _cluster_options(v)
     v.set_defaults(func="manifest_verify")
     d = msub.add_parser(
         "diff",

@@ -40,9 +40,11 @@ def collect_observations(
     progress=None,
     should_stop=None,
     hasher: Optional[HashFiles] = None,
+    content=None,
 ):
     """Hash every file and its companions in parallel (first half of the progress), then
-    measure content, CRS and sidecar per source (second half)."""
+    measure content, CRS and sidecar per source (second half). ``hasher`` and ``content``
+    replace the file hashing and the vector content hashing (see ``observe``)."""
     plans = []
     all_files: List[Path] = []
     for path, layer in sources:
@@ -63,6 +65,7 @@ def collect_observations(
                 keep_index=keep_index,
                 sidecar=sidecar_for(path, layer),
                 should_stop=should_stop,
+                content=content,
             )
         )
         stage.advance()
@@ -81,9 +84,10 @@ def make_manifest(
     progress=None,
     should_stop=None,
     hasher: Optional[HashFiles] = None,
+    content=None,
 ):
     """Measure, build and write a manifest; returns (document, manifest SHA-256)."""
-    observations = collect_observations(sources, keep_index, progress, should_stop, hasher)
+    observations = collect_observations(sources, keep_index, progress, should_stop, hasher, content)
     doc, extra = build_manifest(
         observations,
         root=root,
@@ -96,7 +100,8 @@ def make_manifest(
     return doc, write_manifest(manifest_path, doc, extra)
 
 
-def _measure(abs_path: Path, entry: Dict[str, Any], root: Path, should_stop):
+def measure_entry(abs_path: Path, entry: Dict[str, Any], root: Path, should_stop=None):
+    """The observation of a manifest entry's file now, with its sidecar where recorded."""
     side = root / entry["sidecar"]["path"] if entry.get("sidecar") else None
     return observe(
         abs_path, entry.get("layer"), kind=entry["kind"], sidecar=side, should_stop=should_stop
@@ -108,7 +113,7 @@ def run_verify(manifest: Path, scan_untracked: bool, progress=None, should_stop=
     root = manifest_root(manifest, read_manifest(manifest))
     return verify_manifest(
         manifest,
-        lambda p, e: _measure(p, e, root, should_stop),
+        lambda p, e: measure_entry(p, e, root, should_stop),
         scan_untracked=scan_untracked,
         progress=progress,
         should_stop=should_stop,
