@@ -16,8 +16,10 @@ from ..core.topology.partition import (
     Bounds,
     Partition,
     feature_bounds,
+    frame,
     grown,
     keep_owned,
+    layer_box,
     merge_results,
     owners,
     plan_partitions,
@@ -44,13 +46,20 @@ def check_partition(
     wkb: WkbArray,
     owned: np.ndarray,
     safe: Bounds,
+    world: Bounds,
     rules: Sequence[str],
     options: Dict[str, Any],
 ) -> Tuple[List[Finding], List[Finding], List[str]]:
-    """On a worker: the topology check of one partition's members; (findings it keeps, gaps it
-    owns but cannot settle, the active rules)."""
-    result = check_topology_batches([(fids, wkb)], rules, total=len(fids), threads=1, **options)
-    kept, unresolved = keep_owned(result, fids, owned, safe)
+    """On a worker: the topology check of one partition's members and its frame; (findings it
+    keeps, gaps it owns but cannot settle, the active rules)."""
+    batches: List[Tuple[np.ndarray, Any]] = [(fids, wkb)]
+    if "gap" in rules:  # the frame's own findings carry its fid, which nobody owns
+        sentinel = np.array([int(fids.max()) + 1 if len(fids) else 1], dtype=np.int64)
+        ring = shapely.to_wkb(np.array([frame(safe, world)], dtype=object), flavor="iso")
+        batches.append((sentinel, ring))
+    total = len(fids) + len(batches) - 1
+    result = check_topology_batches(batches, rules, total=total, threads=1, **options)
+    kept, unresolved = keep_owned(result, fids, owned, safe, world)
     return kept, unresolved, list(result.counts)
 
 
@@ -72,6 +81,7 @@ def check_topology_partitioned(
     bounds = feature_bounds(shapely.from_wkb(wkb.to_objects(), on_invalid="ignore"))
     parts = plan_partitions(bounds, partitions or PARTITIONS_PER_WORKER * n_workers(client))
     owner_of = owners(parts, len(fids))
+    world = layer_box(bounds)
     kept: List[Finding] = []
     active: List[str] = []
     todo: List[Partition] = parts
@@ -83,6 +93,7 @@ def check_topology_partitioned(
                 wkb.take(p.members),
                 p.owned,
                 p.safe,
+                world,
                 list(rules),
                 options,
                 pure=False,

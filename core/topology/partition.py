@@ -4,12 +4,18 @@ cluster) and still find every finding exactly once, as one run over the whole la
 Each feature is *owned* by the one grid cell its bounding-box centre falls in (features without
 geometry by partition 0). A partition's *members* are its owned features plus every feature
 whose bounding box meets the cell grown by the *halo*, the largest bounding-box side of the
-layer. So both features of an overlapping pair, two copies, a line end and the line it
-touches are members of the partition that owns the feature a finding is reported on (the
-lower fid of a pair, the first of a group of copies); that partition keeps the finding, the
-others drop it. A gap is kept when, besides, its face lies inside the grown cell (*safe*):
-then every feature that could cover or bound it is a member. A gap reaching beyond is
-*unresolved*, and the cell is checked again with a halo twice as wide.
+layer (the *safe* box). So both features of an overlapping pair, two copies, a line end and the
+line it touches are members of the partition that owns the feature a finding is reported on
+(the lower fid of a pair, the first of a group of copies); that partition keeps the finding,
+the others drop it.
+
+Gaps need more: a gap face can be larger than any feature. Every feature that meets the safe
+box is a member, so inside it the partition sees exactly what a whole-layer run sees. A
+*frame* polygon around the safe box closes off what lies beyond, so a gap cut by the box edge
+still appears as a face touching the frame. A gap face strictly inside the safe box is final;
+one that reaches past the layer's bounding box is the outside of the layer, not a gap; any
+other one touching the frame is *unresolved*, and the cell is checked again with a halo twice
+as wide (at the latest when the safe box holds the whole layer, nothing is unresolved).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -126,27 +133,46 @@ def owners(parts: Sequence[Partition], k: int) -> np.ndarray:
     return out
 
 
+def layer_box(bounds: np.ndarray) -> Bounds:
+    """The bounding box of the whole layer (zeros when no feature has a geometry)."""
+    present = ~np.isnan(bounds[:, 0])
+    if not present.any():
+        return (0.0, 0.0, 0.0, 0.0)
+    b = bounds[present]
+    return (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max()))
+
+
+def frame(safe: Bounds, world: Bounds) -> Any:
+    """A polygon around the safe box, reaching past the layer's box: it closes off the gap
+    faces the box edge cuts (see the module docstring)."""
+    x0, y0 = min(safe[0], world[0]), min(safe[1], world[1])
+    x1, y1 = max(safe[2], world[2]), max(safe[3], world[3])
+    pad = max(x1 - x0, y1 - y0, 1.0)
+    outer = shapely.box(x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+    return shapely.Polygon(outer.exterior.coords, [shapely.box(*safe).exterior.coords[::-1]])
+
+
 def keep_owned(
-    result: TopologyResult, fids: np.ndarray, owned: np.ndarray, safe: Bounds
+    result: TopologyResult, fids: np.ndarray, owned: np.ndarray, safe: Bounds, world: Bounds
 ) -> tuple[list[Finding], list[Finding]]:
     """(findings this partition keeps, gaps it owns but cannot settle) of a check over its
-    members with ids ``fids``."""
+    members with ids ``fids`` (and the frame); ``world`` is the layer's bounding box."""
     mine = set(fids[owned].tolist())
     kept: list[Finding] = []
     unresolved: list[Finding] = []
     for f in result.findings:
         if f.fid not in mine:
             continue
-        if f.rule == "gap" and not _inside(f.wkt, safe):
-            unresolved.append(f)
-        else:
+        if f.rule != "gap":
             kept.append(f)
+            continue
+        x0, y0, x1, y1 = shapely.bounds(shapely.from_wkt(f.wkt))
+        if x0 > safe[0] and y0 > safe[1] and x1 < safe[2] and y1 < safe[3]:
+            kept.append(f)
+        elif x0 >= world[0] and y0 >= world[1] and x1 <= world[2] and y1 <= world[3]:
+            unresolved.append(f)
+        # else: the face reaches past every feature, so it is the layer's outside
     return kept, unresolved
-
-
-def _inside(wkt: str, safe: Bounds) -> bool:
-    x0, y0, x1, y1 = shapely.bounds(shapely.from_wkt(wkt))
-    return x0 > safe[0] and y0 > safe[1] and x1 < safe[2] and y1 < safe[3]
 
 
 def merge_results(
