@@ -91,7 +91,7 @@ def test_validate_counts_report_and_gate(cli, tmp_path):
     }
     doc = json.loads((tmp_path / "r.json").read_text())
     assert doc["tool"] == "labelguard:validatetopology"
-    assert doc["input"] == "annotations"
+    assert doc["input"] == "l"  # as QGIS names a layer from l.gpkg
     assert doc["crs"] == "EPSG:32633"
     assert {k: v for k, v in doc["counts"].items() if v} == {
         "duplicate": 1,
@@ -128,7 +128,7 @@ def test_report_equals_core_on_the_same_features(cli, tmp_path):
     fids, wkb = read_layer(str(tmp_path / "l.gpkg")).batches[0]
     result = check_topology(fids, wkb, list(RULES), min_area=10.0)
     number = {"tolerance": 0.0, "min_area": 10.0, "max_gap_area": 0.0}
-    extra = report_extra("annotations", "EPSG:32633", result, list(RULES), number, False)
+    extra = report_extra("l", "EPSG:32633", result, list(RULES), number, False)
     findings = [f.to_dict() for f in result.findings]
     write_report(
         tmp_path / "core.json", tool_id("validatetopology"), findings, result.counts, extra
