@@ -121,9 +121,22 @@ def main() -> None:
                 ["validate", path, "--report", out / "many.json", "--workers", args.workers], env
             )
             same = (out / "one.json").read_bytes() == (out / "many.json").read_bytes()
-            h1 = _cli(["manifest", "build", path, "--output", out / "m1.json"], env)
+            h1 = _cli(
+                ["manifest", "build", path, "--output", out / "m1.json", "--dataset-root", DATA],
+                env,
+            )
             h2 = _cli(
-                ["manifest", "build", path, "--output", out / "m2.json", "--workers", args.workers],
+                [
+                    "manifest",
+                    "build",
+                    path,
+                    "--output",
+                    out / "m2.json",
+                    "--dataset-root",
+                    DATA,
+                    "--workers",
+                    args.workers,
+                ],
                 env,
             )
             rows.append((layout, n, one, many, same, h1, h2))

@@ -14,6 +14,7 @@ from ..core.crs_checks import RASTER, VECTOR, check_crs, write_crs_report
 from ..core.errors import InputError
 from ..core.report import tool_id, write_report
 from ..core.topology import RULES, check_topology_batches
+from ..core.topology.exceptions import exceptions_path_for
 from ..core.topology.findings import report_extra
 from ..core.versioning import diff_outcome, verify_outcome
 from ..gdalio.crs_records import file_record
@@ -84,6 +85,7 @@ def validate(args: argparse.Namespace, term: Terminal) -> Outcome:
         "max_gap_area": args.max_gap_area,
         "near_duplicate_iou": args.near_duplicate_iou,
         "sliver_compactness": args.sliver_compactness,
+        "snap_tolerance": args.snap_tolerance,
     }
     inp = read_layer(str(path), layer or args.layer, should_stop=term.should_stop)
     overlay = overlay_fids = None
@@ -92,7 +94,11 @@ def validate(args: argparse.Namespace, term: Terminal) -> Outcome:
         overlay, overlay_fids = read_overlay(
             str(o_path), o_layer, inp.crs_wkt, should_stop=term.should_stop
         )
-    exceptions = read_exceptions(args.exceptions) if args.exceptions else []
+    exceptions_file = args.exceptions
+    if not exceptions_file and exceptions_path_for(path).is_file():  # as the algorithm does
+        exceptions_file = str(exceptions_path_for(path))
+        term.info(f"Accepted exceptions from {exceptions_file}")
+    exceptions = read_exceptions(exceptions_file) if exceptions_file else []
     ellipsoid = ellipsoid_of(inp.crs_wkt) if inp.crs_wkt else None
     options = dict(
         overlay=overlay,

@@ -13,7 +13,7 @@ import sys
 from typing import Callable, Dict, List, Optional
 
 from ..core.errors import Cancelled, LabelGuardError
-from ..core.topology import NEAR_DUPLICATE_IOU, RULES, SLIVER_COMPACTNESS
+from ..core.topology import NEAR_DUPLICATE_IOU, RULES, SLIVER_COMPACTNESS, SNAP_TOLERANCE
 from ..core.version import plugin_version
 from .terminal import Terminal
 
@@ -90,11 +90,17 @@ def _add_validate(sub) -> None:
         ("--max-gap-area", 0.0, "only gaps up to this area are reported (0: any size)"),
         ("--near-duplicate-iou", NEAR_DUPLICATE_IOU, "IoU from which an overlap is a near dup."),
         ("--sliver-compactness", SLIVER_COMPACTNESS, "compactness below which it is a sliver"),
+        ("--snap-tolerance", SNAP_TOLERANCE, "a line end this close to a line touches it"),
     ]
     for flag, default, text in number:
         p.add_argument(flag, type=float, default=default, help=f"{text} (default {default})")
     p.add_argument("--overlay", metavar="FILE", help="polygons for must_be_inside/_not_overlap")
-    p.add_argument("--exceptions", metavar="FILE", help="accepted exceptions (report, CSV, layer)")
+    p.add_argument(
+        "--exceptions",
+        metavar="FILE",
+        help="accepted exceptions (report, CSV, layer); default: "
+        "<INPUT>.labelguard-exceptions.json when it exists",
+    )
     p.add_argument(
         "--partitions",
         type=int,

@@ -18,6 +18,7 @@ from ..core.topology.partition import (
     feature_bounds,
     frame,
     grown,
+    halo_width,
     keep_owned,
     layer_box,
     merge_results,
@@ -79,7 +80,10 @@ def check_topology_partitioned(
     fids = np.concatenate([np.asarray(b[0], np.int64) for b in batches] or [np.empty(0, np.int64)])
     wkb = concat_wkb([b[1] for b in batches])
     bounds = feature_bounds(shapely.from_wkb(wkb.to_objects(), on_invalid="ignore"))
-    parts = plan_partitions(bounds, partitions or PARTITIONS_PER_WORKER * n_workers(client))
+    # A line end within the snapping tolerance of a line touches it: widen the halo by it.
+    halo = halo_width(bounds) + float(options.get("snap_tolerance") or 0.0)
+    n = partitions or PARTITIONS_PER_WORKER * n_workers(client)
+    parts = plan_partitions(bounds, n, halo=halo)
     owner_of = owners(parts, len(fids))
     world = layer_box(bounds)
     kept: List[Finding] = []

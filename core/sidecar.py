@@ -14,7 +14,8 @@ import yaml
 
 from .crs import CrsInfo
 from .errors import FileVanished, SchemaError
-from .io import atomic_write_bytes
+from .io import TooLarge, atomic_write_bytes, read_regular_file
+from .paths import MAX_COMPONENT_BYTES, safe_component, shorten
 from .schema import validate
 from .timeutil import Timestamp
 
@@ -28,8 +29,16 @@ def sidecar_path(
     layer: Optional[str] = None,
     multi_layer: bool = False,
 ) -> Path:
-    """Where the sidecar of ``data_path`` goes; one per layer for multi-layer containers."""
-    name = data_path.name + (f".{layer}" if multi_layer and layer else "") + SUFFIX
+    """Where the sidecar of ``data_path`` goes; one per layer for multi-layer containers.
+
+    The layer name comes from the data: made one safe file-name component (core/paths.py
+    ``safe_component``), so "../x" or "a/b" can never leave the folder. Ordinary names are
+    used as they are.
+    """
+    name = data_path.name + SUFFIX
+    if multi_layer and layer:
+        room = MAX_COMPONENT_BYTES - len(f"{data_path.name}.{SUFFIX}".encode())
+        name = f"{data_path.name}.{safe_component(layer, max(room, 24))}{SUFFIX}"
     return (output_folder if output_folder is not None else data_path.parent) / name
 
 
@@ -198,25 +207,114 @@ def write_sidecar(path: Path, doc: Dict[str, Any]) -> Path:
     return path
 
 
+def _refuse_yaml_bombs(text: str, what: str) -> None:
+    """SchemaError for anchors, aliases and deep nesting, found by the scanner (which neither
+    expands nor recurses): an alias bomb of 557 bytes expands to 10^9 strings in safe_load,
+    and LabelGuard never writes an anchor."""
+    depth = 0
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        if isinstance(token, (yaml.AnchorToken, yaml.AliasToken)):
+            line = token.start_mark.line + 1
+            raise SchemaError(
+                f"{what} uses YAML anchors or aliases (line {line}); LabelGuard sidecars never "
+                "contain them, so it is refused. Export the sidecar again."
+            )
+        if isinstance(token, _OPENING):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise SchemaError(
+                    f"{what} nests deeper than {MAX_DEPTH} levels (line "
+                    f"{token.start_mark.line + 1}); refused. Export the sidecar again."
+                )
+        elif isinstance(token, _CLOSING):
+            depth -= 1
+
+
+_OPENING = (
+    yaml.BlockMappingStartToken,
+    yaml.BlockSequenceStartToken,
+    yaml.FlowMappingStartToken,
+    yaml.FlowSequenceStartToken,
+)
+_CLOSING = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+MAX_SIDECAR_BYTES = 1 << 20  # 1 MiB; a sidecar with 10,000 classes is about 300 kB
+MAX_DEPTH = 32  # LabelGuard writes 4 levels
+
+
 def read_sidecar(path: Path) -> Dict[str, Any]:
     """Parse and validate a sidecar.
 
     Raises FileVanished, SchemaError or UnknownSchemaVersion with a message naming the file.
+    Sidecars over MAX_SIDECAR_BYTES, with YAML anchors/aliases or nested deeper than
+    MAX_DEPTH are SchemaErrors, found before anything is built from them.
     """
+    what = f"Sidecar '{path}'"
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_regular_file(path, MAX_SIDECAR_BYTES).decode("utf-8")
     except FileNotFoundError as exc:
-        raise FileVanished(f"Sidecar '{path}' does not exist.") from exc
+        raise FileVanished(f"{what} does not exist.") from exc
     except UnicodeDecodeError as exc:
-        raise SchemaError(f"Sidecar '{path}' is not UTF-8 text: {exc}") from exc
-    except OSError as exc:
-        raise FileVanished(f"Sidecar '{path}' cannot be read: {exc}") from exc
+        raise SchemaError(f"{what} is not UTF-8 text: {exc}") from exc
+    except TooLarge as exc:
+        raise SchemaError(
+            f"{what} is {exc.size} bytes; sidecars are at most {exc.limit} bytes, so it is "
+            "refused. Export the sidecar again."
+        ) from exc
+    except FileVanished as exc:
+        raise FileVanished(f"Sidecar: {exc}") from exc
     try:
+        _refuse_yaml_bombs(text, what)
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise SchemaError(f"Sidecar '{path}' is not valid YAML: {exc}") from exc
-    validate(doc, "labelguard.sidecar", f"Sidecar '{path}'")
+        raise SchemaError(f"{what} is not valid YAML: {shorten(str(exc), 400)}") from exc
+    except RecursionError as exc:  # deep nesting the token count did not see
+        raise SchemaError(f"{what} nests too deeply; refused.") from exc
+    validate(doc, "labelguard.sidecar", what)
     return doc
+
+
+# What verify compares between a sidecar and the file now. Left out: the content hash, feature
+# and class counts (the manifest's content hash covers them), the class field (a choice made
+# when exporting, not a property of the file), the CRS (crs_drift) and provenance (which
+# plugin version wrote it).
+COMPARED_KEYS = ("file", "kind", "extent", "raster", "vector", "acquisition_time", "metadata")
+_SKIPPED_KEYS = frozenset({"vector/feature_count", "vector/class_field"})
+
+
+def _flatten(value: Any, prefix: str, out: Dict[str, Any]) -> None:
+    """Leaf values of a sidecar document by path ("raster/bands/1/color"); nulls and empty
+    containers are left out, so a value set to null reads as gone."""
+    if isinstance(value, dict):
+        for key in sorted(value, key=str):
+            _flatten(value[key], f"{prefix}/{key}", out)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _flatten(item, f"{prefix}/{i + 1}", out)
+    elif value is not None and not (isinstance(value, float) and value != value):
+        out[prefix] = value
+
+
+def recorded_changes(recorded: Dict[str, Any], now: Dict[str, Any]) -> List[str]:
+    """What a sidecar records that differs from the sidecar the data file would get now
+    (both ``build_sidecar`` documents), one line per value, e.g. "acquisition_time/value was
+    '2024-05-17T10:42:00', is now '2025-01-01T00:00:00'". Empty when nothing differs."""
+    before: Dict[str, Any] = {}
+    after: Dict[str, Any] = {}
+    for key in COMPARED_KEYS:
+        _flatten(recorded.get(key), key, before)
+        _flatten(now.get(key), key, after)
+    changes = []
+    for key in sorted(set(before) | set(after)):
+        if key in _SKIPPED_KEYS or key.startswith("vector/class_counts/"):
+            continue
+        old, new = before.get(key), after.get(key)
+        if key not in before:
+            changes.append(f"{key} is new: {shorten(repr(new), 80)}")
+        elif key not in after:
+            changes.append(f"{key} is gone (was {shorten(repr(old), 80)})")
+        elif old != new:
+            changes.append(f"{key} was {shorten(repr(old), 80)}, is now {shorten(repr(new), 80)}")
+    return changes
 
 
 def class_counts(values: Sequence[Any]) -> Dict[str, int]:

@@ -16,9 +16,10 @@ from ..core.errors import InputError
 from ..core.hashing import FileHash, companion_files, hash_files
 from ..core.manifest import (
     build_manifest,
-    entries_by_key,
+    entry_file,
     load_feature_index,
     manifest_root,
+    paired_entries,
     read_manifest,
     verify_manifest,
     write_manifest,
@@ -128,15 +129,15 @@ def _index(manifest: Path, entry: Dict[str, Any], label: str):
             "(built with 'Store per-feature hashes' off); rebuild it to compare "
             "features."
         )
-    return read_feature_index(data)
+    return read_feature_index(data, f"Feature index of '{entry['path']}' in manifest {label}")
 
 
 def _geometries(
-    path: Path, layer: Optional[str], wanted: Dict[int, str], should_stop
+    path: Optional[Path], layer: Optional[str], wanted: Dict[int, str], should_stop
 ) -> Dict[int, bytes]:
     """WKB of the wanted fids whose normalized geometry hash still matches the index."""
     out: Dict[int, bytes] = {}
-    if not wanted or not path.is_file():
+    if not wanted or path is None:
         return out
     try:
         batches = list(read_ogr(str(path), layer, should_stop=should_stop))
@@ -158,12 +159,8 @@ def run_diff(base: Path, head: Path, id_field: Optional[str], progress=None, sho
     (rows, WKB per row, CRS WKT2 per row, counts per entry, (base version, head version))."""
     base_doc, head_doc = read_manifest(base), read_manifest(head)
     base_root, head_root = manifest_root(base, base_doc), manifest_root(head, head_doc)
-    b_entries, h_entries = entries_by_key(base_doc), entries_by_key(head_doc)
-    keys = sorted(
-        k
-        for k in set(b_entries) | set(h_entries)
-        if (b_entries.get(k) or h_entries.get(k))["kind"] == "vector"
-    )
+    b_entries, h_entries, all_keys = paired_entries(base_doc, head_doc)
+    keys = [k for k in all_keys if (b_entries.get(k) or h_entries.get(k))["kind"] == "vector"]
     ticker = Ticker(max(len(keys), 1), progress, should_stop)
     rows: List[Dict[str, Any]] = []
     wkbs: List[Optional[bytes]] = []
@@ -192,8 +189,12 @@ def run_diff(base: Path, head: Path, id_field: Optional[str], progress=None, sho
             for c in result.changes
             if c.head_fid is None and c.base_fid is not None
         }
-        head_g = _geometries(head_root / key[0], key[1], head_wanted, should_stop) if h else {}
-        base_g = _geometries(base_root / key[0], key[1], base_wanted, should_stop) if b else {}
+        head_g = (
+            _geometries(entry_file(head_root, h), key[1], head_wanted, should_stop) if h else {}
+        )
+        base_g = (
+            _geometries(entry_file(base_root, b), key[1], base_wanted, should_stop) if b else {}
+        )
         crs = (h or b)["crs"]
         for c in result.changes:
             geom, source = None, ""

@@ -22,6 +22,7 @@ from ..core.diff import FEATURE_STATUSES
 from ..core.versioning import DIFF_FIELDS as FIELDS
 from ..core.versioning import diff_outcome
 from ..gdalio.versioning import run_diff
+from ..render.styles import RuleStylePostProcessor
 from .base import LabelGuardAlgorithm
 
 
@@ -122,6 +123,10 @@ class DiffVersionsAlgorithm(LabelGuardAlgorithm):
                 feedback=feedback,
             )
         }
+        dest = written[self.OUTPUT]
+        if dest is not None and context.willLoadLayerOnCompletion(dest):
+            details = context.layerToLoadOnCompletionDetails(dest)
+            details.setPostProcessor(RuleStylePostProcessor.create("diff"))
         outcome = diff_outcome(base, head, id_field, rows, per_entry, versions)
         counts = outcome.counts
         written[self.REPORT] = self.write_report(

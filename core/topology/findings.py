@@ -166,7 +166,7 @@ def report_extra(
 ) -> dict[str, Any]:
     """The extra keys of a validatetopology report: the input's name and CRS (authority id or
     WKT), the area units, what was checked, the ``rules`` in ``RULES`` order and the area
-    ``parameters`` (tolerance, min_area, max_gap_area)."""
+    ``parameters`` (tolerance, min_area, max_gap_area, snap_tolerance)."""
     return {
         "input": input_name,
         "crs": crs,
@@ -174,5 +174,7 @@ def report_extra(
         "checked": result.checked,
         "exceptions": result.exception_count,
         "rules": [r for r in RULES if r in rules],
-        "parameters": {k: parameters[k] for k in ("tolerance", "min_area", "max_gap_area")},
+        "parameters": {
+            k: parameters[k] for k in ("tolerance", "min_area", "max_gap_area", "snap_tolerance")
+        },
     }

@@ -127,7 +127,7 @@ def test_report_equals_core_on_the_same_features(cli, tmp_path):
     assert cli("validate", "l.gpkg", "--min-area", "10", "--report", "cli.json").code == 0
     fids, wkb = read_layer(str(tmp_path / "l.gpkg")).batches[0]
     result = check_topology(fids, wkb, list(RULES), min_area=10.0)
-    number = {"tolerance": 0.0, "min_area": 10.0, "max_gap_area": 0.0}
+    number = {"tolerance": 0.0, "min_area": 10.0, "max_gap_area": 0.0, "snap_tolerance": 1e-8}
     extra = report_extra("l", "EPSG:32633", result, list(RULES), number, False)
     findings = [f.to_dict() for f in result.findings]
     write_report(
