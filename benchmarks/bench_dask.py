@@ -107,6 +107,7 @@ def main() -> None:
     pkg = Path(tempfile.mkdtemp(prefix="lg-bench-"))
     (pkg / "labelguard").symlink_to(ROOT, target_is_directory=True)
     env = dict(os.environ, PYTHONPATH=str(pkg))
+    sys.path.insert(0, str(pkg))  # the data generators import labelguard too
     rows = []
     for layout in args.layouts.split(","):
         for n in args.sizes:
@@ -122,7 +123,7 @@ def main() -> None:
             )
             same = (out / "one.json").read_bytes() == (out / "many.json").read_bytes()
             h1 = _cli(
-                ["manifest", "build", path, "--output", out / "m1.json", "--dataset-root", DATA],
+                ["manifest", "build", path, "--output", DATA / "m1.json", "--dataset-root", DATA],
                 env,
             )
             h2 = _cli(
@@ -131,7 +132,7 @@ def main() -> None:
                     "build",
                     path,
                     "--output",
-                    out / "m2.json",
+                    DATA / "m2.json",
                     "--dataset-root",
                     DATA,
                     "--workers",
