@@ -9,13 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..core.crs import ellipsoid_of
+from ..core.crs import area_unit_of, ellipsoid_of
 from ..core.crs_checks import RASTER, VECTOR, check_crs, write_crs_report
 from ..core.errors import InputError
+from ..core.lineage import newest_manifest, next_version_label
+from ..core.manifest import read_manifest
 from ..core.report import tool_id, write_report
-from ..core.topology import RULES, check_topology_batches
+from ..core.topology import DEFAULT_RULES, RULES, check_topology_batches
 from ..core.topology.exceptions import exceptions_path_for
 from ..core.topology.findings import report_extra
+from ..core.topology.rules import OVERLAY_RULES
 from ..core.versioning import diff_outcome, verify_outcome
 from ..gdalio.crs_records import file_record
 from ..gdalio.facts import detect_kind
@@ -53,9 +56,10 @@ def parse_source(text: str) -> Source:
 
 
 def parse_rules(values: Optional[List[str]]) -> List[str]:
-    """Rule names from repeated or comma-separated --rules; all rules when none is given."""
+    """Rule names from repeated or comma-separated --rules; the algorithm's default rules
+    when none is given."""
     if not values:
-        return list(RULES)
+        return list(DEFAULT_RULES)
     names = [n.strip() for v in values for n in v.split(",") if n.strip()]
     unknown = [n for n in names if n not in RULES]
     if unknown:
@@ -89,6 +93,14 @@ def validate(args: argparse.Namespace, term: Terminal) -> Outcome:
     }
     inp = read_layer(str(path), layer or args.layer, should_stop=term.should_stop)
     overlay = overlay_fids = None
+    asked = [r for r in RULES if r in OVERLAY_RULES and r in rules]
+    if args.overlay and not asked:
+        raise InputError(
+            "--overlay is given but no overlay rule is chosen in --rules: choose "
+            "must_be_inside and/or must_not_overlap_with, or leave --overlay out."
+        )
+    if asked and not args.overlay:
+        term.info(f"warning: no --overlay: {', '.join(asked)} skipped.")
     if args.overlay:
         o_path, o_layer = parse_source(args.overlay)
         overlay, overlay_fids = read_overlay(
@@ -101,6 +113,7 @@ def validate(args: argparse.Namespace, term: Terminal) -> Outcome:
     exceptions = read_exceptions(exceptions_file) if exceptions_file else []
     ellipsoid = ellipsoid_of(inp.crs_wkt) if inp.crs_wkt else None
     options = dict(
+        area_unit=area_unit_of(inp.crs_wkt) if inp.crs_wkt else "",
         overlay=overlay,
         overlay_fids=overlay_fids,
         exceptions=exceptions,
@@ -208,11 +221,20 @@ def manifest_build(args: argparse.Namespace, term: Terminal) -> Outcome:
     out = Path(args.output)
     root = Path(args.dataset_root) if args.dataset_root else out.parent
     parent = Path(args.parent) if args.parent else None
+    if parent is None and not args.new_history:  # as buildmanifest: one step to the next
+        parent = newest_manifest(out.parent)
+        if parent is not None:
+            term.info(f"Parent: the newest manifest there, {parent}")
     if parent is not None and os.path.abspath(parent) == os.path.abspath(out):
         raise InputError(
             f"The output manifest is the parent manifest {out}; choose a new file name so the "
             "parent version is kept."
         )
+    version = (args.version or "").strip()
+    if not version:
+        previous = None if parent is None else read_manifest(parent)["version"]
+        version = next_version_label(previous or "")
+        term.info(f"Version label: {version}")
     sources = _sources(args.layers)
     client = _cluster(args)
     hasher = content = None
@@ -220,19 +242,22 @@ def manifest_build(args: argparse.Namespace, term: Terminal) -> Outcome:
         from ..cluster.hashing import dask_hasher, dask_vector_content
 
         hasher, content = dask_hasher(client), dask_vector_content(client)
-    doc, digest = make_manifest(
+    doc, digest, refreshed = make_manifest(
         sources,
         root=root,
         manifest_path=out,
-        version=args.version.strip(),
+        version=version,
         parent=parent,
         keep_index=args.feature_index,
         creator=creator_versions(),
+        refresh_sidecars=args.refresh_sidecars,
         progress=term.stage(f"Hashing {len(sources)} data files"),
         should_stop=term.should_stop,
         hasher=hasher,
         content=content,
     )
+    for side in refreshed:
+        term.info(f"sidecar exported again: {side}")
     for entry in doc["entries"]:
         if entry["sidecar"] is None and entry["kind"] != "file":
             term.info(f"warning: {entry['path']} has no sidecar next to it.")
@@ -288,10 +313,11 @@ def manifest_diff(args: argparse.Namespace, term: Terminal) -> Outcome:
         base,
         head,
         id_field,
+        args.iou_threshold,
         progress=term.stage("Comparing versions"),
         should_stop=term.should_stop,
     )
-    outcome = diff_outcome(base, head, id_field, rows, per_entry, versions)
+    outcome = diff_outcome(base, head, id_field, rows, per_entry, versions, args.iou_threshold)
     if args.report:
         write_report(
             args.report, tool_id("diffversions"), outcome.findings, outcome.counts, outcome.extra

@@ -12,8 +12,15 @@ import json
 import sys
 from typing import Callable, Dict, List, Optional
 
+from ..core.diff import DEFAULT_IOU
 from ..core.errors import Cancelled, LabelGuardError
-from ..core.topology import NEAR_DUPLICATE_IOU, RULES, SLIVER_COMPACTNESS, SNAP_TOLERANCE
+from ..core.topology import (
+    DEFAULT_RULES,
+    NEAR_DUPLICATE_IOU,
+    RULES,
+    SLIVER_COMPACTNESS,
+    SNAP_TOLERANCE,
+)
 from ..core.version import plugin_version
 from .terminal import Terminal
 
@@ -82,7 +89,9 @@ def _add_validate(sub) -> None:
         "--rules",
         action="append",
         metavar="RULE[,RULE]",
-        help="rules to check, repeated or comma-separated (default: all)",
+        help="rules to check, repeated or comma-separated (default: "
+        + ",".join(DEFAULT_RULES)
+        + ")",
     )
     number = [
         ("--tolerance", 0.0, "overlaps up to this area are accepted"),
@@ -156,8 +165,21 @@ def _add_manifest(sub) -> None:
     )
     b.add_argument("layers", nargs="+", metavar="LAYER", help="data files of this version")
     b.add_argument("--output", required=True, metavar="FILE", help="the manifest to write")
-    b.add_argument("--version", default="v1", help="version label (default v1)")
-    b.add_argument("--parent", metavar="FILE", help="manifest of the previous version")
+    b.add_argument("--version", help="version label (default: the next after the parent's)")
+    b.add_argument(
+        "--parent",
+        metavar="FILE",
+        help="manifest of the previous version (default: the newest in the output folder)",
+    )
+    b.add_argument(
+        "--new-history", action="store_true", help="no parent, even if a manifest is there"
+    )
+    b.add_argument(
+        "--no-refresh-sidecars",
+        dest="refresh_sidecars",
+        action="store_false",
+        help="refuse stale sidecars instead of exporting them again",
+    )
     b.add_argument("--dataset-root", metavar="DIR", help="default: the manifest's folder")
     b.add_argument(
         "--no-feature-index",
@@ -192,6 +214,12 @@ def _add_manifest(sub) -> None:
     d.add_argument("base", metavar="BASE", help="manifest of the older version")
     d.add_argument("head", metavar="HEAD", help="manifest of the newer version")
     d.add_argument("--id-field", metavar="FIELD", help="attribute that identifies a feature")
+    d.add_argument(
+        "--iou-threshold",
+        type=float,
+        default=DEFAULT_IOU,
+        help=f"without an ID field: IoU from which two geometries match (default {DEFAULT_IOU})",
+    )
     d.add_argument("--report", metavar="FILE", help="write a labelguard.report/1 JSON report")
     d.set_defaults(func="manifest_diff")
 

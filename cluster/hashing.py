@@ -6,7 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ..core.content import VectorContent, combine_vector_content, hash_feature_batch
+from ..core.content import (
+    IndexRow,
+    VectorContent,
+    combine_vector_content,
+    hash_feature_batch,
+)
 from ..core.hashing import FileHash, hash_files
 from ..core.manifest import manifest_root, read_manifest, verify_manifest
 from ..core.progress import ProgressFn, StopFn
@@ -59,16 +64,18 @@ def fid_ranges(path: str, layer: Optional[str], parts: int) -> Tuple[str, List[T
 
 def hash_fid_range(
     path: str, layer: str, fields: List[str], column: str, lo: int, hi: int, keep_index: bool
-) -> Tuple[List[str], List[Tuple[int, str, str, str]]]:
+) -> Tuple[List[str], List[IndexRow]]:
     """On a worker: (feature hashes, index rows) of the features with lo <= fid < hi."""
     hashes: List[str] = []
-    rows: List[Tuple[int, str, str, str]] = []
+    rows: List[IndexRow] = []
     where = f"{column} >= {lo} AND {column} < {hi}"
     for batch in read_ogr(path, layer, where=where, fields=fields):
         fh = hash_feature_batch(batch.fids, batch.wkb, batch.columns)
         hashes.extend(fh.feature)
         if keep_index:
-            rows.extend(zip(fh.fids.tolist(), fh.geometry, fh.attributes, fh.attributes_json))
+            rows.extend(
+                zip(fh.fids.tolist(), fh.geometry, fh.attributes, fh.attributes_json, fh.kept_wkb)
+            )
     return hashes, rows
 
 

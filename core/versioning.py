@@ -32,6 +32,8 @@ DIFF_FIELDS = (
     ("head_fid", "int"),
     ("changed_fields", "str"),
     ("geometry_from", "str"),
+    ("iou", "float"),
+    ("matched_by", "str"),
 )
 
 
@@ -111,8 +113,9 @@ def diff_outcome(
     head: Path,
     id_field: Optional[str],
     rows: Sequence[Dict[str, Any]],
-    per_entry: Dict[str, Dict[str, int]],
+    per_entry: Dict[str, Dict[str, Any]],
     versions: Tuple[str, str],
+    iou: float,
 ) -> DiffOutcome:
     counts = {s: 0 for s in FEATURE_STATUSES}
     for r in rows:
@@ -127,6 +130,8 @@ def diff_outcome(
         "head": str(head),
         "versions": list(versions),
         "id_field": id_field,
+        "iou_threshold": iou,
+        "matching": sorted({info["matching"] for info in per_entry.values()}),
         "per_layer": per_entry,
     }
     modified = counts["geometry_changed"] + counts["attributes_changed"] + counts["both_changed"]
@@ -152,4 +157,6 @@ def change_message(row: Dict[str, Any]) -> str:
     text = f"{row['path']}: {who} {row['status'].replace('_', ' ')}"
     if row["changed_fields"]:
         text += f" ({row['changed_fields']})"
+    if row["iou"] is not None and row["status"] != "unchanged":
+        text += f", IoU {row['iou']:.3f}"
     return text

@@ -5,28 +5,29 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..core.content import normalized_wkb, read_feature_index
-from ..core.diff import diff_features
-from ..core.errors import InputError
+from ..core.content import normalized_wkb
+from ..core.diff import DEFAULT_IOU, diff_features, index_rows
+from ..core.errors import InputError, OutputExists
 from ..core.hashing import FileHash, companion_files, hash_files
 from ..core.manifest import (
     build_manifest,
     entry_file,
-    load_feature_index,
     manifest_root,
     paired_entries,
     read_manifest,
     verify_manifest,
     write_manifest,
 )
+from ..core.paths import shorten
 from ..core.progress import Ticker
 from ..core.timeutil import utc_now_iso
-from .observe import observe, sidecar_for
+from .observe import observe, refresh_sidecar, sidecar_for, stale_sidecar
 from .vector import read_ogr
 
 Source = Tuple[Path, Optional[str]]  # (data file, layer name inside it or None)
@@ -74,7 +75,7 @@ def collect_observations(
 
 
 def make_manifest(
-    sources: Sequence[Source],
+    sources,
     *,
     root: Path,
     manifest_path: Path,
@@ -82,13 +83,34 @@ def make_manifest(
     parent: Optional[Path],
     keep_index: bool,
     creator: Dict[str, str],
+    refresh_sidecars: bool = True,
     progress=None,
     should_stop=None,
     hasher: Optional[HashFiles] = None,
     content=None,
 ):
-    """Measure, build and write a manifest; returns (document, manifest SHA-256)."""
+    """Measure, refresh stale sidecars (or refuse), build and write a manifest; returns
+    (document, manifest SHA-256, the sidecars exported again)."""
+    if os.path.lexists(manifest_path):  # before hours of hashing, not after
+        raise OutputExists(
+            f"Manifest '{manifest_path}' exists; a version is never overwritten. Choose a new "
+            "file name (e.g. the next version label), or delete the old manifest yourself."
+        )
     observations = collect_observations(sources, keep_index, progress, should_stop, hasher, content)
+    stale = [obs for obs in observations if stale_sidecar(obs)]
+    if stale and not refresh_sidecars:
+        names = ", ".join(shorten(str(obs.sidecar.path.name)) for obs in stale[:5])
+        more = f" and {len(stale) - 5} more" if len(stale) > 5 else ""
+        raise InputError(
+            f"{len(stale)} sidecar(s) describe other content than their data file: {names}"
+            f"{more}. Turn on 'Refresh stale sidecars', or run Export metadata sidecars on "
+            "them, then build again; nothing was written."
+        )
+    refreshed = []
+    for n, obs in enumerate(observations):
+        if stale_sidecar(obs):
+            observations[n] = refresh_sidecar(obs, should_stop)
+            refreshed.append(obs.sidecar.path)
     doc, extra = build_manifest(
         observations,
         root=root,
@@ -98,7 +120,7 @@ def make_manifest(
         created_at=utc_now_iso(),
         parent_path=parent,
     )
-    return doc, write_manifest(manifest_path, doc, extra)
+    return doc, write_manifest(manifest_path, doc, extra), refreshed
 
 
 def measure_entry(abs_path: Path, entry: Dict[str, Any], root: Path, should_stop=None):
@@ -119,17 +141,6 @@ def run_verify(manifest: Path, scan_untracked: bool, progress=None, should_stop=
         progress=progress,
         should_stop=should_stop,
     )
-
-
-def _index(manifest: Path, entry: Dict[str, Any], label: str):
-    data = load_feature_index(manifest, entry)
-    if data is None:
-        raise InputError(
-            f"Manifest {label} has no per-feature hashes for '{entry['path']}' "
-            "(built with 'Store per-feature hashes' off); rebuild it to compare "
-            "features."
-        )
-    return read_feature_index(data, f"Feature index of '{entry['path']}' in manifest {label}")
 
 
 def _geometries(
@@ -154,9 +165,28 @@ def _geometries(
     return out
 
 
-def run_diff(base: Path, head: Path, id_field: Optional[str], progress=None, should_stop=None):
-    """Per-entry feature changes and, where the data still holds them, their geometries:
-    (rows, WKB per row, CRS WKT2 per row, counts per entry, (base version, head version))."""
+def _legacy_geometries(root: Path, entry: Optional[Dict[str, Any]], key, rows, should_stop):
+    """fid -> WKB from the entry's data file, for an index that keeps no geometry (built
+    before indexes kept them), where the file still holds the recorded geometry."""
+    if entry is None or not rows or any(len(r) > 4 and r[4] for r in rows):
+        return {}
+    return _geometries(entry_file(root, entry), key[1], {r[0]: r[1] for r in rows}, should_stop)
+
+
+def _part(progress, n: int, total: int):
+    """Progress of entry ``n`` of ``total`` (its first 90 %; fetching geometries is the rest)."""
+    return lambda f: progress((n + 0.9 * f) / total)
+
+
+def run_diff(
+    base: Path,
+    head: Path,
+    id_field: Optional[str],
+    iou_threshold: float = DEFAULT_IOU,
+    progress=None,
+    should_stop=None,
+):
+    """Per-entry feature changes and, where the data still holds them, their geometries."""
     base_doc, head_doc = read_manifest(base), read_manifest(head)
     base_root, head_root = manifest_root(base, base_doc), manifest_root(head, head_doc)
     b_entries, h_entries, all_keys = paired_entries(base_doc, head_doc)
@@ -165,36 +195,50 @@ def run_diff(base: Path, head: Path, id_field: Optional[str], progress=None, sho
     rows: List[Dict[str, Any]] = []
     wkbs: List[Optional[bytes]] = []
     crs_wkts: List[Optional[str]] = []
-    per_entry: Dict[str, Dict[str, int]] = {}
-    for key in keys:
+    per_entry: Dict[str, Dict[str, Any]] = {}
+    for n, key in enumerate(keys):
         b, h = b_entries.get(key), h_entries.get(key)
-        b_rows = _index(base, b, base_doc["version"]) if b else []
-        h_rows = _index(head, h, head_doc["version"]) if h else []
+        b_rows = index_rows(base, b, base_doc["version"]) if b else []
+        h_rows = index_rows(head, h, head_doc["version"]) if h else []
+        both_gpkg = all(e is not None and e["path"].lower().endswith(".gpkg") for e in (b, h))
         result = diff_features(
             b_rows,
             h_rows,
             id_field=id_field,
+            stable_fid=both_gpkg,
+            iou_threshold=iou_threshold,
+            base_wkb=_legacy_geometries(base_root, b, key, b_rows, should_stop),
+            head_wkb=_legacy_geometries(head_root, h, key, h_rows, should_stop),
             base_label=f"'{key[0]}' of {base_doc['version']}",
             head_label=f"'{key[0]}' of {head_doc['version']}",
+            progress=None if progress is None else _part(progress, n, len(keys)),
             should_stop=should_stop,
         )
-        per_entry[key[0] + (f"|{key[1]}" if key[1] else "")] = result.counts()
+        per_entry[key[0] + (f"|{key[1]}" if key[1] else "")] = {
+            **result.counts(),
+            "matching": result.matching,
+            "key": result.key,
+            "note": result.note,
+        }
+        # Geometries kept in the indexes first; the data files only for what they lack.
+        head_g = {r[0]: r[4] for r in h_rows if r[4]}
+        base_g = {r[0]: r[4] for r in b_rows if r[4]}
         h_geom = {r[0]: r[1] for r in h_rows}
         b_geom = {r[0]: r[1] for r in b_rows}
         head_wanted = {
-            c.head_fid: h_geom[c.head_fid] for c in result.changes if c.head_fid is not None
+            c.head_fid: h_geom[c.head_fid]
+            for c in result.changes
+            if c.head_fid is not None and c.head_fid not in head_g
         }
         base_wanted = {
             c.base_fid: b_geom[c.base_fid]
             for c in result.changes
-            if c.head_fid is None and c.base_fid is not None
+            if c.head_fid is None and c.base_fid is not None and c.base_fid not in base_g
         }
-        head_g = (
-            _geometries(entry_file(head_root, h), key[1], head_wanted, should_stop) if h else {}
-        )
-        base_g = (
-            _geometries(entry_file(base_root, b), key[1], base_wanted, should_stop) if b else {}
-        )
+        if h:
+            head_g.update(_geometries(entry_file(head_root, h), key[1], head_wanted, should_stop))
+        if b:
+            base_g.update(_geometries(entry_file(base_root, b), key[1], base_wanted, should_stop))
         crs = (h or b)["crs"]
         for c in result.changes:
             geom, source = None, ""
@@ -216,6 +260,8 @@ def run_diff(base: Path, head: Path, id_field: Optional[str], progress=None, sho
                     "head_fid": c.head_fid,
                     "changed_fields": ",".join(c.changed_fields),
                     "geometry_from": source,
+                    "iou": None if c.iou is None else round(c.iou, 6),
+                    "matched_by": result.matching,
                 }
             )
             wkbs.append(geom)

@@ -19,6 +19,8 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
+from ..core.lineage import newest_manifest, next_version_label
+from ..core.manifest import read_manifest
 from ..gdalio.facts import detect_kind
 from ..gdalio.versioning import make_manifest
 from .base import LabelGuardAlgorithm
@@ -39,7 +41,16 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
         "sits next to it. For vector layers, per-feature hashes are stored next to the "
         "manifest so Compare dataset versions can name the features that changed.\n\n"
         "With a parent manifest, the new manifest records the parent's SHA-256: history "
-        "becomes a hash chain, and editing an old manifest breaks it visibly.\n\n"
+        "becomes a hash chain, and editing an old manifest breaks it visibly. Building the "
+        "next version is one step: without a parent, the newest manifest in the output "
+        "folder is the parent (unless Start a new history is on), and without a version "
+        "label the next one in sequence is used (v3 after v2; v1 for the first).\n\n"
+        "Sidecars that no longer describe their data file (the next verify would say "
+        "sidecar_mismatch) are exported again before the manifest records them; with "
+        "Refresh stale sidecars off, the build refuses and names them instead.\n\n"
+        "An existing manifest is never overwritten: choose a new file name for each "
+        "version. Feature indexes are named after their SHA-256, so no build touches the "
+        "indexes an older manifest points at.\n\n"
         "Paths are stored relative to the dataset root (by default the manifest's folder); "
         "every layer must lie inside it. The manifest is written atomically.\n\n"
         "Outputs: OUTPUT (manifest path), MANIFEST_SHA256, ENTRY_COUNT.",
@@ -50,6 +61,8 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
     OUTPUT = "OUTPUT"
     DATASET_ROOT = "DATASET_ROOT"
     FEATURE_INDEX = "FEATURE_INDEX"
+    REFRESH_SIDECARS = "REFRESH_SIDECARS"
+    NEW_HISTORY = "NEW_HISTORY"
     MANIFEST_SHA256 = "MANIFEST_SHA256"
     ENTRY_COUNT = "ENTRY_COUNT"
 
@@ -59,8 +72,11 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
             self.tr("File-based raster and vector layers that make up this version."),
         )
         self.add(
-            QgsProcessingParameterString(self.VERSION, self.tr("Version label"), "v1"),
-            self.tr("Name of this version, e.g. v3 or 2024-05-labels."),
+            QgsProcessingParameterString(self.VERSION, self.tr("Version label"), "", optional=True),
+            self.tr(
+                "Name of this version, e.g. v3 or 2024-05-labels. Empty: the next in "
+                "sequence after the parent's label (v1 without a parent)."
+            ),
         )
         self.add(
             QgsProcessingParameterFile(
@@ -68,7 +84,8 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
             ),
             self.tr(
                 "Manifest of the previous version. Its SHA-256 is recorded; it must "
-                "be intact (its own parent chain is checked)."
+                "be intact (its own parent chain is checked). Empty: the newest manifest "
+                "in the output manifest's folder, if there is one."
             ),
         )
         self.add(
@@ -102,6 +119,25 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
             ),
             advanced=True,
         )
+        self.add(
+            QgsProcessingParameterBoolean(
+                self.REFRESH_SIDECARS, self.tr("Refresh stale sidecars"), True
+            ),
+            self.tr(
+                "Export again, before hashing, every sidecar that describes other content "
+                "than its data file. Off: refuse to build and name them."
+            ),
+        )
+        self.add(
+            QgsProcessingParameterBoolean(
+                self.NEW_HISTORY, self.tr("Start a new history (no parent)"), False
+            ),
+            self.tr(
+                "Build a first version even when the output folder holds manifests: no "
+                "parent is looked for when Parent manifest is empty."
+            ),
+            advanced=True,
+        )
         self.addOutput(QgsProcessingOutputString(self.MANIFEST_SHA256, self.tr("Manifest SHA-256")))
         self.add_counts((self.ENTRY_COUNT, self.tr("Entries")))
 
@@ -117,6 +153,10 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
         root_text = self.parameterAsFile(parameters, self.DATASET_ROOT, context)
         root = Path(root_text) if root_text else out.parent
         parent = Path(parent_text) if parent_text else None
+        if parent is None and not self.parameterAsBoolean(parameters, self.NEW_HISTORY, context):
+            parent = self.call(newest_manifest, out.parent)
+            if parent is not None:
+                feedback.pushInfo(self.tr("Parent: the newest manifest there, {}").format(parent))
         if parent is not None and os.path.abspath(parent) == os.path.abspath(out):
             raise QgsProcessingException(
                 self.tr(
@@ -124,6 +164,10 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
                     "parent version is kept."
                 ).format(out)
             )
+        if not version:
+            previous = None if parent is None else self.call(read_manifest, parent)["version"]
+            version = next_version_label(previous or "")
+            feedback.pushInfo(self.tr("Version label: {}").format(version))
         sources = self.layer_files(parameters, self.LAYERS, context)
         for path, _ in sources:
             if self.call(detect_kind, path) == "file":
@@ -134,7 +178,7 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
                 )
         feedback.pushInfo(self.tr("Hashing {} data files").format(len(sources)))
         keep_index = self.parameterAsBoolean(parameters, self.FEATURE_INDEX, context)
-        doc, digest = self.run_core(
+        doc, digest, refreshed = self.run_core(
             feedback,
             make_manifest,
             sources,
@@ -144,7 +188,10 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
             parent=parent,
             keep_index=keep_index,
             creator=self.creator(),
+            refresh_sidecars=self.parameterAsBoolean(parameters, self.REFRESH_SIDECARS, context),
         )
+        for side in refreshed:
+            feedback.pushInfo(self.tr("Stale sidecar exported again: {}").format(side))
         for entry in doc["entries"]:
             if entry["sidecar"] is None and entry["kind"] != "file":
                 feedback.pushWarning(

@@ -18,7 +18,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
-from ..core.diff import FEATURE_STATUSES
+from ..core.diff import DEFAULT_IOU, FEATURE_STATUSES
 from ..core.versioning import DIFF_FIELDS as FIELDS
 from ..core.versioning import diff_outcome
 from ..gdalio.versioning import run_diff
@@ -37,18 +37,31 @@ class DiffVersionsAlgorithm(LabelGuardAlgorithm):
         "exist any more).\n\n"
         "With an ID field, features are matched by its value and classified as added, "
         "removed, unchanged, geometry_changed, attributes_changed or both_changed; "
-        "changed_fields lists the attributes that differ. Without an ID field, features "
-        "can only be matched by content: identical features are unchanged, everything "
-        "else is added or removed.\n\n"
+        "changed_fields lists the attributes that differ.\n\n"
+        "Without an ID field, a stable key is used when the data has one, and checked first: "
+        "the GeoPackage fid when both versions are GeoPackages, or a unique integer field "
+        "named like an id (id, label_id, uuid, ...) or a UUID field present in both "
+        "versions. The key counts as stable only when the features whose geometry did not "
+        "change kept it (99 %). Otherwise features are matched by geometry: identical "
+        "features, then identical geometries (a reclassified label), then polygons whose "
+        "intersection over union (IoU) reaches the IoU threshold, in the same class first "
+        "(when a class, label or category field exists), then in any class, one-to-one, "
+        "best IoU first. A moved, reshaped or reclassified label is then geometry_changed, "
+        "attributes_changed or both_changed; only truly new or deleted ones are added or "
+        "removed. Points and lines match by identical geometry only. The log, the report "
+        "(per_layer matching and note) and the matched_by field say which matching was "
+        "used; the iou field holds the IoU of each matched pair.\n\n"
         "OUTPUT holds one feature per compared feature with its status; its geometry is "
-        "taken from the current data file when that still holds the recorded geometry "
-        "(head version first, then base), otherwise it is empty.\n\n"
+        "the one the feature index keeps (head version first, then base), else the one in "
+        "the current data file when that still holds the recorded geometry, otherwise "
+        "empty.\n\n"
         "Outputs: ADDED, REMOVED, MODIFIED (any change), UNCHANGED, and the three kinds of "
         "modification separately.",
     )
     BASE = "BASE"
     HEAD = "HEAD"
     ID_FIELD = "ID_FIELD"
+    IOU_THRESHOLD = "IOU_THRESHOLD"
     OUTPUT = "OUTPUT"
     ADDED = "ADDED"
     REMOVED = "REMOVED"
@@ -72,8 +85,22 @@ class DiffVersionsAlgorithm(LabelGuardAlgorithm):
             QgsProcessingParameterString(self.ID_FIELD, self.tr("ID field"), optional=True),
             self.tr(
                 "Attribute that identifies a feature across versions (unique, never "
-                "empty). Leave empty to match by content only."
+                "empty). Leave empty to use a stable key found in the data (checked), "
+                "else geometry matching."
             ),
+        )
+        self.add_number(
+            self.IOU_THRESHOLD,
+            self.tr("IoU threshold for geometry matching"),
+            DEFAULT_IOU,
+            0.01,
+            1.0,
+            self.tr(
+                "Without an ID field or stable key, two polygons are the same label when "
+                "their intersection over union is at least this fraction (0-1). Lower it "
+                "to pair labels that moved further."
+            ),
+            advanced=True,
         )
         self.add(
             QgsProcessingParameterFeatureSink(
@@ -106,10 +133,13 @@ class DiffVersionsAlgorithm(LabelGuardAlgorithm):
         base = Path(self.parameterAsFile(parameters, self.BASE, context))
         head = Path(self.parameterAsFile(parameters, self.HEAD, context))
         id_field = self.parameterAsString(parameters, self.ID_FIELD, context).strip() or None
+        iou = self.parameterAsDouble(parameters, self.IOU_THRESHOLD, context)
         rows, wkbs, crs_wkts, per_entry, versions = self.run_core(
-            feedback, run_diff, base, head, id_field
+            feedback, run_diff, base, head, id_field, iou
         )
         feedback.pushInfo(self.tr("Compared {} → {}").format(*versions))
+        for layer, info in per_entry.items():
+            feedback.pushInfo(self.tr("{}: {}").format(layer, info["note"]))
         geoms, wkb_type, target = _sink_geometries(wkbs, crs_wkts, context)
         written: Dict[str, Any] = {
             self.OUTPUT: self.write_sink(
@@ -127,7 +157,7 @@ class DiffVersionsAlgorithm(LabelGuardAlgorithm):
         if dest is not None and context.willLoadLayerOnCompletion(dest):
             details = context.layerToLoadOnCompletionDetails(dest)
             details.setPostProcessor(RuleStylePostProcessor.create("diff"))
-        outcome = diff_outcome(base, head, id_field, rows, per_entry, versions)
+        outcome = diff_outcome(base, head, id_field, rows, per_entry, versions, iou)
         counts = outcome.counts
         written[self.REPORT] = self.write_report(
             parameters, context, outcome.findings, counts, outcome.extra

@@ -119,16 +119,16 @@ def test_fail_on_error_says_why_in_one_line(cli, tmp_path):
 def test_report_equals_core_on_the_same_features(cli, tmp_path):
     """The command writes what core's check and report writer give for these features."""
     from labelguard.core.report import tool_id, write_report
-    from labelguard.core.topology import RULES, check_topology
+    from labelguard.core.topology import DEFAULT_RULES, check_topology
     from labelguard.core.topology.findings import report_extra
     from labelguard.gdalio.topology_inputs import read_layer
 
     write_layer(tmp_path / "l.gpkg", defects())
     assert cli("validate", "l.gpkg", "--min-area", "10", "--report", "cli.json").code == 0
     fids, wkb = read_layer(str(tmp_path / "l.gpkg")).batches[0]
-    result = check_topology(fids, wkb, list(RULES), min_area=10.0)
+    result = check_topology(fids, wkb, list(DEFAULT_RULES), min_area=10.0, area_unit="m²")
     number = {"tolerance": 0.0, "min_area": 10.0, "max_gap_area": 0.0, "snap_tolerance": 1e-8}
-    extra = report_extra("l", "EPSG:32633", result, list(RULES), number, False)
+    extra = report_extra("l", "EPSG:32633", result, list(DEFAULT_RULES), number, False)
     findings = [f.to_dict() for f in result.findings]
     write_report(
         tmp_path / "core.json", tool_id("validatetopology"), findings, result.counts, extra
@@ -219,12 +219,13 @@ def test_manifest_build_verify_diff(cli, tmp_path):
     assert v2.code == 0
     diff = cli("manifest", "diff", "ds/v1.json", "ds/v2.json", "--report", "d.json")
     assert diff.code == 0
+    # Without an ID field, the moved square is matched by its geometry (IoU) and changed.
     assert diff.results == {
-        "ADDED": 2,
-        "REMOVED": 1,
-        "MODIFIED": 0,
+        "ADDED": 1,
+        "REMOVED": 0,
+        "MODIFIED": 1,
         "UNCHANGED": 2,
-        "GEOMETRY_CHANGED": 0,
+        "GEOMETRY_CHANGED": 1,
         "ATTRIBUTES_CHANGED": 0,
         "BOTH_CHANGED": 0,
         "REPORT": "d.json",

