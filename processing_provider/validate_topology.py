@@ -42,7 +42,6 @@ from ..core.topology import (
 from ..core.topology.exceptions import FIELDS as EXCEPTION_FIELDS
 from ..core.topology.exceptions import exceptions_path_for, load_exceptions
 from ..gdalio.vector import read_ogr
-from ..render.styles import RuleStylePostProcessor
 from .base import LabelGuardAlgorithm
 from .compat import TYPE_VECTOR_ANY, TYPE_VECTOR_POLYGON
 from .layers import iter_layer_wkb, layer_file, read_features_wkb
@@ -569,13 +568,11 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
                 wkb_type=wkb_type,
                 crs=crs,
                 layer_options=["FID=error_id"] if ".gpkg" in target.lower() else [],
+                style="rules",
+                properties=run,
             )
-            if dest is None:
-                continue
-            out[param] = dest
-            if context.willLoadLayerOnCompletion(dest):
-                details = context.layerToLoadOnCompletionDetails(dest)
-                details.setPostProcessor(RuleStylePostProcessor.create("rules", run))
+            if dest is not None:
+                out[param] = dest
         return out
 
 

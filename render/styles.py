@@ -61,6 +61,7 @@ SPLIT_STYLE: dict[str, tuple[str, str]] = {
 }
 # Set on every layer LabelGuard styles or loads as a result; the value is the style kind.
 RESULT_PROPERTY = "labelguard/result"
+PLAIN = "plain"  # a result layer LabelGuard marks but does not style (tables, CRS issues)
 PREDICTION_COLORS = ("#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf")
 
 
@@ -188,9 +189,9 @@ def is_result_layer(layer) -> bool:
 
 class RuleStylePostProcessor(QgsProcessingLayerPostProcessorInterface):
     """Marks a result layer and applies its style once Processing has loaded it:
-    ``rule_renderer`` by default, or the renderer of ``kind`` ("diff", "predictions",
-    "splits"). ``properties`` are set as custom properties of the layer (the findings panel
-    finds its run by them)."""
+    ``rule_renderer`` by default, the renderer of ``kind`` ("diff", "predictions",
+    "splits"), or none for ``PLAIN``. ``properties`` are set as custom properties of the
+    layer (the findings panel finds its run by them)."""
 
     _alive: set[RuleStylePostProcessor] = set()
 
@@ -217,7 +218,7 @@ class RuleStylePostProcessor(QgsProcessingLayerPostProcessorInterface):
                 mark_result(layer, self.kind)
                 for key, value in self.properties.items():
                     layer.setCustomProperty(key, value)
-                if layer.isSpatial():
+                if layer.isSpatial() and self.kind != PLAIN:
                     apply_style(layer, self.kind)
         finally:
             type(self)._alive.discard(self)

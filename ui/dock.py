@@ -36,7 +36,7 @@ from qgis.PyQt.QtWidgets import (
 from ..core import status
 from ..core.errors import LabelGuardError
 from ..core.lineage import VersionPlan, plan_next_version
-from ..render.styles import apply_style
+from ..render.styles import apply_style, is_result_layer
 from .models import Column, LayerStatus, LayerStatusModel, LineageModel, Role
 from .tasks import AlgorithmsTask, AlgorithmStep, LayerStatusTask, layer_ref
 
@@ -313,7 +313,8 @@ class LabelGuardDock(QgsDockWidget):
         if self.task is not None:
             self._pending = True
             return
-        layers = list(self.project.mapLayers().values())
+        # LabelGuard's own results (error layers, changes, tiles) are not data to version.
+        layers = [lyr for lyr in self.project.mapLayers().values() if not is_result_layer(lyr)]
         if not layers:
             self.show_statuses([])
             return
