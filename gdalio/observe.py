@@ -47,6 +47,7 @@ from .vector import read_ogr
 ROWS_PER_READ = 256
 
 __all__ = [
+    "current_sidecar",
     "describe",
     "detect_kind",
     "observe",
@@ -147,6 +148,15 @@ def _raster_description(path: Path, digest: str, f: RasterFacts) -> DataDescript
         acquisition_time=acquisition_time(f.metadata),
         metadata=recorded_metadata(f.metadata),
     )
+
+
+def current_sidecar(path: Path, digest: str, facts: Union[RasterFacts, VectorFacts]) -> Dict:
+    """The sidecar document (without class counts or provenance) a file with these facts and
+    content hash would get now: what restoremetadata compares with the recorded one."""
+    if isinstance(facts, RasterFacts):
+        return build_sidecar(_raster_description(path, digest, facts), "")
+    vc = content_mod.VectorContent(digest, facts.feature_count)
+    return build_sidecar(_vector_description(path, facts, vc, None, None), "")
 
 
 def _describe_vector(
