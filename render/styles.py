@@ -184,7 +184,7 @@ def mark_result(layer, kind: str) -> None:
 
 def is_result_layer(layer) -> bool:
     """True for a layer LabelGuard made (marked by ``mark_result``; kept in the project)."""
-    return bool(layer.customProperty(RESULT_PROPERTY))
+    return layer is not None and bool(layer.customProperty(RESULT_PROPERTY))
 
 
 class RuleStylePostProcessor(QgsProcessingLayerPostProcessorInterface):

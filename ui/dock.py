@@ -344,6 +344,8 @@ class LabelGuardDock(QgsDockWidget):
     def show_statuses(self, statuses) -> None:
         """Show the rows, keeping the selected layer selected and the detail on it."""
         keep = self._selected_id
+        # Processing marks a result only after adding it: a check may have started in between.
+        statuses = [s for s in statuses if not is_result_layer(self.project.mapLayer(s.layer_id))]
         self._statuses = {s.layer_id: s for s in statuses}
         self.layer_model.set_statuses(statuses)
         for col in (Column.LAYER, Column.FILE, Column.STATUS, Column.VERSION):
