@@ -41,6 +41,11 @@ RULE_COLORS: dict[str, str] = {
     "dangle": "#f1b6da",
     "must_be_inside": "#404040",
     "must_not_overlap_with": "#b2182b",
+    "self_crossing": "#ff7f00",
+    "duplicate_vertex": "#6a3d9a",
+    "spike": "#b15928",
+    "hole": "#1f78b4",
+    "contained": "#fb9a99",
 }
 
 

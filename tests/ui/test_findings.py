@@ -269,3 +269,11 @@ def test_without_duplicate_vertex(qgis_app, wkt, at, expected):
 
     fixed = without_duplicate_vertex(QgsGeometry.fromWkt(wkt), at)
     assert (fixed.asWkt() if fixed is not None else None) == expected
+
+
+def test_every_rule_has_its_own_colour():
+    from labelguard.core.topology import RULES
+    from labelguard.render.styles import RULE_COLORS
+
+    assert sorted(RULE_COLORS) == sorted(RULES)
+    assert len(set(RULE_COLORS.values())) == len(RULES)
