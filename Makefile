@@ -9,23 +9,26 @@ export PROJ_DATA ?= /usr/share/proj
 export QT_QPA_PLATFORM ?= offscreen
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: bootstrap test test-core test-qgis demo bench install uninstall package lint clean
+.PHONY: bootstrap test test-core test-qgis demo bench bench-dask install uninstall package lint clean
 
 bootstrap:
 	./tools/bootstrap.sh
 
 test: bootstrap
-	$(PY) -m pytest -p no:qgis tests/core tests/gdalio
+	$(PY) -m pytest -p no:qgis tests/core tests/gdalio tests/cli
 	$(PY) -m pytest -o qgis_qui_enabled=false tests/processing tests/ui
 
 test-core: bootstrap
-	$(PY) -m pytest -p no:qgis tests/core tests/gdalio
+	$(PY) -m pytest -p no:qgis tests/core tests/gdalio tests/cli
 
 demo: bootstrap
 	$(PY) tools/demo.py --out out/demo --qgis-process $(QGIS_PROCESS)
 
 bench: bootstrap
 	$(PY) benchmarks/bench_hashing.py
+
+bench-dask: bootstrap
+	$(PY) benchmarks/bench_dask.py
 
 install:
 	mkdir -p "$(PROFILE_PLUGINS)"

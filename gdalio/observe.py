@@ -258,8 +258,12 @@ def observe(
     sidecar: Optional[Path] = None,
     progress=None,
     should_stop: StopFn = None,
+    content=None,
 ) -> Observation:
     """Measure a data file now: bytes, companion files, content, CRS and its sidecar.
+
+    ``content``: what hashes a vector layer's content, with ``vector_content``'s signature
+    (default: ``vector_content``, in this process; the cluster backend hashes parts on workers).
 
     ``file_hash``/``component_hashes`` may be passed when already computed (bulk hashing).
     ``kind``: what the manifest recorded ("file" skips GDAL). ``sidecar``: where its sidecar is
@@ -294,7 +298,7 @@ def observe(
             obs = replace(obs, description=build_sidecar(desc, ""))
     elif kind == "vector":
         vfacts = facts if isinstance(facts, VectorFacts) else vector_facts(path, layer)
-        vc, _ = vector_content(
+        vc, _ = (content or vector_content)(
             path,
             vfacts.layer,
             keep_index=keep_index,
