@@ -38,8 +38,21 @@ from ..core.errors import LabelGuardError
 from ..core.lineage import VersionPlan, plan_next_version
 from ..core.sidecar import has_sidecar
 from ..render.styles import apply_style, is_result_layer
-from .models import Column, LayerStatus, LayerStatusModel, LineageModel, Role
-from .tasks import AlgorithmsTask, AlgorithmStep, LayerStatusTask, layer_ref
+from .models import (
+    Column,
+    FeatureHistoryModel,
+    LayerStatus,
+    LayerStatusModel,
+    LineageModel,
+    Role,
+)
+from .tasks import (
+    AlgorithmsTask,
+    AlgorithmStep,
+    FeatureHistoryTask,
+    LayerStatusTask,
+    layer_ref,
+)
 
 FORM_CLASS, _ = uic.loadUiType(str(Path(__file__).resolve().parent / "dock.ui"))
 LOG_TAG = "LabelGuard"
@@ -124,6 +137,10 @@ class LabelGuardDock(QgsDockWidget):
         self.ui.layerView.setModel(self.layer_model)
         self.ui.layerView.setColumnHidden(Column.DETAIL, True)  # shown as tooltip and below
         self.ui.lineageView.setModel(self.lineage_model)
+        self.history_model = FeatureHistoryModel(self)
+        self.history_view = QTreeView(self.ui.splitter)  # below the lineage, empty until asked
+        self.history_view.setRootIsDecorated(False)
+        self.history_view.setModel(self.history_model)
         self.ui.refreshButton.setIcon(QgsApplication.getThemeIcon("/mActionRefresh.svg"))
         self.ui.openButton.setIcon(QgsApplication.getThemeIcon("/mActionFileOpen.svg"))
         self.ui.buildButton.setIcon(QgsApplication.getThemeIcon("/mActionNewBookmark.svg"))
@@ -435,6 +452,8 @@ class LabelGuardDock(QgsDockWidget):
         build.setEnabled(self._plan() is not None)
         diff = menu.addAction(self.tr("Show changes since the previous version"), self.show_changes)
         diff.setEnabled(self._diff_manifests() is not None)
+        if self._history_target() is not None:
+            menu.addAction(self.tr("Show history of the selected feature"), self.show_history)
         zoom = menu.addAction(self.tr("Zoom to layer"), self.zoom_to_selected)
         zoom.setEnabled(st is not None and self.canvas is not None)
         menu.addSeparator()
@@ -555,6 +574,28 @@ class LabelGuardDock(QgsDockWidget):
             AlgorithmsTask(self.tr("LabelGuard: comparing versions"), [step]),
             lambda task: self._load_changes(output, f"{base.stem} → {head.stem}"),
         )
+
+    def _history_target(self):
+        """(manifest, layer) when the selected row is a verified vector layer with exactly one
+        selected feature, else None."""
+        st = self.selected_status()
+        layer = self.project.mapLayer(st.layer_id) if st else None
+        if not (st and st.manifest and status.is_verified(st.status)):
+            return None
+        if not isinstance(layer, QgsVectorLayer) or layer.selectedFeatureCount() != 1:
+            return None
+        return st.manifest, layer
+
+    def show_history(self) -> Optional[FeatureHistoryTask]:
+        """Run featurehistory for the selected feature and show its rows below the lineage."""
+        target = self._history_target()
+        if target is None:
+            return None
+        manifest, layer = target
+        output = Path(tempfile.mkdtemp(prefix="labelguard-history-")) / "history.gpkg"
+        (fid,) = layer.selectedFeatureIds()
+        task = FeatureHistoryTask(manifest, layer.source(), fid, output)
+        return self._start_action(task, lambda t: self.history_model.set_rows(t.rows))
 
     def _load_changes(self, output: Path, label: str) -> None:
         layer = QgsVectorLayer(str(output), self.tr("Changes {}").format(label), "ogr")

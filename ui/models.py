@@ -173,6 +173,49 @@ class LineageModel(QStandardItemModel):
         return [self.item(r, 0).text() for r in range(self.rowCount())]
 
 
+@dataclass(frozen=True)
+class HistoryRow:
+    """One version of a feature's history, as featurehistory writes it (newest first)."""
+
+    version: str
+    present: bool
+    status: str
+    fid: Optional[int] = None
+    changed_fields: str = ""
+    iou: Optional[float] = None
+
+
+class FeatureHistoryModel(QStandardItemModel):
+    """The history of one feature: per version, present or not, its status against the older
+    version, the changed fields and the IoU of a geometry match."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setHorizontalHeaderLabels(
+            [_tr("Version"), _tr("Status"), _tr("Fid"), _tr("Changed fields"), _tr("IoU")]
+        )
+
+    def set_rows(self, rows: Sequence[HistoryRow]) -> None:
+        self.removeRows(0, self.rowCount())
+        for r in rows:
+            items = [
+                QStandardItem(r.version),
+                QStandardItem(r.status.replace("_", " ") if r.present else _tr("absent")),
+                QStandardItem("" if r.fid is None else str(r.fid)),
+                QStandardItem(r.changed_fields.replace(",", ", ")),
+                QStandardItem("" if r.iou is None else f"{r.iou:.3f}"),
+            ]
+            for item in items:
+                item.setEditable(False)
+            self.appendRow(items)
+
+    def rows(self) -> list:
+        return [
+            [self.item(r, c).text() for c in range(self.columnCount())]
+            for r in range(self.rowCount())
+        ]
+
+
 # Review state of a finding in the findings panel.
 OPEN = "open"
 FIXED = "fixed"

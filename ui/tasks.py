@@ -10,19 +10,21 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from qgis.core import (
+    NULL,
     QgsApplication,
     QgsMapLayer,
     QgsProcessingContext,
     QgsProcessingFeedback,
     QgsProviderRegistry,
     QgsTask,
+    QgsVectorLayer,
 )
 from qgis.PyQt.QtCore import QCoreApplication
 
 from ..core import status
 from ..core.errors import LabelGuardError
 from ..core.lineage import latest_manifest_for, lineage
-from .models import LayerStatus
+from .models import HistoryRow, LayerStatus
 
 VERIFY_ALG = "labelguard:verifymanifest"
 
@@ -232,3 +234,43 @@ class AlgorithmsTask(QgsTask):
     def cancel(self) -> None:
         self._feedback.cancel()
         super().cancel()
+
+
+HISTORY_ALG = "labelguard:featurehistory"
+
+
+class FeatureHistoryTask(AlgorithmsTask):
+    """Runs featurehistory by id for one feature (its fid) of a layer and reads the rows of
+    its output file, so the dock gets plain rows."""
+
+    def __init__(self, manifest: str, source: str, fid: int, output: Path) -> None:
+        step = AlgorithmStep(
+            HISTORY_ALG,
+            {"MANIFEST": manifest, "INPUT": source, "FEATURE_ID": str(fid), "OUTPUT": str(output)},
+        )
+        super().__init__(
+            QCoreApplication.translate("FeatureHistoryTask", "LabelGuard: feature history"),
+            [step],
+        )
+        self.output = output
+        self.rows: List[HistoryRow] = []
+
+    def run(self) -> bool:
+        if not super().run():
+            return False
+        layer = QgsVectorLayer(str(self.output), "history", "ogr")  # only read, in this thread
+        if not layer.isValid():
+            self.error = f"The feature history {self.output} cannot be read."
+            return False
+        self.rows = [
+            HistoryRow(
+                f["version"],
+                bool(f["present"]),
+                f["status"] or "",
+                None if f["feature_fid"] in (None, NULL) else int(f["feature_fid"]),
+                f["changed_fields"] or "",
+                None if f["iou"] in (None, NULL) else float(f["iou"]),
+            )
+            for f in layer.getFeatures()
+        ]
+        return True

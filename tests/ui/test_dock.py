@@ -420,3 +420,47 @@ def test_unload_disconnects_and_ignores_stale_tasks(
     assert dock.task is None
     assert dock._connections == []
     assert dock._layer_connections == {}
+
+
+def test_history_of_the_selected_feature(
+    qgis_iface, qgis_new_project, labelguard_provider, versioned, gis
+):
+    import processing
+    from qgis.core import QgsProject, QgsVectorLayer
+
+    reclassified = [(2, "shrub", gis.POLYS[1][2]) if r[0] == 2 else r for r in gis.POLYS]
+    gis.write_vector(versioned["gpkg"], reclassified)
+    manifests = versioned["root"] / "manifests"
+    processing.run("labelguard:exportsidecars", {"LAYERS": [str(versioned["gpkg"])]})
+    processing.run(
+        "labelguard:buildmanifest",
+        {
+            "LAYERS": [str(versioned["gpkg"]), str(versioned["tif"])],
+            "VERSION": "v3",
+            "PARENT": str(manifests / "v2.json"),
+            "DATASET_ROOT": str(versioned["data"]),
+            "OUTPUT": str(manifests / "v3.json"),
+        },
+    )
+    dock, messages = _dock(qgis_iface)
+    layer = QgsVectorLayer(str(versioned["gpkg"]), "labels", "ogr")
+    QgsProject.instance().addMapLayer(layer)
+    _settle(dock)
+    dock.select_layer(layer.id())
+    assert dock.layer_model.statuses() == {"labels": "ok"}
+    menu = [a.text() for a in dock.build_menu().actions() if a.text()]
+    assert "Show history of the selected feature" not in menu  # nothing selected yet
+    layer.selectByIds([2])
+    menu = [a.text() for a in dock.build_menu().actions() if a.text()]
+    assert menu[3] == "Show history of the selected feature"
+    task = dock.show_history()
+    assert task.steps[0].algorithm == "labelguard:featurehistory"
+    assert task.steps[0].parameters["FEATURE_ID"] == "2"
+    _settle(dock)
+    assert messages == []
+    assert dock.history_model.rows() == [
+        ["v3", "attributes changed", "2", "class", ""],
+        ["v2", "unchanged", "2", "", ""],
+        ["v1", "added", "2", "", ""],
+    ]
+    dock.unload()
