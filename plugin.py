@@ -28,9 +28,11 @@ class LabelGuardPlugin:
             "LabelGuard needs these Python packages: {}. Install them with pip into the "
             "Python QGIS uses, then restart QGIS."
         ).format("; ".join(missing))
-        QgsMessageLog.logMessage(message, LOG_TAG, Qgis.Critical)
+        QgsMessageLog.logMessage(message, LOG_TAG, Qgis.MessageLevel.Critical)
         if self.iface is not None:
-            self.iface.messageBar().pushMessage(LOG_TAG, message, level=Qgis.Critical, duration=0)
+            self.iface.messageBar().pushMessage(
+                LOG_TAG, message, level=Qgis.MessageLevel.Critical, duration=0
+            )
         return False
 
     def initProcessing(self) -> None:  # noqa: N802 (QGIS API)

@@ -112,10 +112,10 @@ class LabelGuardDock(QgsDockWidget):
             return
         self.task = None
         if task.error:
-            QgsMessageLog.logMessage(task.error, LOG_TAG, Qgis.Warning)
+            QgsMessageLog.logMessage(task.error, LOG_TAG, Qgis.MessageLevel.Warning)
             self.ui.summaryLabel.setText(self.tr("Check failed: {}").format(task.error))
             if self._message is not None:
-                self._message(task.error, Qgis.Warning)
+                self._message(task.error, Qgis.MessageLevel.Warning)
             return
         self.show_statuses(task.statuses)
 
