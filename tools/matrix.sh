@@ -73,6 +73,15 @@ debootstrap_fresh() {  # debootstrap_fresh SUITE DIR: a partial tree from a fail
   debootstrap --variant=minbase "$suite" "$dir" "$MIRROR"
 }
 
+need_debootstrap() {
+  command -v debootstrap >/dev/null && return 0
+  say "installing debootstrap on the host"
+  export DEBIAN_FRONTEND=noninteractive
+  retry apt-get update -qq || die "apt-get update failed on the host"
+  retry apt-get install -y -qq --no-install-recommends debootstrap >/dev/null ||
+    die "could not install debootstrap on the host"
+}
+
 build() {  # build SUITE: create or reuse $CACHE/SUITE with QGIS installed
   local suite=$1 dir=$CACHE/$1 want
   want=$(printf '%s\n' "$RECIPE" "$suite" "$MIRROR" "$PACKAGES" | sha256sum | cut -d' ' -f1)
@@ -80,12 +89,7 @@ build() {  # build SUITE: create or reuse $CACHE/SUITE with QGIS installed
     say "$suite: reusing $dir"
     return 0
   fi
-  command -v debootstrap >/dev/null || {
-    say "installing debootstrap on the host"
-    retry apt-get update -qq || die "apt-get update failed on the host"
-    retry apt-get install -y -qq --no-install-recommends debootstrap >/dev/null ||
-      die "could not install debootstrap on the host"
-  }
+  need_debootstrap
   mkdir -p "$CACHE"
   if [ ! -x "$dir/usr/bin/apt-get" ] || [ ! -f "$dir/.labelguard-debootstrapped" ]; then
     say "$suite: debootstrap into $dir from $MIRROR"
@@ -149,6 +153,7 @@ matrix() {
   [ "$(id -u)" -eq 0 ] || die "the matrix needs root (debootstrap, chroot, mount)"
   mkdir -p "$LOGS"
   local suite pids=() results=() rc start
+  need_debootstrap  # once, before the parallel builds would race for dpkg's lock
   for suite in $SUITES; do  # build in the background while the host suite runs
     # A subshell does not inherit traps: each build unmounts what it mounted, also on failure.
     (
