@@ -19,12 +19,15 @@ import hashlib
 import io
 import json
 import math
+import re
+import zlib
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .errors import SchemaError
 from .geos import shapely
 from .progress import StopFn, check_stop
 
@@ -191,16 +194,52 @@ def write_feature_index(rows: Sequence[Tuple[int, str, str, str]]) -> bytes:
     return buf.getvalue()
 
 
-def read_feature_index(data: bytes) -> List[Tuple[int, str, str, str]]:
-    text = gzip.decompress(data).decode("utf-8")
-    rows = []
+_HEX64 = re.compile(r"[0-9a-f]{64}\Z")
+INDEX_HEADER = "fid\tgeometry_sha256\tattributes_sha256\tattributes"
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    """One gzip member, refusing more than ``limit`` bytes out (a gzip bomb) and trailing data."""
+    inflater = zlib.decompressobj(wbits=31)
+    out = inflater.decompress(data, limit + 1)
+    if len(out) > limit:
+        raise ValueError(f"it unpacks to more than {limit} bytes")
+    if not inflater.eof:
+        raise ValueError("the gzip stream is truncated")
+    if inflater.unused_data:
+        raise ValueError("data follows the gzip stream")
+    return out
+
+
+def read_feature_index(data: bytes, what: str = "Feature index") -> List[Tuple[int, str, str, str]]:
+    """Rows of a feature index written by ``write_feature_index``.
+
+    Raises SchemaError naming ``what`` (the file and the manifest) for anything else: not gzip,
+    a gzip bomb (over 64 MiB or 200 times its size unpacked), not UTF-8, a bad row.
+    """
+    try:
+        text = _gunzip(data, max(64 << 20, 200 * len(data))).decode("utf-8")
+    except (ValueError, zlib.error, UnicodeDecodeError) as exc:
+        raise SchemaError(f"{what} is not a LabelGuard feature index: {exc}.") from None
     # Split on "\n" only: str.splitlines() also splits on U+2028, U+0085 and others, which
     # canonical JSON leaves unescaped inside attribute values.
-    for line in text.split("\n")[1:]:
+    lines = text.split("\n")
+    if lines[0] != INDEX_HEADER:
+        raise SchemaError(f"{what} is not a LabelGuard feature index: its first line is wrong.")
+    rows = []
+    for number, line in enumerate(lines[1:], start=2):
         if not line:
             continue
-        fid, g, a, attrs = line.split("\t", 3)
-        rows.append((int(fid), g, a, attrs))
+        parts = line.split("\t", 3)
+        if len(parts) != 4 or not _HEX64.match(parts[1]) or not _HEX64.match(parts[2]):
+            raise SchemaError(f"{what} is not a LabelGuard feature index: line {number} is bad.")
+        try:
+            fid = int(parts[0])
+        except ValueError:
+            raise SchemaError(
+                f"{what} is not a LabelGuard feature index: line {number} has no feature id."
+            ) from None
+        rows.append((fid, parts[1], parts[2], parts[3]))
     return rows
 
 

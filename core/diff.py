@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .content import feature_hash
-from .errors import InputError
+from .errors import InputError, SchemaError
+from .paths import shorten
 from .progress import StopFn, check_stop
 
 FEATURE_STATUSES = (
@@ -51,13 +52,27 @@ class DiffResult:
         return c
 
 
+def _attributes(text: str, label: str) -> Dict[str, Any]:
+    """The attributes JSON of an index row; SchemaError naming ``label`` when it is not one."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        value = None
+    if not isinstance(value, dict):
+        raise SchemaError(
+            f"The feature index of {label} holds attributes that are not a JSON object "
+            f"({shorten(text, 60)}); rebuild the manifest."
+        )
+    return value
+
+
 def _ids(rows: Sequence[IndexRow], id_field: str, label: str) -> Dict[Any, IndexRow]:
     by_id: Dict[Any, IndexRow] = {}
     dup: Counter = Counter()
     missing_field = 0
     nulls = 0
     for row in rows:
-        attrs = json.loads(row[3])
+        attrs = _attributes(row[3], label)
         if id_field not in attrs:
             missing_field += 1
             continue
@@ -86,8 +101,8 @@ def _ids(rows: Sequence[IndexRow], id_field: str, label: str) -> Dict[Any, Index
     return by_id
 
 
-def _changed_fields(a: str, b: str) -> Tuple[str, ...]:
-    da, db = json.loads(a), json.loads(b)
+def _changed_fields(a: str, b: str, labels: Tuple[str, str]) -> Tuple[str, ...]:
+    da, db = _attributes(a, labels[0]), _attributes(b, labels[1])
     return tuple(sorted(k for k in set(da) | set(db) if da.get(k) != db.get(k)))
 
 
@@ -125,7 +140,7 @@ def diff_features(
                     if attrs
                     else "unchanged"
                 )
-                fields = _changed_fields(b[3], h[3]) if attrs else ()
+                fields = _changed_fields(b[3], h[3], (base_label, head_label)) if attrs else ()
                 result.changes.append(FeatureChange(status, b[0], h[0], fid_value, fields))
         return result
     b_by_hash: Dict[str, List[int]] = defaultdict(list)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import stat
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .errors import Cancelled, FileVanished
+from .paths import file_type, nonblocking_opener
 from .progress import ProgressFn, StopFn
 
 CHUNK = 1 << 20  # 1 MiB: large enough for full SHA-NI speed, small enough to cancel promptly
@@ -50,6 +52,24 @@ class Component:
 def _case_variants(path: Path, suffix: str) -> List[Path]:
     stem = path.with_suffix("")
     return [Path(f"{stem}{suffix}"), Path(f"{stem}{suffix.upper()}")]
+
+
+def companion_candidates(path: os.PathLike) -> List[Path]:
+    """Every file name a reader of ``path`` may open besides it: the companions
+    ``companion_files`` looks for (all spellings) and SQLite's journals (GeoPackage).
+
+    Whether they exist is not checked; verify refuses an entry when one is a FIFO or a device.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    exts: List[str] = []
+    if suffix == ".shp":
+        exts += list(SHAPEFILE_PARTS) + list(SHAPEFILE_INDEXES)
+    exts += list(WORLD_FILES.get(suffix, ()))
+    out = [c for ext in exts for c in _case_variants(p, ext)]
+    out += [Path(f"{p}{extra}") for extra in (".xml", ".aux.xml", ".ovr", ".msk")]
+    out += [Path(f"{p}{extra}") for extra in ("-wal", "-shm", "-journal")]
+    return sorted({c for c in out if c != p})
 
 
 def companion_files(path: os.PathLike) -> List[Component]:
@@ -104,10 +124,16 @@ def _hash_one(
     digest = hashlib.sha256()
     size = 0
     try:
-        with open(path, "rb", buffering=0) as fh:
+        with open(path, "rb", buffering=0, opener=nonblocking_opener) as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                # A FIFO blocks, a device (/dev/zero) never ends: only regular files are data.
+                raise FileVanished(
+                    f"'{path}' is {file_type(st.st_mode)}, not a regular file; not read."
+                )
             # A buffer sized to the file: zero-filling 1 MiB for a 4 KiB file would double the
             # cost of hashing it (measured in benchmarks/bench_hashing.py, 5,000 small files).
-            expected = os.fstat(fh.fileno()).st_size
+            expected = st.st_size
             buf = bytearray(min(chunk, max(expected + 1, SMALL_CHUNK)))
             view = memoryview(buf)
             while True:

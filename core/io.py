@@ -4,11 +4,52 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Iterator, Union
 
+from .errors import FileVanished, InputError
+from .paths import file_type, nonblocking_opener
+
 PathLike = Union[str, "os.PathLike[str]"]
+
+
+class TooLarge(InputError):
+    """A document is larger than LabelGuard ever writes one; callers say which document."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"{size} bytes, more than the {limit} bytes allowed")
+        self.size, self.limit = size, limit
+
+
+def read_regular_file(path: PathLike, limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes.
+
+    Never blocks on a FIFO or reads a device. Raises FileNotFoundError when it does not
+    exist, FileVanished when it is not a regular file or cannot be read, TooLarge when it
+    holds more than ``limit`` bytes (checked before reading, and while reading, in case it
+    grows).
+    """
+    try:
+        with open(path, "rb", buffering=0, opener=nonblocking_opener) as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise FileVanished(
+                    f"'{path}' is {file_type(st.st_mode)}, not a regular file; not read."
+                )
+            if st.st_size > limit:
+                raise TooLarge(st.st_size, limit)
+            data = fh.read(limit + 1)
+    except FileNotFoundError:
+        raise
+    except IsADirectoryError as exc:
+        raise FileVanished(f"'{path}' is a folder, not a file.") from exc
+    except OSError as exc:
+        raise FileVanished(f"'{path}' cannot be read: {exc.strerror or exc}.") from exc
+    if len(data) > limit:
+        raise TooLarge(len(data), limit)
+    return data
 
 
 def atomic_write_bytes(path: PathLike, data: bytes) -> None:

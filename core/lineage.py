@@ -67,9 +67,9 @@ def latest_manifest_for(
     for mpath in find_manifests(Path(data_path).parent, levels_up):
         try:
             doc = read_manifest(mpath)
+            root = manifest_root(mpath, doc)
         except LabelGuardError:
             continue
-        root = manifest_root(mpath, doc)
         for entry in doc["entries"]:
             if os.path.normcase(os.path.abspath(root / entry["path"])) != target:
                 continue

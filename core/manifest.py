@@ -5,6 +5,10 @@ path relative to the manifest's folder. Feature indexes (per-feature hashes of v
 for ``diffversions``) live in ``<manifest stem>.features/`` next to the manifest, referenced by
 path (relative to the manifest's folder) and SHA-256. The parent link holds the parent
 manifest's SHA-256, so rewriting any ancestor breaks the chain visibly.
+
+A manifest is untrusted input: every path it names is confined (core/paths.py) to the dataset
+root, the root to at most ``MAX_LEVELS_UP`` folder above the manifest's folder, before any file
+is opened.
 """
 
 from __future__ import annotations
@@ -26,10 +30,19 @@ from .errors import (
     PathOutsideRoot,
     SchemaError,
 )
-from .hashing import FileHash, sha256_bytes, sha256_file
-from .io import atomic_write_bytes
+from .hashing import FileHash, companion_candidates, sha256_bytes, sha256_file
+from .io import TooLarge, atomic_write_bytes, read_regular_file
+from .paths import (
+    MAX_COMPONENT_BYTES,
+    MAX_LEVELS_UP,
+    confine,
+    regular_file_problem,
+    safe_component,
+    shorten,
+)
 from .progress import StopFn, Ticker
 from .schema import validate
+from .sidecar import sidecar_path
 from .status import VERIFY_STATUSES
 
 SCHEMA_ID = "labelguard.manifest/1"
@@ -92,8 +105,12 @@ class Observation:
     feature_index: Optional[bytes] = None
 
 
-def relative_to_root(path: Path, root: Path) -> str:
-    """POSIX path of ``path`` relative to ``root``; PathOutsideRoot if it is not inside."""
+def relative_to_root(path: Path, root: Path, *, resolve: bool = False) -> str:
+    """POSIX path of ``path`` relative to ``root``; PathOutsideRoot if it is not inside.
+
+    With ``resolve``, the path must also stay inside the root once symbolic links are resolved
+    (what verify will require of it).
+    """
     rp, rr = Path(os.path.abspath(path)), Path(os.path.abspath(root))
     try:
         rel = rp.relative_to(rr)
@@ -102,7 +119,10 @@ def relative_to_root(path: Path, root: Path) -> str:
             f"'{path}' lies outside the dataset root '{root}'. Choose a dataset root that "
             "contains every layer (or save the manifest in a common parent folder)."
         ) from None
-    return PurePosixPath(*rel.parts).as_posix()
+    posix = PurePosixPath(*rel.parts).as_posix()
+    if resolve:
+        confine(rr, posix, what="File")
+    return posix
 
 
 def _safe_name(text: str) -> str:
@@ -139,7 +159,7 @@ def build_manifest(
     extra: Dict[str, bytes] = {}
     seen = set()
     for i, obs in enumerate(sorted(observations, key=lambda o: (str(o.path), o.layer or ""))):
-        rel = relative_to_root(obs.path, root)
+        rel = relative_to_root(obs.path, root, resolve=True)
         key = (rel, obs.layer)
         if key in seen:
             raise InputError(f"'{rel}' (layer {obs.layer!r}) is listed twice.")
@@ -156,7 +176,7 @@ def build_manifest(
             "crs": None if obs.crs is None else {"epsg": obs.crs.epsg, "wkt2": obs.crs.wkt2},
             "components": [
                 {
-                    "path": relative_to_root(fh.path, root),
+                    "path": relative_to_root(fh.path, root, resolve=True),
                     "size": fh.size,
                     "sha256": fh.sha256,
                     "role": role,
@@ -165,25 +185,33 @@ def build_manifest(
             ],
             "sidecar": None
             if obs.sidecar is None
-            else {"path": relative_to_root(obs.sidecar.path, root), "sha256": obs.sidecar.sha256},
+            else {
+                "path": relative_to_root(obs.sidecar.path, root, resolve=True),
+                "sha256": obs.sidecar.sha256,
+            },
             "feature_index": None,
         }
         if obs.feature_index is not None:
-            name = (
-                f"{index_dir}/{i:04d}-{_safe_name(rel)}"
-                + (f"-{_safe_name(obs.layer)}" if obs.layer else "")
-                + ".tsv.gz"
-            )
+            stem = f"{i:04d}-{_safe_name(rel)}" + (f"-{_safe_name(obs.layer)}" if obs.layer else "")
+            name = f"{index_dir}/{safe_component(stem, MAX_COMPONENT_BYTES - 7)}.tsv.gz"
             extra[name] = obs.feature_index
             entry["feature_index"] = {"path": name, "sha256": sha256_bytes(obs.feature_index)}
         entries.append(entry)
     root_rel = os.path.relpath(os.path.abspath(root), manifest_dir)
+    root_rel = PurePosixPath(*Path(root_rel).parts).as_posix() if root_rel != "." else "."
+    try:
+        confine(manifest_dir, root_rel, what="The dataset root", levels_up=MAX_LEVELS_UP)
+    except PathOutsideRoot as exc:
+        raise PathOutsideRoot(
+            f"{exc} Save the manifest in the dataset root '{root}', in a folder inside it, or "
+            "in a folder next to it: verify refuses a manifest whose root is further away."
+        ) from None
     doc = {
         "schema": SCHEMA_ID,
         "version": version,
         "created_at": created_at,
         "creator": {k: str(creator[k]) for k in sorted(creator)},
-        "root": PurePosixPath(*Path(root_rel).parts).as_posix() if root_rel != "." else ".",
+        "root": root_rel,
         "parent": parent,
         "policy": dict(POLICY),
         "entries": entries,
@@ -229,25 +257,109 @@ def write_manifest(path: Path, doc: Dict[str, Any], extra: Dict[str, bytes]) -> 
     return sha256_bytes(data)
 
 
+MAX_MANIFEST_BYTES = 256 << 20  # about 300,000 entries; more is not a manifest LabelGuard wrote
+MAX_JSON_DEPTH = 64  # LabelGuard writes 5 levels
+# Optional keys of an entry, filled in on reading so code never meets a KeyError.
+ENTRY_DEFAULTS = (
+    ("layer", None),
+    ("content_method", None),
+    ("feature_count", None),
+    ("crs", None),
+    ("feature_index", None),
+)
+
+
+def _too_deep(text: str) -> Optional[str]:
+    """Where ``text`` (JSON) first nests deeper than MAX_JSON_DEPTH: "key 'a/b/c' (line n)".
+
+    Only called on a manifest already found too deep, so its speed does not matter.
+    """
+    stack: List[str] = []
+    last_key = ""
+    for m in re.finditer(r'"((?:[^"\\]|\\.)*)"(\s*:)?|[\[{]|[\]}]', text):
+        token = m.group()
+        if token in ("[", "{"):
+            stack.append(last_key)
+            last_key = ""
+            if len(stack) > MAX_JSON_DEPTH:
+                line = text.count("\n", 0, m.start()) + 1
+                where = "/".join(k for k in stack if k) or "/"
+                return f"key '{shorten(where)}' (line {line})"
+        elif token in ("]", "}"):
+            if stack:
+                stack.pop()
+        elif m.group(2):
+            last_key = m.group(1)
+    return None
+
+
 def read_manifest(path: Path) -> Dict[str, Any]:
-    """Parse and validate a manifest; FileVanished / SchemaError / UnknownSchemaVersion."""
+    """Parse and validate a manifest; FileVanished / SchemaError / UnknownSchemaVersion.
+
+    Every message names the manifest and, where there is one, the bad key. Manifests over
+    MAX_MANIFEST_BYTES or nested deeper than MAX_JSON_DEPTH are SchemaErrors.
+    """
     p = Path(path)
+    what = f"Manifest '{p}'"
     try:
-        raw = p.read_bytes()
+        text = read_regular_file(p, MAX_MANIFEST_BYTES).decode("utf-8")
     except FileNotFoundError as exc:
-        raise FileVanished(f"Manifest '{p}' does not exist.") from exc
-    except OSError as exc:
-        raise FileVanished(f"Manifest '{p}' cannot be read: {exc}") from exc
+        raise FileVanished(f"{what} does not exist.") from exc
+    except TooLarge as exc:
+        raise SchemaError(
+            f"{what} is {exc.size} bytes; manifests are read up to {exc.limit} bytes, so it is "
+            "refused."
+        ) from exc
+    except FileVanished as exc:
+        raise FileVanished(f"Manifest: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise SchemaError(f"{what} is not valid JSON: {exc}") from exc
     try:
-        doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SchemaError(f"Manifest '{p}' is not valid JSON: {exc}") from exc
-    validate(doc, "labelguard.manifest", f"Manifest '{p}'")
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SchemaError(f"{what} is not valid JSON: {exc}") from exc
+    except RecursionError:
+        where = _too_deep(text) or "a value"
+        raise SchemaError(
+            f"{what} nests deeper than {MAX_JSON_DEPTH} levels at {where}; refused."
+        ) from None
+    deep = _too_deep(text) if _depth_exceeds(doc, MAX_JSON_DEPTH) else None
+    if deep is not None:
+        raise SchemaError(f"{what} nests deeper than {MAX_JSON_DEPTH} levels at {deep}; refused.")
+    validate(doc, "labelguard.manifest", what)
+    for entry in doc["entries"]:
+        for key, default in ENTRY_DEFAULTS:
+            entry.setdefault(key, default)
     return doc
 
 
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """True when ``value`` nests deeper than ``limit`` (iterative: no recursion limit)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend(
+                (child, depth + 1) for child in children if isinstance(child, (dict, list))
+            )
+    return False
+
+
 def manifest_root(path: Path, doc: Dict[str, Any]) -> Path:
-    return Path(os.path.normpath(Path(os.path.abspath(path)).parent / doc["root"]))
+    """The dataset root the manifest at ``path`` describes (absolute).
+
+    Raises PathOutsideRoot when ``root`` is absolute, climbs more than MAX_LEVELS_UP folder
+    above the manifest's folder, names a file-system root or leaves through a symbolic link.
+    """
+    return confine(
+        Path(os.path.abspath(path)).parent,
+        doc["root"],
+        what=f"Manifest '{path}': root",
+        levels_up=MAX_LEVELS_UP,
+    )
 
 
 def parent_link(parent_path: Path, manifest_dir: Path) -> Dict[str, str]:
@@ -265,9 +377,16 @@ def parent_link(parent_path: Path, manifest_dir: Path) -> Dict[str, str]:
             f"The parent manifest's own history is broken: {chain.message} Fix or rebuild it "
             "before linking a new version to it."
         )
-    rel = os.path.relpath(os.path.abspath(parent_path), manifest_dir)
+    rel = PurePosixPath(*Path(os.path.relpath(os.path.abspath(parent_path), manifest_dir)).parts)
+    try:
+        confine(manifest_dir, rel.as_posix(), what="Parent manifest", levels_up=MAX_LEVELS_UP)
+    except PathOutsideRoot as exc:
+        raise ManifestChainError(
+            f"{exc} Save the new manifest next to its parent, or one folder away from it: "
+            "verify refuses a parent link that goes further."
+        ) from None
     return {
-        "path": PurePosixPath(*Path(rel).parts).as_posix(),
+        "path": rel.as_posix(),
         "sha256": digest,
         "version": parent_doc["version"],
     }
@@ -291,7 +410,15 @@ def check_chain(path: Path, max_depth: int = 10000) -> ChainStatus:
         parent = doc["parent"]
         if parent is None:
             return ChainStatus(True, tuple(versions))
-        ppath = Path(os.path.normpath(current.parent / parent["path"]))
+        try:
+            ppath = confine(
+                current.parent,
+                parent["path"],
+                what=f"Version '{shorten(doc['version'])}': parent link",
+                levels_up=MAX_LEVELS_UP,
+            )
+        except PathOutsideRoot as exc:
+            return ChainStatus(False, tuple(versions), str(exc))
         if ppath in visited:
             return ChainStatus(False, tuple(versions), f"Manifest chain loops back to {ppath}.")
         visited.add(current)
@@ -433,15 +560,23 @@ def verify_manifest(
 ) -> Tuple[List[EntryStatus], ChainStatus]:
     """Re-measure every entry of the manifest at ``path`` (``measure(abs_path, entry)``) and
     compare. Entries whose file is gone are ``missing``; data files under the root that no
-    entry tracks are ``untracked``. Returns (statuses in manifest order, chain status)."""
+    entry tracks are ``untracked``. A feature index the manifest records that is gone gets a
+    ``missing`` row of its own, one whose SHA-256 differs a ``modified`` row (path relative to
+    the manifest's folder). Returns (statuses in manifest order, then index rows, then
+    untracked files; chain status)."""
     doc = read_manifest(path)
     root = manifest_root(path, doc)
     chain = check_chain(path)
     entries = doc["entries"]
-    ticker = Ticker(sum(max(e["size"], 1) for e in entries) or 1, progress, should_stop)
+    ticker = Ticker(sum(_weight(e) for e in entries) or 1, progress, should_stop)
     statuses: List[EntryStatus] = []
     for entry in entries:
         ticker.check()
+        refused = _refused(entry, root)
+        if refused is not None:
+            statuses.append(refused)
+            ticker.advance(_weight(entry))
+            continue
         abs_path = root / entry["path"]
         if not abs_path.exists():
             statuses.append(
@@ -474,10 +609,110 @@ def verify_manifest(
                 )
             else:
                 statuses.append(compare_entry(entry, obs, root))
-        ticker.advance(max(entry["size"], 1))
+        ticker.advance(_weight(entry))
+    statuses.extend(check_feature_indexes(path, entries, should_stop))
     if scan_untracked:
         statuses.extend(find_untracked(doc, root, Path(path)))
     return statuses, chain
+
+
+def check_feature_indexes(
+    manifest_path: Path, entries: Sequence[Dict[str, Any]], should_stop: StopFn = None
+) -> List[EntryStatus]:
+    """A failing status for each recorded feature index that is gone, refused or altered."""
+    base = Path(os.path.abspath(manifest_path)).parent
+    out: List[EntryStatus] = []
+    for entry in entries:
+        ref = entry.get("feature_index")
+        if not ref:
+            continue
+        owner = f"feature index of '{shorten(entry['path'])}'"
+        actual = None
+        try:
+            p = _check_file(base, ref["path"], "Feature index", entry["path"])
+            actual = sha256_file(p, should_stop=should_stop)
+        except FileVanished as exc:
+            gone = not os.path.lexists(base / ref["path"])
+            status, message = "missing", f"{owner} is missing" if gone else str(exc)
+        except PathOutsideRoot as exc:
+            status, message = "missing", str(exc)
+        else:
+            if actual == ref["sha256"]:
+                continue
+            status = "modified"
+            message = f"{owner} was changed after the manifest was built (SHA-256 differs)"
+        out.append(
+            EntryStatus(
+                ref["path"],
+                entry.get("layer"),
+                "file",
+                status,
+                message,
+                [message],
+                ref["sha256"],
+                actual,
+            )
+        )
+    return out
+
+
+def _weight(entry: Dict[str, Any]) -> int:
+    """Progress weight of an entry: its size, bounded (a forged 10**400 overflows a float)."""
+    return min(max(int(entry["size"]), 1), 1 << 60)
+
+
+def _check_file(root: Path, rel: str, what: str, of: Optional[str] = None) -> Path:
+    """The confined path of ``rel``; PathOutsideRoot/FileVanished if it is outside the root or
+    exists but is not a regular file (a FIFO blocks a reader, /dev/zero never ends)."""
+    path = confine(root, rel, what=what, of=of)
+    problem = regular_file_problem(path)
+    if problem:
+        owner = "" if of is None else f" of '{shorten(of)}'"
+        raise FileVanished(f"{what} '{shorten(rel)}'{owner} {problem}.")
+    return path
+
+
+def _refused(entry: Dict[str, Any], root: Path) -> Optional[EntryStatus]:
+    """A failing status when a file verify would read for ``entry`` lies outside the root or
+    is not a regular file; None when the adapter may measure the entry.
+
+    Checked before the adapter opens anything: the data file, its recorded components and
+    sidecar, and the companion files and sidecars an adapter finds next to the data file.
+    """
+    problem = None
+    status = "missing"
+    try:
+        abs_path = _check_file(root, entry["path"], "Entry")
+        for comp in entry["components"]:
+            _check_file(root, comp["path"], "Component", entry["path"])
+        for other in companion_candidates(abs_path):
+            if os.path.lexists(other):
+                _check_file(root, relative_to_root(other, root), "Companion file", entry["path"])
+    except (PathOutsideRoot, FileVanished) as exc:
+        problem = str(exc)
+    if problem is None:
+        sidecars = [sidecar_path(abs_path), sidecar_path(abs_path, None, entry.get("layer"), True)]
+        recorded = [entry["sidecar"]["path"]] if entry["sidecar"] else []
+        try:
+            for rel in recorded:
+                _check_file(root, rel, "Sidecar", entry["path"])
+            for side in sidecars:
+                if os.path.lexists(side):
+                    _check_file(root, relative_to_root(side, root), "Sidecar", entry["path"])
+        except (PathOutsideRoot, FileVanished) as exc:
+            problem, status = str(exc), "sidecar_mismatch"
+    if problem is None:
+        return None
+    return EntryStatus(
+        entry["path"],
+        entry.get("layer"),
+        entry["kind"],
+        status,
+        problem,
+        [problem],
+        entry["sha256"],
+        None,
+    )
 
 
 def tracked_paths(doc: Dict[str, Any]) -> set:
@@ -517,7 +752,12 @@ def load_feature_index(manifest_path: Path, entry: Dict[str, Any]) -> Optional[b
     ref = entry.get("feature_index")
     if not ref:
         return None
-    p = Path(os.path.abspath(manifest_path)).parent / ref["path"]
+    p = confine(
+        Path(os.path.abspath(manifest_path)).parent,
+        ref["path"],
+        what="Feature index",
+        of=entry["path"],
+    )
     try:
         data = p.read_bytes()
     except OSError as exc:
@@ -527,6 +767,16 @@ def load_feature_index(manifest_path: Path, entry: Dict[str, Any]) -> Optional[b
             f"Feature index '{p}' was changed after the manifest was built (SHA-256 differs)."
         )
     return data
+
+
+def entry_file(root: Path, entry: Dict[str, Any]) -> Optional[Path]:
+    """The entry's data file for an adapter to open, or None when it is gone, lies outside the
+    root (symlinks resolved) or is not a regular file."""
+    try:
+        path = _check_file(root, entry["path"], "Entry")
+    except (PathOutsideRoot, FileVanished):
+        return None
+    return path if path.is_file() else None
 
 
 def entries_by_key(doc: Dict[str, Any]) -> Dict[Tuple[str, Optional[str]], Dict[str, Any]]:

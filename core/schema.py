@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import re
+import reprlib
 from functools import cache
 from pathlib import Path
 from typing import Any, Dict, List
 
 from .errors import SchemaError, UnknownSchemaVersion
+from .paths import shorten
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 KNOWN = {
@@ -22,6 +24,11 @@ KNOWN = {
     "labelguard.manifest": ("labelguard.manifest/1", "manifest.schema.json"),
     "labelguard.report": ("labelguard.report/1", "report.schema.json"),
 }
+
+VALUE_CHARS = 80  # how much of a bad value an error message shows
+KEY_CHARS = 40
+_REPR = reprlib.Repr()  # bounded: never walks a whole huge value
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxstring = 2, 4, 4, VALUE_CHARS
 
 _TYPES = {
     "object": dict,
@@ -47,6 +54,13 @@ def _is_type(value: Any, name: str) -> bool:
     return isinstance(value, _TYPES[name])
 
 
+def _shown(value: Any, repr_: bool = True) -> str:
+    """A value for a message, cut short: data can be huge (an expanded YAML alias bomb)."""
+    if isinstance(value, str):
+        return shorten(repr(value) if repr_ else value, VALUE_CHARS)
+    return shorten(_REPR.repr(value), VALUE_CHARS)
+
+
 def _errors(
     value: Any, schema: Dict[str, Any], root: Dict[str, Any], where: str, out: List[str]
 ) -> None:
@@ -63,14 +77,15 @@ def _errors(
     if "const" in schema and value != schema["const"]:
         out.append(f"{where or '/'}: must be {schema['const']!r}")
     if "enum" in schema and value not in schema["enum"]:
-        out.append(f"{where or '/'}: {value!r} is not one of {schema['enum']}")
+        out.append(f"{where or '/'}: {_shown(value)} is not one of {schema['enum']}")
     if isinstance(value, str):
         if "pattern" in schema and not re.search(schema["pattern"], value):
-            out.append(f"{where or '/'}: {value!r} does not match {schema['pattern']}")
+            out.append(f"{where or '/'}: {_shown(value)} does not match {schema['pattern']}")
         if len(value) < schema.get("minLength", 0):
             out.append(f"{where or '/'}: shorter than {schema['minLength']}")
     if _is_type(value, "number") and "minimum" in schema and value < schema["minimum"]:
-        out.append(f"{where or '/'}: {value} is below {schema['minimum']}")
+        shown = _shown(value, repr_=False)
+        out.append(f"{where or '/'}: {shown} is below {schema['minimum']}")
     if isinstance(value, dict):
         for key in schema.get("required", []):
             if key not in value:
@@ -78,12 +93,13 @@ def _errors(
         props = schema.get("properties", {})
         extra = schema.get("additionalProperties", True)
         for key, item in value.items():
+            name = shorten(str(key), KEY_CHARS)
             if key in props:
-                _errors(item, props[key], root, f"{where}/{key}", out)
+                _errors(item, props[key], root, f"{where}/{name}", out)
             elif extra is False:
-                out.append(f"{where or '/'}: unexpected key '{key}'")
+                out.append(f"{where or '/'}: unexpected key '{name}'")
             elif isinstance(extra, dict):
-                _errors(item, extra, root, f"{where}/{key}", out)
+                _errors(item, extra, root, f"{where}/{name}", out)
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
         for i, item in enumerate(value):
             _errors(item, schema["items"], root, f"{where}/{i}", out)
@@ -110,11 +126,12 @@ def validate(document: Any, family: str, what: str = "document") -> None:
     if declared != expected:
         if isinstance(declared, str) and declared.startswith(family + "/"):
             raise UnknownSchemaVersion(
-                f"{what} uses schema '{declared}', which this version of LabelGuard does not "
-                f"know (it reads '{expected}'). Upgrade LabelGuard to read it."
+                f"{what} uses schema '{shorten(declared)}', which this version of LabelGuard "
+                f"does not know (it reads '{expected}'). Upgrade LabelGuard to read it."
             )
         raise SchemaError(
-            f"{what} is not a {family} document (schema is {declared!r}, expected '{expected}')."
+            f"{what} is not a {family} document (schema is {_shown(declared)}, expected "
+            f"'{expected}')."
         )
     problems = schema_errors(document, filename)
     if problems:

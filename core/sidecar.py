@@ -14,7 +14,8 @@ import yaml
 
 from .crs import CrsInfo
 from .errors import FileVanished, SchemaError
-from .io import atomic_write_bytes
+from .io import TooLarge, atomic_write_bytes, read_regular_file
+from .paths import MAX_COMPONENT_BYTES, safe_component, shorten
 from .schema import validate
 from .timeutil import Timestamp
 
@@ -28,8 +29,16 @@ def sidecar_path(
     layer: Optional[str] = None,
     multi_layer: bool = False,
 ) -> Path:
-    """Where the sidecar of ``data_path`` goes; one per layer for multi-layer containers."""
-    name = data_path.name + (f".{layer}" if multi_layer and layer else "") + SUFFIX
+    """Where the sidecar of ``data_path`` goes; one per layer for multi-layer containers.
+
+    The layer name comes from the data: made one safe file-name component (core/paths.py
+    ``safe_component``), so "../x" or "a/b" can never leave the folder. Ordinary names are
+    used as they are.
+    """
+    name = data_path.name + SUFFIX
+    if multi_layer and layer:
+        room = MAX_COMPONENT_BYTES - len(f"{data_path.name}.{SUFFIX}".encode())
+        name = f"{data_path.name}.{safe_component(layer, max(room, 24))}{SUFFIX}"
     return (output_folder if output_folder is not None else data_path.parent) / name
 
 
@@ -198,24 +207,69 @@ def write_sidecar(path: Path, doc: Dict[str, Any]) -> Path:
     return path
 
 
+def _refuse_yaml_bombs(text: str, what: str) -> None:
+    """SchemaError for anchors, aliases and deep nesting, found by the scanner (which neither
+    expands nor recurses): an alias bomb of 557 bytes expands to 10^9 strings in safe_load,
+    and LabelGuard never writes an anchor."""
+    depth = 0
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        if isinstance(token, (yaml.AnchorToken, yaml.AliasToken)):
+            line = token.start_mark.line + 1
+            raise SchemaError(
+                f"{what} uses YAML anchors or aliases (line {line}); LabelGuard sidecars never "
+                "contain them, so it is refused. Export the sidecar again."
+            )
+        if isinstance(token, _OPENING):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise SchemaError(
+                    f"{what} nests deeper than {MAX_DEPTH} levels (line "
+                    f"{token.start_mark.line + 1}); refused. Export the sidecar again."
+                )
+        elif isinstance(token, _CLOSING):
+            depth -= 1
+
+
+_OPENING = (
+    yaml.BlockMappingStartToken,
+    yaml.BlockSequenceStartToken,
+    yaml.FlowMappingStartToken,
+    yaml.FlowSequenceStartToken,
+)
+_CLOSING = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+MAX_SIDECAR_BYTES = 1 << 20  # 1 MiB; a sidecar with 10,000 classes is about 300 kB
+MAX_DEPTH = 32  # LabelGuard writes 4 levels
+
+
 def read_sidecar(path: Path) -> Dict[str, Any]:
     """Parse and validate a sidecar.
 
     Raises FileVanished, SchemaError or UnknownSchemaVersion with a message naming the file.
+    Sidecars over MAX_SIDECAR_BYTES, with YAML anchors/aliases or nested deeper than
+    MAX_DEPTH are SchemaErrors, found before anything is built from them.
     """
+    what = f"Sidecar '{path}'"
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_regular_file(path, MAX_SIDECAR_BYTES).decode("utf-8")
     except FileNotFoundError as exc:
-        raise FileVanished(f"Sidecar '{path}' does not exist.") from exc
+        raise FileVanished(f"{what} does not exist.") from exc
     except UnicodeDecodeError as exc:
-        raise SchemaError(f"Sidecar '{path}' is not UTF-8 text: {exc}") from exc
-    except OSError as exc:
-        raise FileVanished(f"Sidecar '{path}' cannot be read: {exc}") from exc
+        raise SchemaError(f"{what} is not UTF-8 text: {exc}") from exc
+    except TooLarge as exc:
+        raise SchemaError(
+            f"{what} is {exc.size} bytes; sidecars are at most {exc.limit} bytes, so it is "
+            "refused. Export the sidecar again."
+        ) from exc
+    except FileVanished as exc:
+        raise FileVanished(f"Sidecar: {exc}") from exc
     try:
+        _refuse_yaml_bombs(text, what)
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise SchemaError(f"Sidecar '{path}' is not valid YAML: {exc}") from exc
-    validate(doc, "labelguard.sidecar", f"Sidecar '{path}'")
+        raise SchemaError(f"{what} is not valid YAML: {shorten(str(exc), 400)}") from exc
+    except RecursionError as exc:  # deep nesting the token count did not see
+        raise SchemaError(f"{what} nests too deeply; refused.") from exc
+    validate(doc, "labelguard.sidecar", what)
     return doc
 
 

@@ -24,7 +24,13 @@ from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 from ..core.content import normalized_wkb, read_feature_index
 from ..core.diff import FEATURE_STATUSES, diff_features
 from ..core.errors import InputError
-from ..core.manifest import entries_by_key, load_feature_index, manifest_root, read_manifest
+from ..core.manifest import (
+    entries_by_key,
+    entry_file,
+    load_feature_index,
+    manifest_root,
+    read_manifest,
+)
 from ..core.progress import Ticker
 from ..gdalio.vector import read_ogr
 from .base import LabelGuardAlgorithm
@@ -49,15 +55,15 @@ def _index(manifest: Path, entry: Dict[str, Any], label: str):
             "(built with 'Store per-feature hashes' off); rebuild it to compare "
             "features."
         )
-    return read_feature_index(data)
+    return read_feature_index(data, f"Feature index of '{entry['path']}' in manifest {label}")
 
 
 def _geometries(
-    path: Path, layer: Optional[str], wanted: Dict[int, str], should_stop
+    path: Optional[Path], layer: Optional[str], wanted: Dict[int, str], should_stop
 ) -> Dict[int, bytes]:
     """WKB of the wanted fids whose normalized geometry hash still matches the index."""
     out: Dict[int, bytes] = {}
-    if not wanted or not path.is_file():
+    if not wanted or path is None:
         return out
     try:
         batches = list(read_ogr(str(path), layer, should_stop=should_stop))
@@ -112,8 +118,12 @@ def run_diff(base: Path, head: Path, id_field: Optional[str], progress=None, sho
             for c in result.changes
             if c.head_fid is None and c.base_fid is not None
         }
-        head_g = _geometries(head_root / key[0], key[1], head_wanted, should_stop) if h else {}
-        base_g = _geometries(base_root / key[0], key[1], base_wanted, should_stop) if b else {}
+        head_g = (
+            _geometries(entry_file(head_root, h), key[1], head_wanted, should_stop) if h else {}
+        )
+        base_g = (
+            _geometries(entry_file(base_root, b), key[1], base_wanted, should_stop) if b else {}
+        )
         crs = (h or b)["crs"]
         for c in result.changes:
             geom, source = None, ""

@@ -66,6 +66,8 @@ class VerifyManifestAlgorithm(LabelGuardAlgorithm):
         "sidecar_mismatch: the sidecar is missing, was edited, or describes other content.\n"
         "crs_drift: the CRS differs from the recorded one.\n"
         "untracked: a data file under the dataset root that the manifest does not list.\n"
+        "A per-feature index the manifest records that is gone or altered gets a row of its "
+        "own (missing / modified): diffversions needs it.\n"
         "The parent chain is checked too (CHAIN_OK is 1 when every ancestor manifest is "
         "intact).\n\n"
         "OK_COUNT counts ok and rewritten entries, MISMATCH_COUNT all others "

@@ -190,3 +190,18 @@ def test_topology_rule_modules_never_import_the_engine():
         and any(lvl == 1 and mod.split(".")[0] == "engine" for lvl, mod, _ in _imports(p))
     ]
     assert importers == []
+
+
+SHARED_ADAPTER_MODULES = {"base", "compat", "layers", "styles"}
+
+
+def test_algorithm_modules_never_import_each_other():
+    """What two algorithms share goes into the base template or below (STYLE.md §2)."""
+    bad = []
+    for path in sorted((ROOT / "processing_provider").glob("*.py")):
+        if path.stem in SHARED_ADAPTER_MODULES | {"provider", "__init__"}:
+            continue
+        for level, module, line in _imports(path):
+            if level == 1 and module.split(".")[0] not in SHARED_ADAPTER_MODULES:
+                bad.append(f"{path.name}:{line} imports .{module}")
+    assert bad == []
