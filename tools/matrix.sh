@@ -139,11 +139,11 @@ versions='from osgeo import gdal; from qgis.core import Qgis; import platform; '
 'print("QGIS", Qgis.QGIS_VERSION.split("-")[0], "Python", platform.python_version(), '\
 '"GDAL", gdal.__version__)'
 
-summary() {  # summary NAME LOG RC SECONDS: one line per release
+summary() {  # summary NAME LOG RC SECONDS: one line per release (core | QGIS test counts)
   local name=$1 log=$2 rc=$3 secs=$4 counts env
   env=$(grep -m1 '^matrix-versions:' "$log" | cut -d: -f2- || true)
   counts=$(grep -E '^=+ .*(passed|failed|error).* in [0-9.]+s' "$log" |
-    sed -E 's/^=+ (.*) in [0-9.]+s.*/\1/' | paste -sd';' - || true)
+    sed -E 's/^=+ (.*) in [0-9.]+s.*/\1/' | sed -z 's/\n$//; s/\n/ | /g' || true)
   printf '%-8s%s: %s (%s) in %dm%02ds\n' "$name" "${env:- ?}" \
     "$([ "$rc" -eq 0 ] && echo passed || echo "FAILED (exit $rc)")" "${counts:-no pytest summary}" \
     $((secs / 60)) $((secs % 60))
