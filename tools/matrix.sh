@@ -166,8 +166,11 @@ matrix() {
   trap 'kill "${pids[@]}" 2>/dev/null; exit 130' INT TERM
   say "building chroots ($SUITES) in the background; logs in $LOGS/build-*.log"
   start=$SECONDS rc=0
-  { make test && .venv/bin/python -c "$versions" | sed 's/^/matrix-versions: /'; } 2>&1 |
-    tee "$LOGS/host.log" || rc=$?
+  {
+    make test || rc=$?
+    .venv/bin/python -c "$versions" | sed 's/^/matrix-versions: /' || true
+    exit "$rc"
+  } 2>&1 | tee "$LOGS/host.log" || rc=$?
   results+=("$(summary host "$LOGS/host.log" "$rc" $((SECONDS - start)))")
   local i=0
   for suite in $SUITES; do
@@ -178,8 +181,8 @@ matrix() {
       echo "build failed, see $LOGS/build-$suite.log" >"$LOGS/$suite.log"
       rc=1
     else
-      { run "$suite" /bin/bash -c "make test VENV=$CHROOT_VENV && \
-          $CHROOT_VENV/bin/python -c '$versions' | sed 's/^/matrix-versions: /'"; } 2>&1 |
+      run "$suite" /bin/bash -c "rc=0; make test VENV=$CHROOT_VENV || rc=\$?; \
+          $CHROOT_VENV/bin/python -c '$versions' | sed 's/^/matrix-versions: /'; exit \$rc" 2>&1 |
         tee "$LOGS/$suite.log" || rc=$?
     fi
     results+=("$(summary "$suite" "$LOGS/$suite.log" "$rc" $((SECONDS - start)))")
