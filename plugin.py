@@ -17,6 +17,8 @@ class LabelGuardPlugin:
         self.provider = None
         self.dock = None
         self.dock_action = None
+        self.findings = None
+        self.findings_action = None
 
     def _dependencies_ok(self) -> bool:
         import platform
@@ -39,6 +41,8 @@ class LabelGuardPlugin:
     def initProcessing(self) -> None:  # noqa: N802 (QGIS API)
         if self.provider is not None or not self._dependencies_ok():
             return
+        if QgsApplication.processingRegistry().providerById("labelguard") is not None:
+            return  # registered already (another instance): adding it again would fail
         from .processing_provider.provider import LabelGuardProvider
 
         self.provider = LabelGuardProvider()
@@ -46,7 +50,7 @@ class LabelGuardPlugin:
 
     def initGui(self) -> None:  # noqa: N802 (QGIS API)
         self.initProcessing()
-        if self.provider is None:
+        if QgsApplication.processingRegistry().providerById("labelguard") is None:
             return
         from qgis.core import QgsProject
         from qgis.PyQt.QtCore import Qt
@@ -54,21 +58,41 @@ class LabelGuardPlugin:
         from qgis.PyQt.QtWidgets import QAction
 
         from .ui.dock import LabelGuardDock
+        from .ui.findings import LabelGuardFindingsDock
 
         def message(text: str, level: int) -> None:
             self.iface.messageBar().pushMessage(LOG_TAG, text, level=level, duration=8)
 
-        self.dock = LabelGuardDock(self.iface.mainWindow(), QgsProject.instance(), message)
+        window, canvas = self.iface.mainWindow(), self.iface.mapCanvas()
+        self.dock = LabelGuardDock(window, QgsProject.instance(), message, canvas)
         self.iface.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
-        self.dock_action = QAction(QIcon(str(ICON)), "LabelGuard", self.iface.mainWindow())
+        self.dock_action = QAction(QIcon(str(ICON)), "LabelGuard: versions and status", window)
         self.dock_action.setCheckable(True)
         self.dock.setToggleVisibilityAction(self.dock_action)
         self.iface.addPluginToMenu("LabelGuard", self.dock_action)
         self.iface.addToolBarIcon(self.dock_action)
         visible = QgsSettings().value("labelguard/dock/visible", True, type=bool)
         self.dock.setUserVisible(visible)
+        self.findings = LabelGuardFindingsDock(window, QgsProject.instance(), message, canvas)
+        self.iface.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.findings)
+        self.findings_action = QAction(QIcon(str(ICON)), "LabelGuard: findings", window)
+        self.findings_action.setCheckable(True)
+        self.findings.setToggleVisibilityAction(self.findings_action)
+        self.iface.addPluginToMenu("LabelGuard", self.findings_action)
+        shown = QgsSettings().value("labelguard/dock/findings/visible", False, type=bool)
+        self.findings.setUserVisible(shown)
 
     def unload(self) -> None:
+        if self.findings is not None:
+            QgsSettings().setValue(
+                "labelguard/dock/findings/visible", self.findings.isUserVisible()
+            )
+            self.findings.unload()
+            self.iface.removeDockWidget(self.findings)
+            self.findings.deleteLater()
+        if self.findings_action is not None:
+            self.iface.removePluginMenu("LabelGuard", self.findings_action)
+            self.findings_action.deleteLater()
         if self.dock is not None:
             QgsSettings().setValue("labelguard/dock/visible", self.dock.isUserVisible())
             self.dock.unload()
@@ -82,4 +106,6 @@ class LabelGuardPlugin:
             QgsApplication.processingRegistry().removeProvider(self.provider)
         self.dock = None
         self.dock_action = None
+        self.findings = None
+        self.findings_action = None
         self.provider = None

@@ -5,13 +5,15 @@ Usage (from the repository root, with the venv):
         benchmarks/bench_topology.py [--sizes 100000 1000000] [--runs validity,all,qgis] \
         [--repeat 3]
 
-The data is an annotation coverage: a grid of cells whose shared corners and edge midpoints
-are jittered (neighbours share vertices exactly, 9 vertices per cell), written once to
-benchmarks/data/coverage_<n>.gpkg, with injected defects (per 10 000 cells): 10 bow ties
+--layout grid (default) is an annotation coverage: a grid of cells whose shared corners and
+edge midpoints are jittered (neighbours share vertices exactly, 9 vertices per cell), written
+once to benchmarks/data/coverage_<n>.gpkg, with injected defects (per 10 000 cells): 10 bow ties
 (invalid), 5 cells whose edge midpoint is pushed into a neighbour (overlap), 5 shrunk cells
-(gaps), 5 duplicates, 5 slivers appended along cell edges (sliver + overlap). Each variant
-runs in its own process through processing.run, so the peak RSS is per variant; each variant
-runs --repeat times, interleaved, and the table shows the median with all the runs.
+(gaps), 5 duplicates, 5 slivers appended along cell edges (sliver + overlap). --layout
+scattered is scattered objects (``make_scattered``: rotated rectangles with known truth, the
+expected counts printed before the runs). Each variant runs in its own process through
+processing.run, so the peak RSS is per variant; each variant runs --repeat times, interleaved,
+and the table shows the median with all the runs.
 """
 
 from __future__ import annotations
@@ -76,7 +78,6 @@ def make_coverage(n: int, path: Path, seed: int = 42, layout: str = "grid") -> d
     gives the cells 9-15 vertices and every 7th a hole (validity timings only: the extra
     vertices are not shared with the neighbours, so the pair rules find slivers of overlap)."""
     from labelguard.core.geos import shapely
-    from osgeo import ogr, osr
 
     rng = np.random.default_rng(seed)
     n_side = int(round(n**0.5))
@@ -117,7 +118,84 @@ def make_coverage(n: int, path: Path, seed: int = 42, layout: str = "grid") -> d
     slivers = shapely.box(c[:, 0], c[:, 1], c[:, 0] + 6.0, c[:, 1] + 0.05)
     extra.append(slivers)
     allp = np.concatenate([polys] + extra)
-    wkb = shapely.to_wkb(allp)
+    _write_gpkg(path, shapely.to_wkb(allp))
+    return {
+        "features": int(len(allp)),
+        "bow_ties": int(len(bow)),
+        "pushed": int(len(ovl)),
+        "shrunk": int(len(gap)),
+        "duplicates": int(len(dup)),
+        "slivers": int(len(sliv)),
+    }
+
+
+def make_scattered(n: int, path: Path, seed: int = 42) -> dict:
+    """Writes a scattered-objects GeoPackage (buildings, trees, cars: the usual ML label layer)
+    and returns the injected defects with the expected counts per rule.
+
+    One rotated rectangle of 6-15 m per 30 m cell, its centre jittered by up to 8 m, so a few
+    overlap their neighbours (counted exactly here with GEOS). Injected per 10 000 objects: 10
+    bow ties (invalid), 5 duplicates, 5 slivers (0.1 x 8 m, alone in their cell) and 5
+    courtyards (the object replaced by four touching bars around an empty square: one gap).
+    """
+    from labelguard.core.geos import shapely
+
+    rng = np.random.default_rng(seed)
+    n_side = int(round(n**0.5))
+    m = n_side * n_side
+    i, j = np.meshgrid(np.arange(n_side), np.arange(n_side), indexing="ij")
+    cx = i.ravel() * 30.0 + 15.0 + rng.uniform(-8.0, 8.0, m)
+    cy = j.ravel() * 30.0 + 15.0 + rng.uniform(-8.0, 8.0, m)
+    hl, hw = rng.uniform(3.0, 7.5, m), rng.uniform(3.0, 7.5, m)
+    ang = rng.uniform(0.0, np.pi, m)
+    unit = np.array([(-1, -1), (1, -1), (1, 1), (-1, 1), (-1, -1)], dtype=np.float64)
+    lx, ly = unit[None, :, 0] * hl[:, None], unit[None, :, 1] * hw[:, None]
+    c, s_ = np.cos(ang)[:, None], np.sin(ang)[:, None]
+    ring = np.stack([cx[:, None] + lx * c - ly * s_, cy[:, None] + lx * s_ + ly * c], axis=-1)
+    per = max(1, m // 10000)
+    pick = rng.permutation(m)
+    bow, dup = pick[: 10 * per], pick[10 * per : 15 * per]
+    sliv, court = pick[15 * per : 20 * per], pick[20 * per : 25 * per]
+    ring[bow, 1], ring[bow, 2] = ring[bow, 2].copy(), ring[bow, 1].copy()  # bow tie
+    polys = shapely.polygons(ring)
+    ox, oy = i.ravel() * 30.0, j.ravel() * 30.0  # cell origins
+    polys[sliv] = shapely.box(ox[sliv] + 11, oy[sliv] + 15, ox[sliv] + 19, oy[sliv] + 15.1)
+    x, y = ox[court] + 7.0, oy[court] + 7.0  # a 16 m block around a 6 m courtyard
+    bars = np.stack(
+        [
+            shapely.box(x, y, x + 16, y + 5),
+            shapely.box(x, y + 11, x + 16, y + 16),
+            shapely.box(x, y + 5, x + 5, y + 11),
+            shapely.box(x + 11, y + 5, x + 16, y + 11),
+        ],
+        axis=1,
+    )
+    polys[court] = bars[:, 0]
+    allp = np.concatenate([polys, polys[dup], bars[:, 1:].ravel()])
+    # The truth, with GEOS: overlapping pairs of valid polygons that are not copies.
+    valid = shapely.is_valid(allp)
+    vp = allp[valid]
+    a, b = shapely.STRtree(vp).query(vp, predicate="intersects")
+    a, b = a[a < b], b[a < b]
+    hit = shapely.area(shapely.intersection(vp[a], vp[b])) > 0
+    a, b = a[hit], b[hit]
+    overlaps = int((~shapely.equals(vp[a], vp[b])).sum())
+    _write_gpkg(path, shapely.to_wkb(allp))
+    return {
+        "features": int(len(allp)),
+        "invalid": int((~valid).sum()),
+        "overlap": overlaps,
+        "duplicate": int(len(dup)),
+        "sliver": int(len(sliv)),
+        "min_area": int(len(sliv)),
+        "gap": int(len(court)),
+    }
+
+
+def _write_gpkg(path: Path, wkb: np.ndarray) -> None:
+    """A GeoPackage layer "labels" (EPSG:3857, a class field, no spatial index) of ``wkb``."""
+    from osgeo import ogr, osr
+
     if path.exists():
         path.unlink()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -135,14 +213,6 @@ def make_coverage(n: int, path: Path, seed: int = 42, layout: str = "grid") -> d
         lyr.CreateFeature(feat)
     lyr.CommitTransaction()
     ds = None
-    return {
-        "features": int(len(allp)),
-        "bow_ties": int(len(bow)),
-        "pushed": int(len(ovl)),
-        "shrunk": int(len(gap)),
-        "duplicates": int(len(dup)),
-        "slivers": int(len(sliv)),
-    }
 
 
 def _child(variant: str, path: str) -> None:
@@ -200,9 +270,10 @@ def main() -> None:
     ap.add_argument("--runs", default="all,validity,qgis")
     ap.add_argument(
         "--layout",
-        choices=("grid", "varied"),
+        choices=("grid", "varied", "scattered"),
         default="grid",
-        help="grid: 9-vertex cells; varied: 9-15 vertices, some holes (for validity timings)",
+        help="grid: 9-vertex cells; varied: 9-15 vertices, some holes (for validity timings); "
+        "scattered: rotated rectangles, one per 30 m cell, a few overlapping",
     )
     ap.add_argument(
         "--repeat", type=int, default=3, help="runs per variant (fresh process each); median"
@@ -217,16 +288,25 @@ def main() -> None:
 
     rows = []
     for n in args.sizes:
-        path = DATA / (
-            f"coverage_{n}.gpkg" if args.layout == "grid" else f"coverage_varied_{n}.gpkg"
+        path = (
+            DATA
+            / {
+                "grid": f"coverage_{n}.gpkg",
+                "varied": f"coverage_varied_{n}.gpkg",
+                "scattered": f"scattered_{n}.gpkg",
+            }[args.layout]
         )
         meta_path = path.with_suffix(".json")
         if not path.exists() or not meta_path.exists():
             t0 = time.perf_counter()
-            meta = make_coverage(n, path, layout=args.layout)
+            if args.layout == "scattered":
+                meta = make_scattered(n, path)
+            else:
+                meta = make_coverage(n, path, layout=args.layout)
             meta_path.write_text(json.dumps(meta))
             print(f"generated {path} in {time.perf_counter() - t0:.1f} s: {meta}", flush=True)
         meta = json.loads(meta_path.read_text())
+        print(f"  {n}: {args.layout}, expected {meta}", flush=True)
         variants = args.runs.split(",")
         runs: dict = {v: [] for v in variants}
         for _ in range(max(1, args.repeat)):  # interleaved, so drift hits every variant alike

@@ -1,4 +1,5 @@
-"""Atomic file writes: a temp file in the target folder, then os.replace."""
+"""Atomic file writes: a temp file in the target folder, then os.replace, with the
+permissions the user's umask gives a new file."""
 
 from __future__ import annotations
 
@@ -13,6 +14,33 @@ from .errors import FileVanished, InputError
 from .paths import file_type, nonblocking_opener
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux), else by
+    setting and restoring it at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    # Not atomic: another thread creating a file in this instant would get umask 0o022.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def default_mode(directory: bool = False) -> int:
+    """The permission bits ``open()``/``mkdir()`` would give a new file or folder."""
+    return (0o777 if directory else 0o666) & ~current_umask()
+
+
+def apply_default_mode(path: PathLike, directory: bool = False) -> None:
+    """Give ``path`` the user's normal permissions: ``mkstemp``/``mkdtemp`` create 0600/0700,
+    which teammates on a shared drive cannot read."""
+    os.chmod(path, default_mode(directory))
 
 
 class TooLarge(InputError):
@@ -73,6 +101,7 @@ def atomic_open(path: PathLike) -> Iterator:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        apply_default_mode(tmp)
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()

@@ -39,3 +39,33 @@ def is_verified(status: str) -> bool:
 def severity(status: str) -> str:
     """Report severity of a verify status: "info" when verified, else "error"."""
     return "info" if is_verified(status) else "error"
+
+
+# What the user does next, per status the dock shows. English source strings: the dock
+# translates them (context "LabelGuardDock"); reports do not use them.
+NEXT_STEP = {
+    OK: "Nothing to do: the file matches this version.",
+    REWRITTEN: "Nothing to do: the bytes changed but the content is the same (re-saved).",
+    MODIFIED: (
+        "If the change is intended, build the next version (right-click › Build next "
+        "version); otherwise restore the file from this version."
+    ),
+    MISSING: "Restore the file, or build the next version without it.",
+    SIDECAR_MISMATCH: "Refresh the sidecars and build the next version (Build next version).",
+    CRS_DRIFT: (
+        "The CRS differs from the one recorded: check Layer Properties › Source, or build "
+        "the next version if the reprojection is intended."
+    ),
+    UNTRACKED: (
+        "No manifest lists this file: open a manifest (Open manifest…) or build a first "
+        "version (Build next version)."
+    ),
+    UNSAVED: "Save the layer's edits (or roll them back); it is verified again on save.",
+    NO_FILE: "Memory, database and web layers have no file to hash; save it to a file first.",
+    ERROR: "The check failed; see the LabelGuard log (View › Panels › Log Messages).",
+}
+
+
+def next_step(status: str) -> str:
+    """The English advice for ``status``, or "" for a status without one."""
+    return NEXT_STEP.get(status, "")

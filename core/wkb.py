@@ -14,6 +14,8 @@ Debian 12, streams WKB only.)
 
 from __future__ import annotations
 
+import re
+import struct
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -283,7 +285,8 @@ def _uniform(arr: WkbArray) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     kind = int(first[1:5].view("<u4")[0])
     head = {_POLYGON: 13, _MULTIPOLYGON: 22}.get(kind)
-    if head is None or size <= head or (size - head) % 16:
+    # Rings of fewer than 4 points are GEOS's to refuse (from_ragged_array raises on them).
+    if head is None or size < head + 4 * 16 or (size - head) % 16:
         return None
     template = np.frombuffer(
         (b"\x01" + np.array([_MULTIPOLYGON, 1], "<u4").tobytes() if kind == _MULTIPOLYGON else b"")
@@ -320,7 +323,7 @@ def decode(values: WkbArray | np.ndarray | Sequence) -> np.ndarray:
     done = np.zeros(n, dtype=bool)
     try:
         uniform = _uniform(arr)
-    except shapely.errors.GEOSException:  # let the general path below sort them out
+    except (shapely.errors.GEOSException, ValueError):  # the general path below sorts them out
         uniform = None
     if uniform is not None:
         geoms, ok = uniform
@@ -340,7 +343,7 @@ def decode(values: WkbArray | np.ndarray | Sequence) -> np.ndarray:
             if sel.size:
                 try:
                     geoms, ok = fn(rd, start[sel], end[sel])
-                except shapely.errors.GEOSException:  # a case the checks above missed: GEOS
+                except (shapely.errors.GEOSException, ValueError):  # a case missed above: GEOS
                     continue  # reads these blobs itself below, one by one
                 out[sel[ok]] = geoms
                 done[sel[ok]] = True
@@ -350,3 +353,65 @@ def decode(values: WkbArray | np.ndarray | Sequence) -> np.ndarray:
         with np.errstate(invalid="ignore"):  # NaN coordinates raise the FPU flag, harmlessly
             out[rest] = shapely.from_wkb(blobs, on_invalid="ignore")
     return out
+
+
+# WKT's first coordinate: the first two numbers after an opening parenthesis.
+_WKT_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_WKT_FIRST = re.compile(rf"\(\s*({_WKT_NUMBER})\s+({_WKT_NUMBER})")
+# ISO and EWKB geometry type codes: point, line, polygon, then the multi types and collection.
+_EWKB_Z, _EWKB_M, _EWKB_SRID = 0x80000000, 0x40000000, 0x20000000
+
+
+def first_coordinate(value: bytes | bytearray | memoryview | str) -> tuple[float, float] | None:
+    """(x, y) of the first coordinate of a WKB blob (ISO or EWKB, either byte order) or WKT
+    string, read without GEOS, so it works on geometries GEOS refuses (a one-point ring, a
+    truncated blob); None when there is no coordinate or the header is garbage."""
+    if isinstance(value, str):
+        m = _WKT_FIRST.search(value)
+        return (float(m.group(1)), float(m.group(2))) if m else None
+    data = bytes(value)
+    try:
+        return _first_in(data, 0, depth=0)[0]
+    except (struct.error, ValueError):
+        return None
+
+
+def _first_in(data: bytes, pos: int, depth: int) -> tuple[tuple[float, float] | None, int]:
+    """(first coordinate or None, position after the geometry) of the geometry at ``pos``;
+    raises struct.error when the blob ends too early."""
+    if depth > 32:
+        raise ValueError("nesting too deep")
+    order = "<" if data[pos] == 1 else ">"
+    (code,) = struct.unpack_from(order + "I", data, pos + 1)
+    pos += 5
+    dims = 2 + bool(code & _EWKB_Z) + bool(code & _EWKB_M)
+    if code & _EWKB_SRID:
+        pos += 4
+    code &= 0x0FFFFFFF
+    iso, kind = divmod(code, 1000)
+    dims += {0: 0, 1: 1, 2: 1, 3: 2}.get(iso, 0)
+    width = 8 * dims
+
+    def count(p: int) -> int:
+        return int(struct.unpack_from(order + "I", data, p)[0])
+
+    # Only the first coordinate is wanted: return as soon as one is read (position -1).
+    if kind == 1:
+        x, y = struct.unpack_from(order + "dd", data, pos)
+        return (None, pos + width) if x != x and y != y else ((x, y), -1)  # NaN NaN: empty
+    if kind in (2, 3):
+        n_rings, pos = (1, pos) if kind == 2 else (count(pos), pos + 4)
+        for _ in range(n_rings):
+            n = count(pos)
+            if n:
+                return struct.unpack_from(order + "dd", data, pos + 4), -1
+            pos += 4
+        return None, pos
+    if kind in (4, 5, 6, 7):
+        n_parts, pos = count(pos), pos + 4
+        for _ in range(n_parts):
+            xy, pos = _first_in(data, pos, depth + 1)
+            if xy is not None:
+                return xy, -1
+        return None, pos
+    raise ValueError(f"unknown geometry type {code}")

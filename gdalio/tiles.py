@@ -11,7 +11,7 @@ from osgeo import gdal, ogr, osr
 
 from ..core.errors import InputError, LabelGuardError
 from ..core.training.export import TileWindow
-from ..core.training.stretch import check_output_depth, stretch_limits, to_byte
+from ..core.training.stretch import band_layout, check_output_depth, stretch_limits, to_byte
 from .facts import RasterFacts
 from .facts import raster_facts as read_raster_facts
 
@@ -51,6 +51,11 @@ class GdalTileWriter:
         self._bands = list(bands)
         self._stretch = stretch
         check_output_depth(self._driver, facts.data_type, len(self._bands), stretch, bands_given)
+        chosen = [facts.bands[b - 1] for b in self._bands]
+        self._colors = [b.color or "Undefined" for b in chosen]
+        self._descriptions = [b.description or "" for b in chosen]
+        self._layout = band_layout(self._driver, self._colors, self._bands)
+        self.channels = len(self._bands)
         self._src = gdal.Open(facts.path)
         self._limits: List[Tuple[float, float]] = []
         if stretch != "none":
@@ -76,6 +81,10 @@ class GdalTileWriter:
             "stretch": self._stretch,
             "stretch_limits": [[round(lo, 6), round(hi, 6)] for lo, hi in self._limits],
             "nodata": self._facts.nodata,
+            "channels": self.channels,
+            "color_interpretation": self._colors,
+            "band_descriptions": self._descriptions,
+            "alpha": self._layout["alpha"],
         }
 
     def _read(self, tile: TileWindow) -> np.ndarray:
@@ -93,11 +102,18 @@ class GdalTileWriter:
         gdal_type: int,
         driver: str,
         nodata: float | None,
+        image: bool = True,
     ) -> None:
         n, h, w = arr.shape
         if driver == "GTiff":
+            options = ["COMPRESS=DEFLATE", "ZLEVEL=1"]
+            if image:  # GDAL's default makes a 4th Byte band alpha: say what the bands are
+                options += [
+                    f"PHOTOMETRIC={self._layout['photometric']}",
+                    f"ALPHA={'YES' if self._layout['alpha'] else 'UNSPECIFIED'}",
+                ]
             ds = gdal.GetDriverByName("GTiff").Create(
-                str(path), w, h, n, gdal_type, options=["COMPRESS=DEFLATE", "ZLEVEL=1"]
+                str(path), w, h, n, gdal_type, options=options
             )
             target = ds
         else:
@@ -107,6 +123,8 @@ class GdalTileWriter:
         for b in range(n):
             band = target.GetRasterBand(b + 1)
             band.WriteArray(arr[b])
+            if image and self._descriptions[b]:
+                band.SetDescription(self._descriptions[b])
             if nodata is not None:
                 band.SetNoDataValue(nodata)
         if driver != "GTiff":
@@ -126,7 +144,7 @@ class GdalTileWriter:
     def write_mask(self, tile: TileWindow, mask: np.ndarray, path: Path) -> None:
         gdal_type = gdal.GDT_Byte if mask.dtype == np.uint8 else gdal.GDT_UInt16
         driver = "GTiff" if self._driver == "GTiff" else "PNG"
-        self._write(path, mask[None], tile.geotransform, gdal_type, driver, None)
+        self._write(path, mask[None], tile.geotransform, gdal_type, driver, None, image=False)
 
     def write_index(self, path: Path, tiles: Sequence[TileWindow], wkts: Sequence[str]) -> None:
         write_tile_index(path, tiles, wkts, self._wkt, self.image_ext)

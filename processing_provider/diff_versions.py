@@ -33,6 +33,7 @@ from ..core.manifest import (
 )
 from ..core.progress import Ticker
 from ..gdalio.vector import read_ogr
+from ..render.styles import RuleStylePostProcessor
 from .base import LabelGuardAlgorithm
 
 FIELDS = (
@@ -250,6 +251,10 @@ class DiffVersionsAlgorithm(LabelGuardAlgorithm):
                 feedback=feedback,
             )
         }
+        dest = written[self.OUTPUT]
+        if dest is not None and context.willLoadLayerOnCompletion(dest):
+            details = context.layerToLoadOnCompletionDetails(dest)
+            details.setPostProcessor(RuleStylePostProcessor.create("diff"))
         counts = {s: 0 for s in FEATURE_STATUSES}
         for r in rows:
             counts[r["status"]] += 1

@@ -29,6 +29,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from ..core.geos import shapely
+from ..core.training.encode import HOLE_MODES
 from ..core.training.export import (
     AnnotationSource,
     ExportOptions,
@@ -38,6 +39,7 @@ from ..core.training.export import (
 from ..core.training.labelmap import read_labelmap
 from ..core.training.labels import REFUSE, REPAIR
 from ..core.training.stretch import STRETCHES, parse_bands
+from ..gdalio.facts import vector_facts
 from ..gdalio.provenance import source_record, write_export_provenance
 from ..gdalio.tiles import GdalTileWriter, raster_facts
 from .base import LabelGuardAlgorithm
@@ -65,8 +67,9 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
         "ExportTrainingAlgorithm",
         "Cuts an image and a polygon annotation layer into overlapping tiles and writes a "
         "dataset ready to train on: COCO instance segmentation (polygons, bbox, area; "
-        "polygons with holes as RLE), YOLO boxes, YOLO segmentation (images/ and labels/ "
-        "per split, data.yaml) or semantic masks (class-id images and classes.json).\n\n"
+        "holes bridged into the outer ring, or RLE with COCO_HOLES), YOLO boxes, YOLO "
+        "segmentation (images/ and labels/ per split, data.yaml) or semantic masks "
+        "(class-id images and classes.json).\n\n"
         "Every tile keeps its georeferencing: GeoTIFF tiles, or PNG/JPEG with a world file "
         "and .aux.xml; COCO image entries carry the tile geotransform and CRS; tiles.gpkg "
         "holds the tile footprints with their split; labelguard_dataset.json records the "
@@ -74,8 +77,10 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
         "and every written file. Import model predictions uses it to map predictions "
         "back.\n\n"
         "Annotations are reprojected to the image CRS, checked (invalid geometries are "
-        "repaired with make_valid and counted, or refused), clipped at tile edges and "
-        "dropped when less than MIN_VISIBLE of them is inside a tile. Train and val are "
+        "repaired with make_valid and counted, or refused) and clipped at tile edges. A "
+        "piece with less than MIN_VISIBLE of its feature inside a tile is not dropped: COCO "
+        "marks it iscrowd 1 (an ignore region), YOLO writes it (YOLO has no ignore marker) "
+        "and masks show every labelled pixel. Train and val are "
         "assigned per block of tiles, so overlapping tiles never end up in both splits.\n\n"
         "The dataset is built in a hidden folder next to OUTPUT_FOLDER and renamed at the "
         "end: a cancelled or failed run leaves nothing behind. A non-empty OUTPUT_FOLDER "
@@ -102,6 +107,7 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
     INVALID_LABELS = "INVALID_LABELS"
     SPLIT_BLOCK_TILES = "SPLIT_BLOCK_TILES"
     OVERWRITE = "OVERWRITE"
+    COCO_HOLES = "COCO_HOLES"
 
     TILE_COUNT = "TILE_COUNT"
     ANNOTATION_COUNT = "ANNOTATION_COUNT"
@@ -174,7 +180,9 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
             0.95,
             self.tr(
                 "Share of tiles (0-0.95) put in the validation split, assigned by whole blocks of "
-                "tiles. 0 puts everything in train."
+                "tiles and met as closely as the tiles allow (the achieved share is logged and "
+                "recorded). An image too small to give val tiles that share no pixels with train "
+                "is refused. 0 puts everything in train."
             ),
         )
         self.add(
@@ -201,8 +209,9 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
             0.0,
             1.0,
             self.tr(
-                "A clipped annotation is written only if at least this fraction (0-1) of its "
-                "area lies inside the tile."
+                "A clipped piece with less than this fraction (0-1) of its feature inside the tile "
+                "is not a full object: COCO writes it as iscrowd 1 (ignored in training and "
+                "evaluation), YOLO writes it like any other; masks always show it."
             ),
             advanced=True,
         )
@@ -289,8 +298,24 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
                 minValue=1,
             ),
             self.tr(
-                "Tiles per side of the blocks that are assigned to train or val as a whole; tiles "
-                "overlap within a block, never across blocks."
+                "Largest number of tiles per side of the blocks that are assigned to train or val "
+                "as a whole; tiles overlap within a block, never across blocks. Smaller blocks "
+                "are used when the image is too small to meet VAL_FRACTION with these."
+            ),
+            advanced=True,
+        )
+        self.add(
+            QgsProcessingParameterEnum(
+                self.COCO_HOLES,
+                self.tr("COCO polygons with holes"),
+                options=[self.tr("Polygon, holes bridged into the ring"), self.tr("RLE mask")],
+                defaultValue=0,
+            ),
+            self.tr(
+                "How COCO writes an annotation with holes: one polygon ring with zero-width cuts "
+                "to each hole (read by pycocotools, torchvision and ultralytics with the holes "
+                "open), or compressed RLE over the tile (torchvision's detection reference "
+                "refuses RLE with iscrowd 0). The choice is recorded in each COCO file."
             ),
             advanced=True,
         )
@@ -378,6 +403,7 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
             path=_file_of(ann_layer.source()) if ann_layer is not None else "",
             class_field=class_field,
             source_crs=source.sourceCrs().authid(),
+            layer=self._layer_in_file(ann_layer),
         )
         sources = self._source_records(feedback, raster_path, annotations.path, ann_layer)
         version = f"export-{Path(target).name}"
@@ -397,10 +423,11 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
         for warning in result.warnings:
             feedback.pushWarning(warning)
         feedback.pushInfo(
-            self.tr("Wrote {} tiles ({} train, {} val) with {} annotations").format(
+            self.tr("Wrote {} tiles ({} train, {} val: {:.1%}) with {} annotations").format(
                 result.tile_count,
                 result.split_tiles["train"],
                 result.split_tiles["val"],
+                result.val_share,
                 result.annotation_count,
             )
         )
@@ -413,6 +440,17 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
             self.REPAIRED_COUNT: result.repaired,
         }
         return self.finish(parameters, context, results)
+
+    def _layer_in_file(self, ann_layer) -> str:
+        """The layer name inside the annotation file (a GeoPackage opened by path alone shows
+        the file name in QGIS; GDAL knows the table)."""
+        if ann_layer is None:
+            return ""
+        named = _layer_name_of(ann_layer)
+        path = _file_of(ann_layer.source())
+        if named or not path or ann_layer.providerType() != "ogr":
+            return named or ""
+        return self.call(vector_facts, path).layer
 
     def _inputs(self, parameters: Dict[str, Any], context: QgsProcessingContext) -> tuple:
         """(raster layer, annotation source, annotation layer or None, its name, class field),
@@ -490,6 +528,7 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
             labelmap=self.call(read_labelmap, label_map_path) if label_map_path else None,
             invalid_mode=REFUSE if invalid else REPAIR,
             overwrite=self.parameterAsBoolean(parameters, self.OVERWRITE, context),
+            coco_holes=HOLE_MODES[self.parameterAsEnum(parameters, self.COCO_HOLES, context)],
         )
 
     def _source_records(

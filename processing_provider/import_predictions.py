@@ -9,6 +9,7 @@ from qgis.core import (
     QgsGeometry,
     QgsProcessingContext,
     QgsProcessingFeedback,
+    QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFile,
     QgsWkbTypes,
@@ -17,7 +18,8 @@ from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from ..core.geos import shapely
 from ..core.training.geo import polygonal_parts
-from ..core.training.predictions import import_predictions
+from ..core.training.predictions import BAD_ROW_MODES, import_predictions
+from ..render.styles import RuleStylePostProcessor
 from .base import LabelGuardAlgorithm
 
 FIELDS = (
@@ -43,8 +45,12 @@ class ImportPredictionsAlgorithm(LabelGuardAlgorithm):
         "whose labelguard_dataset.json gives every tile's georeferencing and the class "
         "names.\n\n"
         "Predictions below MIN_SCORE are dropped. The same object predicted on several "
-        "overlapping tiles is merged into one feature (IoU measured inside the pixels both "
-        "tiles saw, at least IOU_THRESHOLD), keeping the highest score.\n\n"
+        "overlapping tiles is one feature (same class, IoU inside the pixels both tiles saw "
+        "at least IOU_THRESHOLD) with the shape and score of its best detection; detections "
+        "of one tile are never merged, and matches never chain. An object cut by the border "
+        "of tiles that only touch is joined. Rows that cannot be read (wrong types, NaN or "
+        "huge coordinates, unknown image or category) are skipped and counted, or refused "
+        "with BAD_ROWS. No predictions give an empty layer.\n\n"
         "OUTPUT holds one polygon per object with class, score, kind (polygon or box), "
         "merged (detections merged into it) and tile. FEATURE_COUNT is the number of "
         "features, MERGED_COUNT the number of duplicate detections merged away.",
@@ -54,6 +60,7 @@ class ImportPredictionsAlgorithm(LabelGuardAlgorithm):
     DATASET = "DATASET"
     MIN_SCORE = "MIN_SCORE"
     IOU_THRESHOLD = "IOU_THRESHOLD"
+    BAD_ROWS = "BAD_ROWS"
     OUTPUT = "OUTPUT"
     FEATURE_COUNT = "FEATURE_COUNT"
     MERGED_COUNT = "MERGED_COUNT"
@@ -103,6 +110,20 @@ class ImportPredictionsAlgorithm(LabelGuardAlgorithm):
             advanced=True,
         )
         self.add(
+            QgsProcessingParameterEnum(
+                self.BAD_ROWS,
+                self.tr("Rows that cannot be read"),
+                options=[self.tr("Skip and count them"), self.tr("Refuse the input")],
+                defaultValue=0,
+            ),
+            self.tr(
+                "What to do with a prediction that cannot be read (a bbox without 4 numbers, a "
+                "text score, NaN or huge coordinates, an unknown image_id or category): skip it, "
+                "with a summary naming the first ones, or fail naming the first bad row."
+            ),
+            advanced=True,
+        )
+        self.add(
             QgsProcessingParameterFeatureSink(self.OUTPUT, self.tr("Predictions")),
             self.tr("Polygon layer of the predictions in the image CRS."),
         )
@@ -121,14 +142,21 @@ class ImportPredictionsAlgorithm(LabelGuardAlgorithm):
         dataset = self.parameterAsFile(parameters, self.DATASET, context)
         min_score = self.parameterAsDouble(parameters, self.MIN_SCORE, context)
         iou = self.parameterAsDouble(parameters, self.IOU_THRESHOLD, context)
+        bad_rows = BAD_ROW_MODES[self.parameterAsEnum(parameters, self.BAD_ROWS, context)]
         feedback.pushInfo(self.tr("Reading predictions from '{}'").format(input_path))
-        result = self.run_core(feedback, import_predictions, input_path, dataset, min_score, iou)
+        result = self.run_core(
+            feedback, import_predictions, input_path, dataset, min_score, iou, bad_rows
+        )
         skipped = {k: v for k, v in sorted(result.skipped.items()) if v}
         if skipped:
             feedback.pushWarning(
                 self.tr("Skipped predictions: {}").format(
                     ", ".join(f"{k} {v}" for k, v in skipped.items())
                 )
+            )
+        if result.problems:
+            feedback.pushWarning(
+                self.tr("Rows skipped, first ones: {}").format("; ".join(result.problems))
             )
         merged_away = int(result.merged_from.sum()) - len(result)
         feedback.pushInfo(
@@ -161,6 +189,9 @@ class ImportPredictionsAlgorithm(LabelGuardAlgorithm):
             crs=crs,
             feedback=feedback,
         )
+        if sink_id is not None and context.willLoadLayerOnCompletion(sink_id):
+            details = context.layerToLoadOnCompletionDetails(sink_id)
+            details.setPostProcessor(RuleStylePostProcessor.create("predictions"))
         results = {
             self.OUTPUT: sink_id,
             self.FEATURE_COUNT: len(wkbs),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from ..core.topology import (
     NEAR_DUPLICATE_IOU,
     RULES,
     SLIVER_COMPACTNESS,
+    SNAP_TOLERANCE,
     ExceptionEntry,
     Finding,
     TopologyResult,
@@ -34,12 +36,12 @@ from ..core.topology import (
     check_topology_batches,
 )
 from ..core.topology.exceptions import FIELDS as EXCEPTION_FIELDS
-from ..core.topology.exceptions import load_exceptions
+from ..core.topology.exceptions import exceptions_path_for, load_exceptions
 from ..gdalio.vector import read_ogr
+from ..render.styles import RuleStylePostProcessor
 from .base import LabelGuardAlgorithm
 from .compat import TYPE_VECTOR_ANY, TYPE_VECTOR_POLYGON
-from .layers import iter_layer_wkb, read_features_wkb
-from .styles import RuleStylePostProcessor
+from .layers import iter_layer_wkb, layer_file, read_features_wkb
 
 RULE_HELP = {
     "invalid": "invalid (GEOS validity, every self-intersection)",
@@ -100,7 +102,9 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
         "Accepted exceptions: give the error layer or report of an earlier run (with "
         "is_exception ticked on the accepted rows), or a CSV/JSON list of rule + fid "
         "(+ other_fid) or key. Matching findings are output with is_exception = true and not "
-        "counted.\n\n"
+        "counted. Without one, the exceptions file next to the input data "
+        "(<file name>.labelguard-exceptions.json, written by the LabelGuard findings panel "
+        "when a finding is accepted) is used when it exists.\n\n"
         "ERROR_COUNT is the number of findings that are not accepted exceptions; "
         "CHECKED_COUNT the number of features checked. With Fail on error, the algorithm "
         "fails after writing its outputs when ERROR_COUNT > 0, so qgis_process exits "
@@ -116,6 +120,7 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
     EXCEPTIONS = "EXCEPTIONS"
     NEAR_DUPLICATE_IOU = "NEAR_DUPLICATE_IOU"
     SLIVER_COMPACTNESS = "SLIVER_COMPACTNESS"
+    SNAP_TOLERANCE = "SNAP_TOLERANCE"
     OUTPUT = "OUTPUT"
     OUTPUT_POINTS = "OUTPUT_POINTS"
     OUTPUT_LINES = "OUTPUT_LINES"
@@ -242,6 +247,21 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
             ),
             advanced=True,
         )
+        self.add_number(
+            self.SNAP_TOLERANCE,
+            self.tr("Snapping tolerance for line ends"),
+            SNAP_TOLERANCE,
+            0.0,
+            None,
+            self.tr(
+                "A line end within this distance of another line (or of the rest of its own line) "
+                "touches it and is not a dangle: an end snapped onto the middle of a line lies "
+                "about 1e-14 off it in floating point. Layer units (degrees for a geographic "
+                "layer); the default 1e-8 is the tolerance of QGIS's geometry checks; 0 counts "
+                "exact contact only."
+            ),
+            advanced=True,
+        )
 
     def _add_outputs(self) -> None:
         """The error layers, the report, FAIL_ON_ERROR and the counts."""
@@ -302,10 +322,11 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
                 ("max_gap_area", self.MAX_GAP_AREA),
                 ("near_duplicate_iou", self.NEAR_DUPLICATE_IOU),
                 ("sliver_compactness", self.SLIVER_COMPACTNESS),
+                ("snap_tolerance", self.SNAP_TOLERANCE),
             )
         }
         overlay, overlay_fids = self._read_overlay(parameters, context, crs, feedback)
-        exceptions = self._read_exceptions(parameters, context)
+        exceptions = self._read_exceptions(parameters, context, feedback)
         ellipsoid = _ellipsoid(crs)
         if ellipsoid is not None:
             feedback.pushInfo(self.tr("Geographic layer: areas are in square metres."))
@@ -325,7 +346,13 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
             **number,
         )
 
-        written = self._write_sinks(parameters, context, crs, result.findings)
+        layer_id, data = self._input_file(parameters, context)
+        run = {  # on each loaded error layer, so the findings panel can gather one run
+            "labelguard/findings_run": uuid.uuid4().hex,
+            "labelguard/findings_layer": layer_id,
+            "labelguard/findings_file": data,
+        }
+        written = self._write_sinks(parameters, context, crs, result.findings, run)
         extra = {
             "input": source.sourceName(),
             "crs": crs.authid() or crs.toWkt(),
@@ -333,7 +360,9 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
             "checked": result.checked,
             "exceptions": result.exception_count,
             "rules": [r for r in RULES if r in rules],
-            "parameters": {k: number[k] for k in ("tolerance", "min_area", "max_gap_area")},
+            "parameters": {
+                k: number[k] for k in ("tolerance", "min_area", "max_gap_area", "snap_tolerance")
+            },
         }
         findings = [f.to_dict() for f in result.findings]
         written[self.REPORT] = self.write_report(
@@ -407,12 +436,36 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
         )
         return wkb, fids
 
-    def _read_exceptions(
+    def _input_file(
         self, parameters: dict[str, Any], context: QgsProcessingContext
+    ) -> tuple[str, str]:
+        """(layer id in the project or "", data file or "") of the input layer."""
+        layer = self.parameterAsVectorLayer(parameters, self.INPUT, context)
+        if layer is None:
+            return "", ""
+        layer_id = (
+            layer.id() if context.project() and context.project().mapLayer(layer.id()) else ""
+        )
+        try:
+            path, _sub = layer_file(layer)
+        except QgsProcessingException:
+            return layer_id, ""
+        return layer_id, str(path)
+
+    def _read_exceptions(
+        self,
+        parameters: dict[str, Any],
+        context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback,
     ) -> list[ExceptionEntry]:
         path = self.parameterAsFile(parameters, self.EXCEPTIONS, context)
         if not path:
-            return []
+            data = self._input_file(parameters, context)[1]
+            beside = exceptions_path_for(data) if data else None
+            if beside is None or not beside.is_file():
+                return []
+            path = str(beside)
+            feedback.pushInfo(self.tr("Accepted exceptions from {}").format(path))
         try:
             if Path(path).suffix.lower() in (".json", ".geojson", ".csv"):
                 return load_exceptions(path)
@@ -433,6 +486,7 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
         context: QgsProcessingContext,
         crs: QgsCoordinateReferenceSystem,
         findings: tuple[Finding, ...],
+        run: dict[str, str],
     ) -> dict[str, Any]:
         """One error layer per location dimension; the point and line layers only when they
         have findings. Loaded layers get the per-rule style."""
@@ -463,7 +517,7 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
             out[param] = dest
             if context.willLoadLayerOnCompletion(dest):
                 details = context.layerToLoadOnCompletionDetails(dest)
-                details.setPostProcessor(RuleStylePostProcessor.create())
+                details.setPostProcessor(RuleStylePostProcessor.create("rules", run))
         return out
 
 

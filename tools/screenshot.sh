@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Screenshot of the LabelGuard dock in real desktop QGIS under Xvfb -> docs/screenshot.png.
+# Screenshots of LabelGuard in real desktop QGIS under Xvfb, from `make demo`'s output (out/demo):
+# docs/screenshot.png (dock), docs/findings.png (findings panel), docs/diff.png (styled diff).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+test -f out/demo/manifests/v2.json || { echo "run make demo first" >&2; exit 1; }
 work=$(mktemp -d /tmp/labelguard-shot.XXXXXX)
 mkdir -p "$work/plugins" "$work/profiles/profiles/default/QGIS"
 ln -s "$PWD" "$work/plugins/labelguard"

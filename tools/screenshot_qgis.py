@@ -1,11 +1,11 @@
-"""Run inside desktop QGIS (``qgis --code``) by tools/screenshot.sh: stages the sample dataset with
-two versions, loads it, lets the LabelGuard dock verify it, and saves a window screenshot."""
+"""Run inside desktop QGIS (``qgis --code``) by tools/screenshot.sh: loads ``make demo``'s real
+output (out/demo, nothing staged), lets the LabelGuard dock verify it against the demo's
+manifests, validates the annotations into the findings panel, loads the styled v1 -> v2 diff,
+and saves three window screenshots into docs/."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import sys
 from pathlib import Path
 
 import processing
@@ -15,68 +15,92 @@ from qgis.PyQt.QtGui import QColor
 from qgis.utils import iface, plugins
 
 ROOT = Path(os.environ["LABELGUARD_CHECKOUT"])
-WORK = Path(os.environ["LABELGUARD_SHOT_DIR"])
-OUT = Path(os.environ.get("LABELGUARD_SHOT", ROOT / "docs" / "screenshot.png"))
-sys.path.insert(0, str(ROOT / "tools"))
-import make_sample  # noqa: E402
-
-data = WORK / "dataset"
-shutil.rmtree(data, ignore_errors=True)
-info = make_sample.generate(data, WORK / "v2")
-layers = [str(info.raster), str(info.gpkg), str(info.geojson)]
-processing.run("labelguard:exportsidecars", {"LAYERS": layers})
-v1 = processing.run(
-    "labelguard:buildmanifest", {"LAYERS": layers, "VERSION": "v1", "OUTPUT": str(data / "v1.json")}
-)["OUTPUT"]
-shutil.copy(info.v2_gpkg, info.gpkg)
-processing.run("labelguard:exportsidecars", {"LAYERS": layers})
-v2 = processing.run(
-    "labelguard:buildmanifest",
-    {"LAYERS": layers, "VERSION": "v2", "PARENT": v1, "OUTPUT": str(data / "v2.json")},
-)["OUTPUT"]
-processing.run(
-    "labelguard:buildmanifest",
-    {"LAYERS": layers, "VERSION": "v3-review", "PARENT": v2, "OUTPUT": str(data / "v3.json")},
-)
-shutil.copy(info.v2_geojson, info.geojson)  # someone overwrote the GeoJSON export
-
+DEMO = Path(os.environ.get("LABELGUARD_DEMO", ROOT / "out" / "demo"))
+DOCS = ROOT / "docs"
+plugin = plugins["labelguard"]
+dock, findings = plugin.dock, plugin.findings
 project = QgsProject.instance()
-project.addMapLayer(QgsRasterLayer(str(info.raster), "orthophoto"))
-export = QgsVectorLayer(str(info.geojson), "annotations (GeoJSON export)", "ogr")
-project.addMapLayer(export)
-project.layerTreeRoot().findLayer(export.id()).setItemVisibilityChecked(False)
-labels = QgsVectorLayer(str(info.gpkg), "annotations", "ogr")
-symbol = labels.renderer().symbol()
-symbol.setColor(QColor(255, 196, 0, 70))
-symbol.symbolLayer(0).setStrokeColor(QColor(255, 196, 0))
-symbol.symbolLayer(0).setStrokeWidth(0.5)
-project.addMapLayer(labels)
-project.addMapLayer(QgsVectorLayer("Polygon?crs=EPSG:32633", "review notes", "memory"))
-iface.mainWindow().resize(1500, 900)
-iface.mapCanvas().setExtent(labels.extent())
-dock = plugins["labelguard"].dock
-dock.setUserVisible(True)
-iface.mainWindow().resizeDocks([dock], [520], Qt.Orientation.Horizontal)
-dock.refresh()
-ticks = {"n": 0}
+window, canvas = iface.mainWindow(), iface.mapCanvas()
+labels: QgsVectorLayer  # the GeoPackage labels, set by load()
 
 
-def _wait() -> None:
-    ticks["n"] += 1
-    if dock.task is None or ticks["n"] > 240:
-        view = dock.ui.layerView
-        view.setCurrentIndex(view.model().index(0, 0))  # the modified GeoJSON export
-        iface.mapCanvas().refresh()
-        QTimer.singleShot(2500, _shoot)
+def _save(name: str) -> None:
+    DOCS.mkdir(parents=True, exist_ok=True)
+    window.grab().save(str(DOCS / name))
+    print(f"screenshot: {DOCS / name}", flush=True)
+
+
+def _when(ready, then, ticks=[0]) -> None:  # noqa: B006 (a bound shared by the waits)
+    ticks[0] += 1
+    if ready() or ticks[0] > 600:
+        QTimer.singleShot(1500, then)
     else:
-        QTimer.singleShot(250, _wait)
+        QTimer.singleShot(200, lambda: _when(ready, then))
 
 
-def _shoot() -> None:
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    iface.mainWindow().grab().save(str(OUT))
-    print(f"screenshot: {OUT}", flush=True)
+def load() -> None:
+    global labels
+    data = DEMO / "data"
+    project.addMapLayer(QgsRasterLayer(str(data / "orthophoto.tif"), "orthophoto"))
+    export = QgsVectorLayer(str(data / "annotations.geojson"), "annotations", "ogr")
+    project.addMapLayer(export)
+    project.layerTreeRoot().findLayer(export.id()).setItemVisibilityChecked(False)
+    labels = QgsVectorLayer(str(data / "annotations.gpkg"), "annotations", "ogr")
+    symbol = labels.renderer().symbol()
+    symbol.setColor(QColor(255, 196, 0, 50))
+    symbol.symbolLayer(0).setStrokeColor(QColor(255, 196, 0))
+    symbol.symbolLayer(0).setStrokeWidth(0.4)
+    project.addMapLayer(labels)
+    project.addMapLayer(QgsVectorLayer("Polygon?crs=EPSG:32633", "review notes", "memory"))
+    window.resize(1500, 900)
+    canvas.setExtent(labels.extent())
+    dock.setUserVisible(True)
+    findings.setUserVisible(False)
+    window.resizeDocks([dock], [560], Qt.Orientation.Horizontal)
+    # The dock checks by itself once the layers are in; wait for it to settle.
+    _when(lambda: dock.task is None and not dock._timer.isActive() and dock._statuses, shot_dock)
+
+
+def shot_dock() -> None:
+    dock.select_layer(labels.id())
+    _save("screenshot.png")
+    outputs = {k: "TEMPORARY_OUTPUT" for k in ("OUTPUT", "OUTPUT_POINTS", "OUTPUT_LINES")}
+    processing.runAndLoadResults("labelguard:validatetopology", {"INPUT": labels.id(), **outputs})
+    findings.setUserVisible(True)
+    window.resizeDocks([findings], [300], Qt.Orientation.Vertical)
+    _when(lambda: findings.model.rowCount() > 0, shot_findings)
+
+
+def shot_findings() -> None:
+    row = next((i for i, f in enumerate(findings.model.findings) if f.rule == "invalid"), 0)
+    findings.select_row(row)
+    QTimer.singleShot(1500, lambda: (_save("findings.png"), load_diff()))
+
+
+def load_diff() -> None:
+    from labelguard.render.styles import apply_style
+
+    findings.setUserVisible(False)
+    for layer in findings.run_layers(findings.run_id):
+        project.layerTreeRoot().findLayer(layer.id()).setItemVisibilityChecked(False)
+    project.layerTreeRoot().findLayer(labels.id()).setItemVisibilityChecked(False)
+    diff = QgsVectorLayer(str(DEMO / "diff" / "v1_v2_features.gpkg"), "changes v1 → v2", "ogr")
+    diff.setSubsetString("\"path\" = 'annotations.gpkg'")  # one source file of the two
+    apply_style(diff, "diff")
+    project.addMapLayer(diff)
+    changed = [f.geometry().boundingBox() for f in diff.getFeatures() if f["status"] != "unchanged"]
+    box = changed[0]
+    for b in changed[1:]:
+        box.combineExtentWith(b)
+    box.grow(max(box.width(), box.height()) * 0.15)
+    canvas.setExtent(box)
+    canvas.refresh()
+    QTimer.singleShot(2500, finish)
+
+
+def finish() -> None:
+    _save("diff.png")
     iface.actionExit().trigger()
 
 
-QTimer.singleShot(1000, _wait)
+QTimer.singleShot(1000, load)

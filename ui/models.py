@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 from qgis.PyQt.QtCore import QCoreApplication, Qt
@@ -32,6 +33,7 @@ class Role(IntEnum):
     LAYER_ID = Qt.ItemDataRole.UserRole + 1
     STATUS = Qt.ItemDataRole.UserRole + 2
     MANIFEST = Qt.ItemDataRole.UserRole + 3
+    FINDING = Qt.ItemDataRole.UserRole + 4
 
 
 @dataclass(frozen=True)
@@ -43,18 +45,42 @@ class LayerStatus:
     message: str = ""
     manifest: Optional[str] = None
     lineage: Optional[Lineage] = None
+    path: str = ""  # the data file, "" for a layer without one
+    sublayer: str = ""
+
+    @property
+    def file_label(self) -> str:
+        """The file name as the dock shows it, with the layer inside it when there is one."""
+        if not self.path:
+            return ""
+        name = Path(self.path).name
+        return f"{name} › {self.sublayer}" if self.sublayer else name
+
+    @property
+    def next_step(self) -> str:
+        return _tr(status.next_step(self.status)) if status.next_step(self.status) else ""
 
 
 def _tr(text: str) -> str:
     return QCoreApplication.translate("LabelGuardDock", text)
 
 
+class Column(IntEnum):
+    LAYER = 0
+    FILE = 1
+    STATUS = 2
+    VERSION = 3
+    DETAIL = 4
+
+
 class LayerStatusModel(QStandardItemModel):
-    """One row per layer: name, status, version, detail."""
+    """One row per layer: name, file, status, version, detail."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.setHorizontalHeaderLabels([_tr("Layer"), _tr("Status"), _tr("Version"), _tr("Detail")])
+        self.setHorizontalHeaderLabels(
+            [_tr("Layer"), _tr("File"), _tr("Status"), _tr("Version"), _tr("Detail")]
+        )
 
     def set_statuses(self, statuses: Iterable[LayerStatus]) -> None:
         self.removeRows(0, self.rowCount())
@@ -62,21 +88,41 @@ class LayerStatusModel(QStandardItemModel):
             label, colour = STATUS_STYLE.get(st.status, (st.status, "#4a5568"))
             items = [
                 QStandardItem(st.name),
+                QStandardItem(st.file_label),
                 QStandardItem(_tr(label)),
                 QStandardItem(st.version),
                 QStandardItem(st.message),
             ]
-            items[1].setForeground(QBrush(QColor(colour)))
-            font = items[1].font()
+            items[Column.STATUS].setForeground(QBrush(QColor(colour)))
+            font = items[Column.STATUS].font()
             font.setBold(True)
-            items[1].setFont(font)
+            items[Column.STATUS].setFont(font)
+            tip = "\n".join(t for t in (st.path, st.message, st.next_step) if t)
             for item in items:
                 item.setEditable(False)
                 item.setData(st.layer_id, Role.LAYER_ID)
                 item.setData(st.status, Role.STATUS)
                 item.setData(st.manifest, Role.MANIFEST)
-                item.setToolTip(st.message)
+                item.setToolTip(tip)
             self.appendRow(items)
+
+    def row_of(self, layer_id: str) -> int:
+        """The row showing ``layer_id``, or -1."""
+        for r in range(self.rowCount()):
+            if self.item(r, 0).data(Role.LAYER_ID) == layer_id:
+                return r
+        return -1
+
+    def rows(self) -> list:
+        """[(layer name, file, status)] as shown, for tests."""
+        return [
+            (
+                self.item(r, Column.LAYER).text(),
+                self.item(r, Column.FILE).text(),
+                self.item(r, 0).data(Role.STATUS),
+            )
+            for r in range(self.rowCount())
+        ]
 
     def statuses(self) -> dict:
         """{layer name: status} as shown, for tests and summaries."""
@@ -123,3 +169,64 @@ class LineageModel(QStandardItemModel):
 
     def versions(self) -> Sequence[str]:
         return [self.item(r, 0).text() for r in range(self.rowCount())]
+
+
+# Review state of a finding in the findings panel.
+OPEN = "open"
+FIXED = "fixed"
+ACCEPTED = "accepted"
+REVIEW_STYLE = {
+    OPEN: ("open", "#c53030"),
+    FIXED: ("fixed", "#2f855a"),
+    ACCEPTED: ("accepted", "#718096"),
+}
+
+
+class FindingsModel(QStandardItemModel):
+    """One row per topology finding (core ``Finding``) whatever its geometry: rule, feature,
+    message, review state."""
+
+    COLUMNS = ("Rule", "Feature", "Message", "Status")
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setHorizontalHeaderLabels([_tr(c) for c in self.COLUMNS])
+        self.findings: list = []
+        self.states: list = []
+
+    def set_findings(self, findings: Sequence, states: Sequence[str]) -> None:
+        self.removeRows(0, self.rowCount())
+        self.findings, self.states = list(findings), list(states)
+        for i, (f, state) in enumerate(zip(self.findings, self.states)):
+            feature = str(f.fid) if f.other_fid is None else f"{f.fid} ↔ {f.other_fid}"
+            items = [
+                QStandardItem(f.rule),
+                QStandardItem(feature),
+                QStandardItem(f.message),
+                QStandardItem(""),
+            ]
+            items[2].setToolTip(f.message)
+            for item in items:
+                item.setEditable(False)
+                item.setData(i, Role.FINDING)
+            self.appendRow(items)
+            self.set_state(i, state)
+
+    def set_state(self, row: int, state: str) -> None:
+        self.states[row] = state
+        label, colour = REVIEW_STYLE[state]
+        item = self.item(row, 3)
+        item.setText(_tr(label))
+        item.setForeground(QBrush(QColor(colour)))
+
+    def rows(self) -> list:
+        """[(rule, feature, status)] as shown, for tests."""
+        return [
+            (self.item(r, 0).text(), self.item(r, 1).text(), self.states[r])
+            for r in range(self.rowCount())
+        ]
+
+    def counts_text(self) -> str:
+        n = {s: self.states.count(s) for s in REVIEW_STYLE}
+        errors = _tr("1 error") if n[OPEN] == 1 else _tr("{} errors").format(n[OPEN])
+        return _tr("{}, {} fixed, {} accepted").format(errors, n[FIXED], n[ACCEPTED])

@@ -7,7 +7,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from qgis.core import (
     QgsApplication,
@@ -57,6 +57,7 @@ def verify_with_algorithm(
     with tempfile.TemporaryDirectory(prefix="labelguard-dock-") as tmp:
         report = os.path.join(tmp, "report.json")
         context = QgsProcessingContext()
+        context.setFeedback(feedback)
         params = {
             "MANIFEST": str(manifest),
             "REPORT": report,
@@ -71,8 +72,11 @@ def verify_with_algorithm(
     return {(f["path"], f.get("layer")): (f["status"], f["message"]) for f in doc["findings"]}
 
 
-def compute_statuses(refs: List[LayerRef], feedback: QgsProcessingFeedback) -> List[LayerStatus]:
-    """Status of each layer; one verification run per manifest involved."""
+def compute_statuses(
+    refs: List[LayerRef], feedback: QgsProcessingFeedback, extra: Sequence[Path] = ()
+) -> List[LayerStatus]:
+    """Status of each layer; one verification run per manifest involved. ``extra`` are the
+    manifests or folders the project is bound to."""
     tr = lambda t: QCoreApplication.translate("LabelGuardDock", t)  # noqa: E731
     out: Dict[str, LayerStatus] = {}
     by_manifest: Dict[Path, List[Tuple[LayerRef, dict]]] = {}
@@ -82,10 +86,15 @@ def compute_statuses(refs: List[LayerRef], feedback: QgsProcessingFeedback) -> L
                 ref.layer_id, ref.name, status.NO_FILE, message=tr("memory, database or web layer")
             )
             continue
-        found = latest_manifest_for(Path(ref.path), ref.sublayer)
+        found = latest_manifest_for(Path(ref.path), ref.sublayer, extra=extra)
         if found is None:
             out[ref.layer_id] = LayerStatus(
-                ref.layer_id, ref.name, status.UNTRACKED, message=tr("no manifest lists this file")
+                ref.layer_id,
+                ref.name,
+                status.UNTRACKED,
+                message=tr("no manifest lists this file"),
+                path=ref.path,
+                sublayer=ref.sublayer or "",
             )
             continue
         by_manifest.setdefault(found[0], []).append((ref, found[1]))
@@ -99,7 +108,13 @@ def compute_statuses(refs: List[LayerRef], feedback: QgsProcessingFeedback) -> L
         except LabelGuardError as exc:
             for ref, _ in items:
                 out[ref.layer_id] = LayerStatus(
-                    ref.layer_id, ref.name, status.ERROR, message=str(exc), manifest=str(manifest)
+                    ref.layer_id,
+                    ref.name,
+                    status.ERROR,
+                    message=str(exc),
+                    manifest=str(manifest),
+                    path=ref.path or "",
+                    sublayer=ref.sublayer or "",
                 )
             continue
         version = lin.versions[0].version if lin.versions else ""
@@ -110,7 +125,15 @@ def compute_statuses(refs: List[LayerRef], feedback: QgsProcessingFeedback) -> L
             if ref.modified:
                 state, message = status.UNSAVED, tr("layer has unsaved edits; save to verify them")
             out[ref.layer_id] = LayerStatus(
-                ref.layer_id, ref.name, state, version, message, str(manifest), lin
+                ref.layer_id,
+                ref.name,
+                state,
+                version,
+                message,
+                str(manifest),
+                lin,
+                ref.path or "",
+                ref.sublayer or "",
             )
         feedback.setProgress(100.0 * (i + 1) / n)
     return [out[r.layer_id] for r in refs if r.layer_id in out]
@@ -119,21 +142,89 @@ def compute_statuses(refs: List[LayerRef], feedback: QgsProcessingFeedback) -> L
 class LayerStatusTask(QgsTask):
     """Computes LayerStatus records in the background; touches no widget or layer."""
 
-    def __init__(self, refs: List[LayerRef]) -> None:
+    def __init__(self, refs: List[LayerRef], extra: Sequence[Path] = ()) -> None:
         super().__init__(
             QCoreApplication.translate("LabelGuardDock", "LabelGuard: verifying layers"),
             QgsTask.Flag.CanCancel,
         )
         self.refs = refs
+        self.extra = tuple(extra)
         self.statuses: List[LayerStatus] = []
         self.error: Optional[str] = None
-        self._feedback = QgsProcessingFeedback()
+        # Not logged: a run the dock cancels (closing, unloading) is no news for the log.
+        self._feedback = QgsProcessingFeedback(False)
 
     def run(self) -> bool:
         self._feedback.progressChanged.connect(self.setProgress)
         try:
-            self.statuses = compute_statuses(self.refs, self._feedback)
+            self.statuses = compute_statuses(self.refs, self._feedback, self.extra)
         except Exception as exc:  # reported in the dock, never raised into the task manager
+            self.error = str(exc)
+            return False
+        return not self.isCanceled()
+
+    def cancel(self) -> None:
+        self._feedback.cancel()
+        super().cancel()
+
+
+@dataclass(frozen=True)
+class AlgorithmStep:
+    """One algorithm run by id: its parameters, and a line for the progress text."""
+
+    algorithm: str
+    parameters: Dict[str, Any]
+
+
+def run_steps(steps: Sequence[AlgorithmStep], feedback: QgsProcessingFeedback) -> List[Dict]:
+    """Runs each step by id in order with its own context; their results. Outputs must be
+    files (no memory layers: they would belong to this thread). Raises LabelGuardError with
+    the algorithm's last error when a step fails."""
+    results: List[Dict] = []
+    for step in steps:
+        if feedback.isCanceled():
+            raise LabelGuardError("Cancelled; nothing more was run.")
+        alg = QgsApplication.processingRegistry().createAlgorithmById(step.algorithm)
+        if alg is None:
+            raise LabelGuardError(f"Algorithm {step.algorithm} is not available.")
+        context = QgsProcessingContext()
+        step_feedback = _ErrorCollector(feedback)
+        context.setFeedback(step_feedback)
+        out, ok = alg.run(step.parameters, context, step_feedback)
+        if not ok:
+            detail = step_feedback.last_error or "see the log"
+            raise LabelGuardError(f"{alg.displayName()} failed: {detail}")
+        results.append(out)
+    return results
+
+
+class _ErrorCollector(QgsProcessingFeedback):
+    """Keeps the last error an algorithm reports and forwards cancel from the task."""
+
+    def __init__(self, outer: QgsProcessingFeedback) -> None:
+        super().__init__(False)
+        self.last_error = ""
+        self._outer = outer
+        outer.canceled.connect(self.cancel)
+
+    def reportError(self, error: str, fatalError: bool = False) -> None:  # noqa: N802, N803
+        self.last_error = error
+
+
+class AlgorithmsTask(QgsTask):
+    """Runs a few algorithms by id one after the other in the background."""
+
+    def __init__(self, description: str, steps: Sequence[AlgorithmStep]) -> None:
+        super().__init__(description, QgsTask.Flag.CanCancel)
+        self.steps = list(steps)
+        self.results: List[Dict] = []
+        self.error: Optional[str] = None
+        self._feedback = QgsProcessingFeedback(False)
+
+    def run(self) -> bool:
+        try:
+            self.results = run_steps(self.steps, self._feedback)
+        except Exception as exc:  # reported by the dock, never raised into the task manager
             self.error = str(exc)
             return False
         return not self.isCanceled()

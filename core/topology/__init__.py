@@ -18,7 +18,7 @@ from .exceptions import ExceptionEntry, as_exception_entries, load_exceptions
 from .findings import Finding, TopologyResult, finding_key
 from .geometry import local_area_scale
 from .parse import Batch
-from .rules import NEAR_DUPLICATE_IOU, RULES, SEVERITY, SLIVER_COMPACTNESS
+from .rules import NEAR_DUPLICATE_IOU, RULES, SEVERITY, SLIVER_COMPACTNESS, SNAP_TOLERANCE
 from .validity import self_intersection_points
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "RULES",
     "SEVERITY",
     "SLIVER_COMPACTNESS",
+    "SNAP_TOLERANCE",
     "Batch",
     "ExceptionEntry",
     "Finding",

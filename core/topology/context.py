@@ -12,7 +12,13 @@ import numpy as np
 from ..geos import shapely
 from ..progress import Ticker
 from .geometry import local_area_scale
-from .rules import NEAR_DUPLICATE_IOU, SLIVER_COMPACTNESS, area_unit
+from .rules import (
+    MAX_PAIR_FINDINGS,
+    NEAR_DUPLICATE_IOU,
+    SLIVER_COMPACTNESS,
+    SNAP_TOLERANCE,
+    area_unit,
+)
 
 # (rule, fid, other fid, message, location geometry or None) as the rules add them.
 RawFinding = Tuple[str, int, Optional[int], str, Any]
@@ -26,7 +32,10 @@ class TopologyOptions:
     ``max_gap_area``: 0 means gaps of any size) are in CRS units squared, or in square metres
     when ``ellipsoid`` = (semi-major axis in metres, inverse flattening) says the coordinates
     are longitude/latitude degrees. ``near_duplicate_iou`` is an intersection over union and
-    ``sliver_compactness`` a Polsby-Popper compactness, both 0-1.
+    ``sliver_compactness`` a Polsby-Popper compactness, both 0-1. ``snap_tolerance`` is the
+    distance in CRS units (degrees for a geographic CRS) within which a line end touches a
+    line. ``max_pair_findings`` caps the overlap and near-duplicate findings per feature (0: no
+    cap); the rest become one summary finding.
     """
 
     tolerance: float = 0.0
@@ -35,6 +44,8 @@ class TopologyOptions:
     near_duplicate_iou: float = NEAR_DUPLICATE_IOU
     sliver_compactness: float = SLIVER_COMPACTNESS
     ellipsoid: Optional[Tuple[float, float]] = None
+    snap_tolerance: float = SNAP_TOLERANCE
+    max_pair_findings: int = MAX_PAIR_FINDINGS
 
     @property
     def geographic(self) -> bool:

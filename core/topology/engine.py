@@ -29,6 +29,7 @@ from .pairs import pair_rules
 from .parse import Batch, Parsed, parse_batches
 from .parts import multipart_findings
 from .rules import (
+    MAX_PAIR_FINDINGS,
     NEAR_DUPLICATE_IOU,
     OVERLAP_RULES,
     OVERLAY_RULES,
@@ -36,6 +37,7 @@ from .rules import (
     PER_FEATURE_RULES,
     RULES,
     SLIVER_COMPACTNESS,
+    SNAP_TOLERANCE,
 )
 from .validity import empty_findings, invalid_findings
 
@@ -77,6 +79,8 @@ def check_topology_batches(
     sliver_compactness: float = SLIVER_COMPACTNESS,
     ellipsoid: tuple[float, float] | None = None,
     threads: int | None = None,
+    snap_tolerance: float = SNAP_TOLERANCE,
+    max_pair_findings: int = MAX_PAIR_FINDINGS,
 ) -> TopologyResult:
     """Check ``rules`` on features arriving in ``batches`` of (fids, geometries), e.g. straight
     from a reader, so reading overlaps with checking; ``total`` (the expected feature count)
@@ -88,7 +92,9 @@ def check_topology_batches(
     are longitude/latitude degrees (see ``TopologyOptions``). ``overlay`` (with
     ``overlay_fids``) is the second layer for the ``must_*`` rules; they are skipped without
     it. Rules that do not apply to a geometry type (``dangle`` on polygons, ``gap`` on lines)
-    find nothing.
+    find nothing. A line end within ``snap_tolerance`` (CRS units) of a line touches it. At
+    most ``max_pair_findings`` overlap and near-duplicate findings per feature (0: all), then
+    one summary finding, so that heavily overlapping layers stay in bounded memory.
 
     Geometries found invalid are excluded from the pairwise and area rules, whose GEOS
     operations are undefined on them. Raises ValueError for an unknown rule and Cancelled
@@ -102,6 +108,8 @@ def check_topology_batches(
         near_duplicate_iou=near_duplicate_iou,
         sliver_compactness=sliver_compactness,
         ellipsoid=ellipsoid,
+        snap_tolerance=snap_tolerance,
+        max_pair_findings=max_pair_findings,
     )
     ticker = Ticker(1.0, progress, should_stop)
     workers = threads or min(_MAX_THREADS, os.cpu_count() or 1)

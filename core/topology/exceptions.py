@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..io import PathLike
+from ..io import PathLike, atomic_write_text
 
 FIELDS = ("rule", "fid", "other_fid", "key", "is_exception")
 
@@ -105,3 +105,31 @@ def load_exceptions(path: PathLike) -> list[ExceptionEntry]:
         return as_exception_entries(rows)
     except (TypeError, ValueError) as exc:
         raise InputError(f"Malformed exception row in '{p}': {exc}") from exc
+
+
+EXCEPTIONS_SUFFIX = ".labelguard-exceptions.json"
+
+
+def exceptions_path_for(data_path: PathLike) -> Path:
+    """Where the accepted exceptions of a data file live: next to it, as
+    ``<file name>.labelguard-exceptions.json``. validatetopology reads this file by itself
+    when no exceptions are given."""
+    p = Path(data_path)
+    return p.with_name(p.name + EXCEPTIONS_SUFFIX)
+
+
+def _entry_row(entry: ExceptionEntry) -> dict[str, Any]:
+    return {"rule": entry.rule, "fid": entry.fid, "other_fid": entry.other_fid, "key": entry.key}
+
+
+def add_exceptions(path: PathLike, entries: Iterable[ExceptionEntry]) -> list[ExceptionEntry]:
+    """Add accepted exceptions to the file at ``path`` (created when missing) and return all it
+    holds: ``{"exceptions": [...]}`` sorted by rule, fid, other fid and key, one per finding.
+    Raises InputError when an existing file cannot be read."""
+    p = Path(path)
+    current = load_exceptions(p) if p.exists() else []
+    merged = {(e.rule, e.fid, e.other_fid, e.key): e for e in [*current, *entries]}
+    ordered = [merged[k] for k in sorted(merged, key=lambda k: (k[0], k[1], k[2] or -1, k[3]))]
+    doc = {"exceptions": [_entry_row(e) for e in ordered]}
+    atomic_write_text(p, json.dumps(doc, indent=2) + "\n")
+    return ordered

@@ -11,7 +11,7 @@ from .rules import dangle_message
 
 def dangle_findings(ctx: RuleContext, idx: np.ndarray) -> None:
     """A finding at each start or end point of the valid lines ``idx`` that touches neither
-    another line nor the rest of its own line."""
+    another line nor the rest of its own line; touching means within the snapping tolerance."""
     if idx.size == 0:
         return
     parts, part_of = shapely.get_parts(ctx.geoms[idx], return_index=True)
@@ -25,8 +25,12 @@ def dangle_findings(ctx: RuleContext, idx: np.ndarray) -> None:
     ends_pts = np.concatenate([starts, ends])
     end_part = np.concatenate([np.arange(len(parts)), np.arange(len(parts))])
     which = np.concatenate([np.zeros(len(parts), int), np.ones(len(parts), int)])
+    tol = ctx.options.snap_tolerance
     tree = shapely.STRtree(parts)
-    e, p = tree.query(ends_pts, predicate="intersects")
+    if tol > 0:
+        e, p = tree.query(ends_pts, predicate="dwithin", distance=tol)
+    else:
+        e, p = tree.query(ends_pts, predicate="intersects")
     other = p != end_part[e]
     touching = np.zeros(len(ends_pts), dtype=bool)
     touching[e[other]] = True
@@ -37,7 +41,7 @@ def dangle_findings(ctx: RuleContext, idx: np.ndarray) -> None:
         # A line that ends on itself (a loop) is not dangling: test against the rest of it.
         rest = xy[1:] if which[k] == 0 else xy[:-1]
         rest = rest[1:] if which[k] == 0 else rest[:-1]
-        if len(rest) >= 2 and shapely.intersects(ends_pts[k], shapely.linestrings(rest)):
+        if len(rest) >= 2 and shapely.distance(ends_pts[k], shapely.linestrings(rest)) <= tol:
             continue
         i = idx[part_of[end_part[k]]]
         label = "start" if which[k] == 0 else "end"

@@ -30,7 +30,8 @@ class Parsed:
     null: np.ndarray  # no geometry at all
     empty: np.ndarray  # an empty geometry
     valid: np.ndarray  # GEOS is_valid (False where null or unreadable)
-    unreadable: dict[int, str]  # GEOS cannot read the blob: its message
+    # GEOS cannot read the blob: its message and first coordinate (None if there is none)
+    unreadable: dict[int, tuple[str, tuple[float, float] | None]]
 
 
 def parse_batches(
@@ -71,7 +72,7 @@ class _Parts:
         self.null: list[np.ndarray] = []
         self.empty: list[np.ndarray] = []
         self.valid: list[np.ndarray] = []
-        self.unreadable: dict[int, str] = {}
+        self.unreadable: dict[int, tuple[str, tuple[float, float] | None]] = {}
         self.pending: list[tuple[np.ndarray, Future]] = []
         self.offset = 0
 
@@ -163,19 +164,21 @@ def _chunks(raw: Any) -> Iterable[tuple[Any, np.ndarray]]:
             yield chunk, np.not_equal(chunk, None)
 
 
-def _unreadable(chunk: Any, failed: np.ndarray) -> list[str]:
-    """GEOS's own message for blobs it could not read (rare: e.g. a 3-point ring)."""
+def _unreadable(chunk: Any, failed: np.ndarray) -> list[tuple[str, tuple[float, float] | None]]:
+    """GEOS's own message for blobs it could not read (rare: e.g. a one-point ring), and the
+    first coordinate of each, read without GEOS, as its location."""
     blobs = chunk.take(failed).to_objects() if isinstance(chunk, WkbArray) else chunk[failed]
     out = []
-    for blob in blobs:
+    for blob in blobs:  # a loop: these are the few broken blobs of a layer
         try:
             if isinstance(blob, str):
                 shapely.from_wkt(blob)
             else:
                 shapely.from_wkb(blob)
-            out.append("GEOS cannot read this geometry")
+            message = "GEOS cannot read this geometry"
         except Exception as exc:  # noqa: BLE001 - GEOS's message is the finding
-            out.append(str(exc).split("\n")[0])
+            message = str(exc).split("\n")[0]
+        out.append((message, _wkb.first_coordinate(blob)))
     return out
 
 

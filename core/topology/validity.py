@@ -23,12 +23,18 @@ def empty_findings(ctx: RuleContext, null: np.ndarray, empty: np.ndarray) -> Non
         ctx.add("empty", i, None, empty_message(kind), None)
 
 
-def invalid_findings(ctx: RuleContext, unreadable: dict[int, str], invalid_idx: np.ndarray) -> None:
-    """Findings for blobs GEOS could not read (``unreadable``: index to GEOS's message) and for
-    the geometries ``invalid_idx`` that parsing found invalid; reasons are asked of GEOS only
-    for these, and every self-intersection gets its own located finding."""
-    for i, msg in sorted(unreadable.items()):
-        ctx.add("invalid", i, None, invalid_message(msg), None)
+def invalid_findings(
+    ctx: RuleContext,
+    unreadable: dict[int, tuple[str, tuple[float, float] | None]],
+    invalid_idx: np.ndarray,
+) -> None:
+    """Findings for blobs GEOS could not read (``unreadable``: index to GEOS's message and the
+    blob's first coordinate, the location) and for the geometries ``invalid_idx`` that parsing
+    found invalid; reasons are asked of GEOS only for these, and every self-intersection gets
+    its own located finding."""
+    for i, (msg, xy) in sorted(unreadable.items()):
+        at = None if xy is None else shapely.points(xy[0], xy[1])
+        ctx.add("invalid", i, None, invalid_message(msg), at)
     if invalid_idx.size == 0:
         return
     reasons = shapely.is_valid_reason(ctx.geoms[invalid_idx])

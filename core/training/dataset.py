@@ -39,6 +39,7 @@ class AnnotationSource:
     path: str = ""
     class_field: str = ""
     source_crs: str = ""
+    layer: str = ""  # the layer inside the file (GeoPackage table); "" when the file is one
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class ExportOptions:
     labelmap: LabelMap | None = None
     invalid_mode: str = REPAIR
     overwrite: bool = False
+    coco_holes: str = "bridged"  # COCO polygons with holes: "bridged" rings or "rle"
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class TileWriter(Protocol):
 
     image_ext: str
     mask_ext: str
+    channels: int  # bands per image tile
 
     def write_image(self, tile: TileWindow, path: Path) -> None: ...
 
@@ -92,9 +95,12 @@ class ExportResult:
     annotation_count: int
     split_tiles: Dict[str, int]
     empty_tiles: int
-    dropped_pieces: int
+    dropped_pieces: int  # pieces that kept no area after clipping
     features_used: int
     repaired: int
     skipped: Dict[str, int]
     labelmap: LabelMap
     warnings: Tuple[str, ...] = field(default_factory=tuple)
+    val_share: float = 0.0  # achieved share (0-1) of the tiles in val
+    split_block_tiles: int = 0  # split block size used (tiles per side; 0: no split)
+    below_min_visible: int = 0  # pieces written below MIN_VISIBLE (COCO: iscrowd 1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -26,18 +26,31 @@ def _exterior_rings(geoms: np.ndarray) -> Tuple[np.ndarray, List[np.ndarray], np
     return part_of, rings, has_hole
 
 
-def coco_annotations(geoms: np.ndarray, width: int, height: int) -> List[Dict[str, Any]]:
-    """COCO ``segmentation``/``bbox``/``area`` per tile-local (Multi)Polygon.
+HOLES_BRIDGED = "bridged"
+HOLES_RLE = "rle"
+HOLE_MODES = (HOLES_BRIDGED, HOLES_RLE)  # the COCO_HOLES parameter's order
 
-    Pieces without holes become polygon lists (one per part); pieces with holes become
-    compressed RLE over the whole tile, so holes are never filled in. ``area`` is the polygon
-    area in px^2, ``bbox`` [x, y, w, h] its bounds.
+
+def coco_annotations(
+    geoms: np.ndarray,
+    width: int,
+    height: int,
+    crowd: Optional[np.ndarray] = None,
+    holes: str = HOLES_BRIDGED,
+) -> List[Dict[str, Any]]:
+    """COCO ``segmentation``/``bbox``/``area``/``iscrowd`` per tile-local (Multi)Polygon.
+
+    Every piece is one annotation with one polygon per part. A part with holes is one ring with
+    the holes bridged in (:func:`bridge_holes`), which pycocotools, torchvision and ultralytics
+    rasterize with the holes open; with ``holes="rle"`` such pieces are compressed RLE over the
+    whole tile instead. Pieces flagged in ``crowd`` are ``iscrowd: 1`` (ignore regions).
+    ``area`` is the polygon area in px^2, ``bbox`` [x, y, w, h] its bounds.
     """
     geoms = np.asarray(geoms, dtype=object)
     if geoms.size == 0:
         return []
     parts, part_of = shapely.get_parts(geoms, return_index=True)
-    holes = (
+    has_holes = (
         np.bincount(
             part_of, weights=shapely.get_num_interior_rings(parts) > 0, minlength=geoms.shape[0]
         )
@@ -48,12 +61,22 @@ def coco_annotations(geoms: np.ndarray, width: int, height: int) -> List[Dict[st
     flat = np.round(coords, DECIMALS).ravel().tolist()
     ends = 2 * np.cumsum(np.bincount(ring_idx, minlength=parts.shape[0]))
     starts = np.concatenate(([0], ends[:-1]))
-    has_hole = holes.tolist()
+    if crowd is None:
+        crowd = np.zeros(geoms.shape[0], dtype=bool)
+    crowd = np.asarray(crowd, dtype=bool)
+    as_rle = has_holes if holes == HOLES_RLE else np.zeros_like(has_holes)
+    rle = as_rle.tolist()
+    part_holes = (shapely.get_num_interior_rings(parts) > 0).tolist()
     segs: List[Any] = [[] for _ in range(geoms.shape[0])]
-    for piece, a, b in zip(part_of.tolist(), starts.tolist(), ends.tolist()):
-        if not has_hole[piece]:
+    for k, (piece, a, b) in enumerate(zip(part_of.tolist(), starts.tolist(), ends.tolist())):
+        if rle[piece]:
+            continue
+        if part_holes[k]:  # the few parts with holes: one bridged ring each
+            ring = np.round(bridge_holes(parts[k]), DECIMALS)
+            segs[piece].append(ring.ravel().tolist())
+        else:
             segs[piece].append(flat[a : b - 2])  # without the closing vertex
-    for piece in np.flatnonzero(holes).tolist():  # holes: one window rasterization each
+    for piece in np.flatnonzero(as_rle).tolist():  # RLE: one window rasterization each
         segs[piece] = encode_geometry_rle(geoms[piece], width, height)
     bounds = np.round(shapely.bounds(geoms), DECIMALS)
     boxes = np.column_stack(
@@ -66,8 +89,8 @@ def coco_annotations(geoms: np.ndarray, width: int, height: int) -> List[Dict[st
     ).tolist()
     areas = np.round(shapely.area(geoms), DECIMALS).tolist()
     return [
-        {"segmentation": seg, "area": area, "bbox": box, "iscrowd": 0}
-        for seg, area, box in zip(segs, areas, boxes)
+        {"segmentation": seg, "area": area, "bbox": box, "iscrowd": int(c)}
+        for seg, area, box, c in zip(segs, areas, boxes, crowd.tolist())
     ]
 
 
@@ -88,24 +111,40 @@ def yolo_box_lines(geoms: np.ndarray, classes: Sequence[int], width: int, height
     ]
 
 
+def _insert_loop(ring: np.ndarray, loop: np.ndarray) -> np.ndarray:
+    """``ring`` with ``loop`` traced from the vertex nearest to it and back: a zero-width cut
+    joins them (vertices without the closing point)."""
+    d = ((ring[:, None, :] - loop[None, :, :]) ** 2).sum(axis=2)
+    i, j = np.unravel_index(int(np.argmin(d)), d.shape)
+    traced = np.vstack([loop[j:], loop[:j], loop[j : j + 1]])
+    return np.vstack([ring[: i + 1], traced, ring[i:]])
+
+
 def bridge_holes(polygon) -> np.ndarray:  # type: ignore[no-untyped-def]
     """One ring (no closing vertex) tracing the exterior and every hole, joined by zero-width
     cuts at the nearest vertices: how single-ring formats (YOLO) keep holes as holes."""
     ring = shapely.get_coordinates(polygon.exterior)[:-1]
     for hole in polygon.interiors:  # a polygon's holes: a handful
-        h = shapely.get_coordinates(hole)[:-1]
-        d = ((ring[:, None, :] - h[None, :, :]) ** 2).sum(axis=2)
-        i, j = np.unravel_index(int(np.argmin(d)), d.shape)
-        h_loop = np.vstack([h[j:], h[:j], h[j : j + 1]])
-        ring = np.vstack([ring[: i + 1], h_loop, ring[i:]])
+        ring = _insert_loop(ring, shapely.get_coordinates(hole)[:-1])
+    return ring
+
+
+def join_parts(rings: Sequence[np.ndarray]) -> np.ndarray:
+    """The rings of a multipart piece as one ring, each part joined to the ring so far by a
+    zero-width cut at the nearest vertices (as ultralytics' COCO converter joins segments):
+    one YOLO line per instance, the parts still filled and the cuts without area."""
+    ring = rings[0]
+    for other in rings[1:]:  # the parts of one piece: a handful
+        ring = _insert_loop(ring, other)
     return ring
 
 
 def yolo_segment_lines(
     geoms: np.ndarray, classes: Sequence[int], width: int, height: int
 ) -> List[str]:
-    """``class x1 y1 x2 y2 ...`` lines normalized by the tile size; one line per polygon part,
-    holes bridged into the ring (see :func:`bridge_holes`)."""
+    """``class x1 y1 x2 y2 ...`` lines normalized by the tile size; one line per piece (one
+    instance per feature in a tile, as in COCO): holes bridged into their ring
+    (:func:`bridge_holes`), parts joined (:func:`join_parts`)."""
     geoms = np.asarray(geoms, dtype=object)
     if geoms.size == 0:
         return []
@@ -116,10 +155,16 @@ def yolo_segment_lines(
             bridge_holes(p) if has_hole[k] and len(p.interiors) else r
             for p, r, k in zip(parts, rings, part_of.tolist())
         ]
+    per_piece: List[List[np.ndarray]] = [[] for _ in range(geoms.shape[0])]
+    for piece, ring in zip(part_of.tolist(), rings):
+        per_piece[piece].append(ring)
     scale = np.array([width, height], dtype=float)
     d = YOLO_DECIMALS
     lines = []
-    for piece, ring in zip(part_of.tolist(), rings):
+    for piece, piece_rings in enumerate(per_piece):
+        if not piece_rings:
+            continue
+        ring = piece_rings[0] if len(piece_rings) == 1 else join_parts(piece_rings)
         xy = np.clip(ring / scale, 0.0, 1.0).ravel()
         lines.append(f"{classes[piece]} " + " ".join(f"{v:.{d}f}" for v in xy.tolist()))
     return lines

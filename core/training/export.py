@@ -25,12 +25,13 @@ from .dataset import (
     TileWindow,
     TileWriter,
 )
+from .encode import HOLE_MODES
 from .geo import pixel_to_world, tile_geotransform, world_to_pixel
 from .labelmap import LabelMap, check_classes, class_name, labelmap_from_values
 from .labels import LabelCheck, check_labels, first
-from .splits import SPLITS, VAL, assign_splits
+from .splits import SPLITS, VAL, assign_splits, val_share
 from .staging import INDEX_NAME, check_target, staged_folder
-from .tiling import plan_tiles
+from .tiling import TileGrid, plan_tiles
 from .writers import WRITERS, DatasetContext, FormatWriter, TileLabels
 
 __all__ = [  # the adapter and tests import the types from here, where they always lived
@@ -82,6 +83,8 @@ def _validate_inputs(
         raise InputError(f"FORMAT {options.fmt} is unknown; use 0 to {len(FORMATS) - 1}.")
     if not 0.0 <= options.val_fraction < 1.0:
         raise InputError(f"VAL_FRACTION {options.val_fraction} must be in [0, 1).")
+    if options.coco_holes not in HOLE_MODES:
+        raise InputError(f"COCO_HOLES {options.coco_holes!r} is unknown; use one of {HOLE_MODES}.")
     if not 0.0 <= options.min_visible <= 1.0:
         raise InputError(f"MIN_VISIBLE {options.min_visible} must be in [0, 1].")
     if len(annotations.fids) == 0:
@@ -208,11 +211,21 @@ class _Plan:
     starts: np.ndarray
     ends: np.ndarray
     empty_tiles: int
-    block_tiles: int
+    block_tiles: int  # the split block size used (0: no split)
+    val_share: float  # achieved share (0-1) of the tiles in val
 
     @property
     def n_pieces(self) -> int:
         return int((self.ends - self.starts).sum()) if len(self.tiles) else 0
+
+    def n_below(self, min_visible: float) -> int:
+        """Pieces written whose visible fraction is below ``min_visible``."""
+        if not len(self.tiles):
+            return 0
+        written = np.concatenate(
+            [np.arange(a, b) for a, b in zip(self.starts.tolist(), self.ends.tolist())]
+        ).astype(np.int64)
+        return int((self.pieces.visible[written] < min_visible).sum())
 
     def labels_of(self, k: int, labels: _Labels) -> TileLabels:
         sl = slice(int(self.starts[k]), int(self.ends[k]))
@@ -225,6 +238,56 @@ class _Plan:
         )
 
 
+SPLIT_TOLERANCE = 0.05  # an achieved val share this close to the asked one ends the search
+
+
+def _tiles_with_labels(grid: TileGrid, pix: np.ndarray) -> np.ndarray:
+    """Tiles that a label covers with some area (not only touches): cheap, before clipping."""
+    boxes = grid.boxes()
+    t, a = shapely.STRtree(pix).query(boxes, predicate="intersects")
+    inner = ~shapely.touches(boxes[t], pix[a])
+    return np.bincount(t[inner], minlength=len(grid)) > 0
+
+
+def _split_grid(
+    image: ImageSource, labels: _Labels, options: ExportOptions
+) -> Tuple[TileGrid, int]:
+    """The tile grid and split block size (tiles per side) that meet VAL_FRACTION best.
+
+    Blocks keep train and val from sharing pixels, but an image holding one block cannot be
+    split, and big blocks make coarse shares: block sizes from SPLIT_BLOCK_TILES down to 1 are
+    tried, and the first whose val share is within SPLIT_TOLERANCE of the asked one is used
+    (else the closest).
+
+    Raises:
+        InputError: no block size gives a validation split (fewer than two label tiles).
+    """
+    size = (image.width, image.height, options.tile_size, options.overlap)
+    if options.val_fraction <= 0:
+        return plan_tiles(*size, 0), 0
+    best: Optional[Tuple[float, TileGrid, int]] = None
+    kept = 0
+    for blocks in range(max(1, options.block_tiles), 0, -1):
+        grid = plan_tiles(*size, blocks)
+        keep = _tiles_with_labels(grid, labels.pix) | options.include_empty
+        kept = int(keep.sum())
+        splits = assign_splits(grid.block, keep, options.val_fraction, options.seed)
+        if not (splits[keep] == VAL).any():
+            continue
+        error = abs(val_share(splits, keep) - options.val_fraction)
+        if best is None or error < best[0]:
+            best = (error, grid, blocks)
+        if error <= SPLIT_TOLERANCE:
+            break
+    if best is None:
+        raise InputError(
+            f"VAL_FRACTION {options.val_fraction} cannot be met: only {kept} tile(s) of "
+            f"'{image.name}' hold annotations, so none can go to validation without sharing "
+            "pixels with train. Lower TILE_SIZE, or set VAL_FRACTION to 0."
+        )
+    return best[1], best[2]
+
+
 def _plan_tiles(
     image: ImageSource,
     labels: _Labels,
@@ -234,18 +297,27 @@ def _plan_tiles(
     ticker: Ticker,
 ) -> _Plan:
     """Tile grid, labels clipped to it, the tiles kept and their split."""
-    block_tiles = options.block_tiles if options.val_fraction > 0 else 0
-    grid = plan_tiles(image.width, image.height, options.tile_size, options.overlap, block_tiles)
+    grid, block_tiles = _split_grid(image, labels, options)
     say(f"Clipping {len(labels.pix)} annotations to {len(grid)} tiles")
-    pieces = clip_to_tiles(labels.pix, grid, options.min_visible, ticker.sub(1, 0.02, 0.2))
+    # Every piece is kept: masks must show every labelled pixel, and a piece below MIN_VISIBLE
+    # is left to the format writer to mark (COCO iscrowd) so no object goes unlabelled.
+    pieces = clip_to_tiles(labels.pix, grid, 0.0, ticker.sub(1, 0.02, 0.2))
     has_labels = np.bincount(pieces.tile, minlength=len(grid)) > 0
     keep_tile = has_labels | options.include_empty
     splits = assign_splits(grid.block, keep_tile, options.val_fraction, options.seed)
-    if options.val_fraction > 0 and not (splits[keep_tile] == VAL).any():
-        warnings.append(
-            "The validation split is empty: the image holds only one split block. Lower "
-            "SPLIT_BLOCK_TILES or TILE_SIZE to get a spatially separate validation set."
-        )
+    share = val_share(splits, keep_tile)
+    if options.val_fraction > 0:
+        if block_tiles != options.block_tiles:
+            warnings.append(
+                f"Split blocks of {block_tiles} tile(s) per side were used instead of "
+                f"SPLIT_BLOCK_TILES {options.block_tiles}, so that validation gets "
+                f"{share:.1%} of the tiles (VAL_FRACTION {options.val_fraction})."
+            )
+        elif abs(share - options.val_fraction) > SPLIT_TOLERANCE:
+            warnings.append(
+                f"Validation holds {share:.1%} of the tiles, not VAL_FRACTION "
+                f"{options.val_fraction}: whole split blocks are assigned."
+            )
     kept = np.flatnonzero(keep_tile)
     tiles: List[TileWindow] = []
     for image_id, t in enumerate(kept.tolist(), start=1):
@@ -269,6 +341,7 @@ def _plan_tiles(
         ends=np.searchsorted(pieces.tile, kept, side="right"),
         empty_tiles=int((~has_labels[kept]).sum()),
         block_tiles=block_tiles,
+        val_share=share,
     )
 
 
@@ -333,7 +406,7 @@ def _provenance(
         "image": _source_record(image.path, should_stop),
         "annotations": {
             **_source_record(annotations.path, should_stop),
-            "layer": annotations.name,
+            "layer": annotations.layer or annotations.name,
             "class_field": annotations.class_field,
             "source_crs": annotations.source_crs,
             "content_sha256": annotations_content_sha256(
@@ -361,6 +434,7 @@ def _index_document(
 ) -> Dict[str, Any]:
     """``labelguard_dataset.json``; its key order is part of the format."""
     check = labels.check
+    fmt_below = WRITERS[fmt].below_min_visible
     return {
         "schema": SCHEMA,
         "format": fmt,
@@ -381,8 +455,9 @@ def _index_document(
             "include_empty": options.include_empty,
             "val_fraction": options.val_fraction,
             "seed": options.seed,
-            "split_block_tiles": plan.block_tiles,
+            "split_block_tiles": options.block_tiles,
             "invalid_labels": options.invalid_mode,
+            "coco_holes": options.coco_holes,
         },
         "labels": {
             "features": labels.features,
@@ -393,24 +468,35 @@ def _index_document(
             "skipped_empty_geometry": labels.skipped_geometry,
             "outside_image": labels.outside,
             "pieces_written": plan.n_pieces,
-            "pieces_dropped_below_min_visible": plan.pieces.dropped,
+            "pieces_below_min_visible": plan.n_below(options.min_visible),
+            "below_min_visible": fmt_below,
         },
         "categories": labels.labelmap.to_json(),
         "splits": _split_counts(plan.tiles),
+        "split": {
+            "val_fraction_asked": options.val_fraction,
+            "val_fraction": round(plan.val_share, 4),
+            "block_tiles": plan.block_tiles,
+        },
         "warnings": warnings,
         "tiles": tile_records,
         "files": files,
     }
 
 
-def _result(target: Path, labels: _Labels, plan: _Plan, warnings: List[str]) -> ExportResult:
+def _result(
+    target: Path, labels: _Labels, plan: _Plan, warnings: List[str], min_visible: float
+) -> ExportResult:
     return ExportResult(
         folder=str(target),
         tile_count=len(plan.tiles),
         annotation_count=plan.n_pieces,
         split_tiles=_split_counts(plan.tiles),
+        val_share=plan.val_share,
+        split_block_tiles=plan.block_tiles,
         empty_tiles=plan.empty_tiles,
         dropped_pieces=plan.pieces.dropped,
+        below_min_visible=plan.n_below(min_visible),
         features_used=int(len(labels.used_fids)),
         repaired=labels.check.repaired,
         skipped={
@@ -457,7 +543,10 @@ def export_training(
     tiles = plan.tiles
 
     with staged_folder(target_path, options.overwrite) as root:
-        fmt_writer = WRITERS[fmt](DatasetContext(root, image, labels.labelmap, writer))
+        context = DatasetContext(
+            root, image, labels.labelmap, writer, options.min_visible, options.coco_holes
+        )
+        fmt_writer = WRITERS[fmt](context)
         fmt_writer.begin()
         say(f"Writing {len(tiles)} tiles ({fmt})")
         write_tick = ticker.sub(max(1, len(tiles)), 0.2, 0.93)
@@ -485,4 +574,4 @@ def export_training(
             finalize(root)
         ticker.sub(1, 0.93, 1.0).advance()
 
-    return _result(target_path, labels, plan, warnings)
+    return _result(target_path, labels, plan, warnings, options.min_visible)

@@ -32,7 +32,8 @@ class LabelMap:
 
 
 def class_name(value: Any) -> str | None:
-    """Class field value -> class name; None for NULL/blank. 3.0 and 3 both give "3"."""
+    """Class field value -> class name; None for NULL (None, NaN) or blank. 3.0 and 3 both
+    give "3"; the text "null" is a class name like any other."""
     if value is None:
         return None
     if isinstance(value, float):
@@ -41,7 +42,7 @@ def class_name(value: Any) -> str | None:
         if value.is_integer():
             value = int(value)
     text = str(value).strip()
-    if not text or text.upper() == "NULL":
+    if not text:
         return None
     return text
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -87,3 +87,31 @@ def to_byte(array: np.ndarray, limits: Sequence[Tuple[float, float]]) -> np.ndar
         scaled = (array[b].astype(np.float32) - lo) * (255.0 / (hi - lo))
         out[b] = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
     return out
+
+
+RGB = ("Red", "Green", "Blue")
+ALPHA = "Alpha"
+
+
+def band_layout(
+    fmt_name: str, colors: Sequence[Optional[str]], bands: Sequence[int]
+) -> Dict[str, Any]:
+    """How tiles of ``fmt_name`` mark the chosen bands (source colour interpretations, in
+    order): ``{"photometric": "RGB" | "MINISBLACK", "alpha": bool}``. A band becomes alpha only
+    when the source says it is alpha; a 4th band such as NIR stays a plain band.
+
+    Raises:
+        InputError: PNG/JPEG would store a band that is not alpha as transparency.
+    """
+    colors = [c or "Undefined" for c in colors]
+    rgb = tuple(colors[:3]) == RGB
+    extra = 3 if rgb else 1  # index of the first band beyond the colour bands
+    alpha = len(colors) > extra and colors[extra] == ALPHA
+    if fmt_name != "GTiff" and len(colors) in (2, 4) and not alpha:
+        raise InputError(
+            f"{fmt_name} tiles with {len(colors)} bands store band {bands[-1]} "
+            f"({colors[-1]}) as transparency (alpha). Write GeoTIFF tiles to keep it as a band, "
+            f"or set BANDS to {'3' if len(colors) == 4 else '1'} of them (e.g. "
+            f"{'1,2,3' if len(colors) == 4 else '1'})."
+        )
+    return {"photometric": "RGB" if rgb else "MINISBLACK", "alpha": alpha}

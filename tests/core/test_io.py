@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
 from labelguard.core.errors import Cancelled
 from labelguard.core.io import atomic_open, atomic_write_bytes, atomic_write_text
+from labelguard.core.training.staging import staged_folder
 
 
 def test_write_bytes_creates_folders(tmp_path: Path) -> None:
@@ -74,3 +77,16 @@ def test_failure_without_old_file_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(Cancelled, match="Cancelled; nothing was written."):
         write_then_cancel()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077], ids=["022", "002", "077"])
+def test_written_file_follows_the_umask(tmp_path: Path, umask: int) -> None:
+    old = os.umask(umask)
+    try:
+        atomic_write_text(tmp_path / "manifest.json", "{}")
+        with staged_folder(tmp_path / "export", overwrite=False) as staging:
+            (staging / "labelguard_dataset.json").write_text("{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "manifest.json").stat().st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE((tmp_path / "export").stat().st_mode) == 0o777 & ~umask

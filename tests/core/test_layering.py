@@ -192,7 +192,7 @@ def test_topology_rule_modules_never_import_the_engine():
     assert importers == []
 
 
-SHARED_ADAPTER_MODULES = {"base", "compat", "layers", "styles"}
+SHARED_ADAPTER_MODULES = {"base", "compat", "layers"}
 
 
 def test_algorithm_modules_never_import_each_other():
@@ -204,4 +204,16 @@ def test_algorithm_modules_never_import_each_other():
         for level, module, line in _imports(path):
             if level == 1 and module.split(".")[0] not in SHARED_ADAPTER_MODULES:
                 bad.append(f"{path.name}:{line} imports .{module}")
+    assert bad == []
+
+
+def test_ui_runs_algorithms_by_id_and_never_imports_the_provider():
+    bad = []
+    for path in sorted((ROOT / "ui").rglob("*.py")) + sorted((ROOT / "render").rglob("*.py")):
+        for level, module, line in _imports(path):
+            target = _resolved(path, level, module).split(".")[0]
+            if level >= 1 and target == "processing_provider":
+                bad.append(f"{path.relative_to(ROOT)}:{line} imports {'.' * level}{module}")
+            if path.parent.name == "render" and (target == "ui" or module.startswith("qgis.gui")):
+                bad.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
     assert bad == []

@@ -107,3 +107,16 @@ def test_resources_qrc_lists_existing_files_and_compiles():
     files = [f.text for f in ET.fromstring(text).iter("file")]
     assert files == ["ui/icons/labelguard.svg"]
     assert all((ROOT / f).is_file() for f in files)
+
+
+def test_message_levels_are_scoped():
+    # Qgis.Warning and friends are the unscoped forms QGIS 4 (Qt6) drops; Qgis.MessageLevel.*
+    # exists on 3.22 too (STYLE.md §3).
+    pattern = re.compile(r"\bQgis\.(Info|Warning|Critical|Success|NoLevel)\b")
+    found = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in _runtime_modules()
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert found == []

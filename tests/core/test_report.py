@@ -80,3 +80,14 @@ def test_status_vocabulary_decides_verified_and_severity():
     assert status.severity("rewritten") == "info"
     assert status.severity("crs_drift") == "error"
     assert status.NEEDS_ATTENTION.isdisjoint(status.VERIFIED)
+
+
+def test_every_dock_status_says_what_to_do_next():
+    from labelguard.core import status
+
+    shown = set(status.VERIFY_STATUSES) | {status.UNSAVED, status.NO_FILE, status.ERROR}
+    assert sorted(s for s in shown if not status.next_step(s)) == []
+    assert status.next_step("sidecar_mismatch") == (
+        "Refresh the sidecars and build the next version (Build next version)."
+    )
+    assert status.next_step("checking") == ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from labelguard.core import geos as geos_mod
@@ -391,3 +393,27 @@ def test_cancel_stops_reading_further_batches():
     with pytest.raises(Cancelled):
         check_topology_batches(batches(), ("invalid",), should_stop=lambda: stop["now"])
     assert read == [0, 1]
+
+
+def test_accepted_exceptions_file_next_to_the_data(tmp_path):
+    from labelguard.core.topology import ExceptionEntry
+    from labelguard.core.topology.exceptions import (
+        add_exceptions,
+        exceptions_path_for,
+        load_exceptions,
+    )
+
+    path = exceptions_path_for(tmp_path / "labels.gpkg")
+    assert path == tmp_path / "labels.gpkg.labelguard-exceptions.json"
+    add_exceptions(path, [ExceptionEntry("overlap", 7, 3, "abc")])
+    held = add_exceptions(
+        path, [ExceptionEntry("duplicate", 2, 5), ExceptionEntry("overlap", 7, 3, "abc")]
+    )
+    assert held == [ExceptionEntry("duplicate", 2, 5), ExceptionEntry("overlap", 7, 3, "abc")]
+    assert load_exceptions(path) == held
+    assert json.loads(path.read_text())["exceptions"][0] == {
+        "rule": "duplicate",
+        "fid": 2,
+        "other_fid": 5,
+        "key": "",
+    }

@@ -27,6 +27,7 @@ GT = (500000.0, 0.5, 0.0, 4000000.0, 0.0, -0.5)
 class FakeWriter:
     image_ext = ".tif"
     mask_ext = ".tif"
+    channels = 3
 
     def __init__(self):
         self.masks = {}
@@ -76,7 +77,7 @@ def _annotations(pix, classes=None, fids=None):
 def test_coco_annotations_polygon_bbox_area_and_rle_for_holes():
     plain = shapely.box(10, 20, 40, 30)
     holed = shapely.box(50, 50, 90, 90).difference(shapely.box(60, 60, 80, 80))
-    anns = coco_annotations(np.array([plain, holed], dtype=object), 100, 100)
+    anns = coco_annotations(np.array([plain, holed], dtype=object), 100, 100, holes="rle")
     assert anns[0]["segmentation"] == [[40.0, 20.0, 40.0, 30.0, 10.0, 30.0, 10.0, 20.0]]
     assert anns[0]["bbox"] == [10.0, 20.0, 30.0, 10.0]
     assert anns[0]["area"] == 300.0
@@ -190,9 +191,12 @@ def test_cancel_leaves_nothing(tmp_path):
 def test_overwrite_replaces_previous_export(tmp_path):
     out = tmp_path / "ds"
     ann = _annotations(_polygons(10))
-    export_training(_image(), ann, ExportOptions(fmt=1), FakeWriter(), str(out))
+    # 600 px in 512 px tiles cannot be split without shared pixels (an error since issue 11)
+    opts = ExportOptions(fmt=1, val_fraction=0.0)
+    export_training(_image(), ann, opts, FakeWriter(), str(out))
     assert (out / "data.yaml").is_file()
-    export_training(_image(), ann, ExportOptions(fmt=0, overwrite=True), FakeWriter(), str(out))
+    opts = ExportOptions(fmt=0, overwrite=True, val_fraction=0.0)
+    export_training(_image(), ann, opts, FakeWriter(), str(out))
     assert not (out / "data.yaml").exists()
     assert (out / "annotations" / "instances_train.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
@@ -245,4 +249,34 @@ def test_masks_hold_class_ids(tmp_path):
         {"id": 0, "name": "background"},
         {"id": 1, "name": "x"},
         {"id": 2, "name": "y"},
+    ]
+
+
+def test_next_run_removes_staging_folders_of_killed_exports(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    killed = tmp_path / ".ds.abc123.staging"
+    (killed / "images").mkdir(parents=True)
+    (tmp_path / ".ds.abc123.staging.owner").write_text(f"{dead} {socket.gethostname()}\n")
+    running = tmp_path / ".ds.live99.staging"
+    running.mkdir()
+    (tmp_path / ".ds.live99.staging.owner").write_text(f"{os.getpid()} {socket.gethostname()}\n")
+    other = tmp_path / ".other.xyz.staging"
+    other.mkdir()
+    opts = ExportOptions(fmt=1, val_fraction=0.0)
+    export_training(_image(), _annotations(_polygons(5)), opts, FakeWriter(), str(tmp_path / "ds"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".ds.live99.staging",
+        ".ds.live99.staging.owner",
+        ".other.xyz.staging",
+        "ds",
     ]

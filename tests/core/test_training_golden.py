@@ -27,6 +27,7 @@ class TextWriter:
 
     image_ext = ".tif"
     mask_ext = ".png"
+    channels = 3
 
     def write_image(self, tile, path):
         path.write_text(f"{tile.name} {tile.col_off} {tile.row_off} {tile.width} {tile.height}\n")

@@ -101,10 +101,14 @@ def test_coco_loads_in_pycocotools_and_matches_clipped_polygons(
             x0, y0, x1, y1 = piece.bounds
             assert ann["bbox"] == pytest.approx([x0, y0, x1 - x0, y1 - y0], abs=0.01)
             rle_box = mask_util.toBbox(coco.annToRLE(ann))
-            assert rle_box == pytest.approx(ann["bbox"], abs=1.0)
+            # crowd pieces (below MIN_VISIBLE, written since issue 11) are tile-edge slivers
+            # whose pointed ends pycocotools' pixel grid may miss by up to a pixel each side
+            tolerance = 2.0 if ann["iscrowd"] else 1.0
+            assert rle_box == pytest.approx(ann["bbox"], abs=tolerance)
             if shapely.get_num_interior_rings(shapely.get_parts(piece)).sum():
                 n_holes += 1
-                assert isinstance(ann["segmentation"], dict)
+                # bridged polygons since issue 11 (RLE with iscrowd 0 broke torchvision)
+                assert isinstance(ann["segmentation"], list)
                 hole = shapely.get_parts(piece)[0].interiors[0]
                 cx, cy = shapely.centroid(shapely.Polygon(hole)).coords[0]
                 assert mask[int(cy), int(cx)] == 0
@@ -500,3 +504,13 @@ def test_export_writes_manifest_linked_to_source_versions(tmp_path, scene, train
         "labelguard:verifymanifest", {"MANIFEST": str(out / "manifest.json"), "FAIL_ON_ERROR": True}
     )
     assert (verify["OK_COUNT"], verify["MISMATCH_COUNT"]) == (len(manifest["entries"]), 0)
+
+
+def test_sources_record_the_geopackage_layer_name(tmp_path, training_algs, run_alg):
+    polys = tf.source_polygons(n=6)
+    ann = tf.make_annotations(tmp_path / "labels_file.gpkg", polys, layer="buildings")
+    image = tf.make_image(tmp_path / "scene.tif")
+    out = tmp_path / "ds"
+    params = {"RASTER": str(image), "ANNOTATIONS": str(ann), "VAL_FRACTION": 0.0}
+    run_alg(ALG, _params({"image": image, "annotations": ann}, out, **params))
+    assert _index(out)["sources"]["annotations"]["layer"] == "buildings"

@@ -39,10 +39,11 @@ def scene(tmp_path):
     }
 
 
-def _export(run_alg, scene, out, fmt):
+def _export(run_alg, scene, out, fmt, **extra):
     return run_alg(
         EXPORT,
         {
+            **extra,
             "RASTER": str(scene["image"]),
             "ANNOTATIONS": str(scene["annotations"]),
             "CLASS_FIELD": "cls",
@@ -83,7 +84,7 @@ def _best_iou(source_world, rows):
 
 def test_coco_round_trip_gives_one_feature_per_object(tmp_path, scene, training_algs, run_alg):
     out = tmp_path / "ds"
-    _export(run_alg, scene, out, 0)
+    _export(run_alg, scene, out, 0, COCO_HOLES=1)  # RLE: bridged polygons have their own test
     results = []
     for split in ("train", "val"):
         doc = json.loads((out / "annotations" / f"instances_{split}.json").read_text())
@@ -196,3 +197,25 @@ def test_import_errors(tmp_path, scene, training_algs, run_alg):
         run_alg(IMPORT, {"INPUT": str(pred), "DATASET": str(out), "OUTPUT": "memory:"})
     with pytest.raises(QgsProcessingException, match="holds no labelguard_dataset.json"):
         run_alg(IMPORT, {"INPUT": str(pred), "DATASET": str(tmp_path), "OUTPUT": "memory:"})
+
+
+def test_no_predictions_give_an_empty_layer(tmp_path, scene, training_algs, run_alg):
+    out = tmp_path / "ds"
+    _export(run_alg, scene, out, 0)
+    pred = tmp_path / "none.json"
+    pred.write_text("[]")
+    res = run_alg(IMPORT, {"INPUT": str(pred), "DATASET": str(out), "OUTPUT": "memory:"})
+    assert (res["FEATURE_COUNT"], res["MERGED_COUNT"], res["OUTPUT"].featureCount()) == (0, 0, 0)
+
+
+def test_bad_rows_refused_on_request(tmp_path, scene, training_algs, run_alg):
+    from qgis.core import QgsProcessingException
+
+    out = tmp_path / "ds"
+    _export(run_alg, scene, out, 0)
+    pred = tmp_path / "bad.json"
+    pred.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [1, 2, 3]}]))
+    params = {"INPUT": str(pred), "DATASET": str(out), "OUTPUT": "memory:"}
+    assert run_alg(IMPORT, params)["FEATURE_COUNT"] == 0
+    with pytest.raises(QgsProcessingException, match=r"record 1: bbox \[1, 2, 3\] is not"):
+        run_alg(IMPORT, {**params, "BAD_ROWS": 1})

@@ -8,6 +8,13 @@ import pytest
 from labelguard.core.schema import validate
 
 ALG = "labelguard:validatetopology"
+RULES_INDEX = {
+    r: k
+    for k, r in enumerate(
+        ("invalid", "empty", "duplicate", "near_duplicate", "overlap", "gap", "sliver")
+        + ("min_area", "multipart", "dangle", "must_be_inside", "must_not_overlap_with")
+    )
+}
 
 # A 3x3 grid of unit squares (a clean coverage) with known defects:
 #  fid 1..9  grid cells (fid 5 missing: a gap enclosed by 1-4, 6-9)
@@ -311,3 +318,49 @@ def test_error_layer_to_geopackage_keeps_fid_attribute(
     )
     assert fids == expected
     assert fids.count(11) >= 2
+
+
+@pytest.mark.parametrize("wkt", ["POLYGON ((7 3))", "MULTIPOLYGON (((7 3, 7 3)))"])
+def test_one_degenerate_feature_is_an_invalid_finding_not_a_crash(
+    alg_registered, run_alg, tmp_path, wkt
+):
+    from osgeo import ogr, osr
+
+    path = tmp_path / "one.gpkg"
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(3857)
+    lyr = ds.CreateLayer("labels", srs, ogr.wkbUnknown)
+    feat = ogr.Feature(lyr.GetLayerDefn())
+    feat.SetGeometryDirectly(ogr.CreateGeometryFromWkt(wkt))
+    lyr.CreateFeature(feat)
+    ds = None
+    results, report = _run(run_alg, f"{path}|layername=labels", tmp_path, RULES=[0])
+    assert results["ERROR_COUNT"] == 1
+    assert [(f["rule"], f["fid"], f["location"]) for f in report["findings"]] == [
+        ("invalid", 1, "POINT (7 3)")
+    ]
+
+
+def test_snapped_line_ends_and_snap_tolerance(alg_registered, run_alg, tmp_path):
+    from qgis.core import QgsFeature, QgsGeometry, QgsVectorLayer
+
+    layer = QgsVectorLayer("LineString?crs=EPSG:3857", "roads", "memory")
+    base = QgsGeometry.fromWkt("LINESTRING (0.1 0.2, 7.3 9.9)")
+    snapped = base.interpolate(0.37 * base.length()).asPoint()  # ~1e-15 off the line
+    branch = QgsGeometry.fromWkt(f"LINESTRING ({snapped.x()!r} {snapped.y()!r}, 20 0)")
+    feats = []
+    for g in (base, branch):
+        f = QgsFeature()
+        f.setGeometry(g)
+        feats.append(f)
+    assert layer.dataProvider().addFeatures(feats)
+    dangle = [RULES_INDEX["dangle"]]
+    _, report = _run(run_alg, layer, tmp_path, "snap", RULES=dangle)
+    assert [(f["fid"], f["location"]) for f in report["findings"]] == [
+        (1, "POINT (0.1 0.2)"),
+        (1, "POINT (7.3 9.9)"),
+        (2, "POINT (20 0)"),
+    ]
+    _, exact = _run(run_alg, layer, tmp_path, "exact", RULES=dangle, SNAP_TOLERANCE=0.0)
+    assert exact["counts"] == {"dangle": 4}

@@ -22,6 +22,8 @@ class DatasetContext:
     image: ImageSource
     labelmap: LabelMap
     pixels: TileWriter  # the adapter's GDAL side: image, mask and index files
+    min_visible: float = 0.0  # pieces below this visible fraction (0-1) are not full objects
+    coco_holes: str = "bridged"  # how COCO writes polygons with holes (encode.HOLE_MODES)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class FormatWriter(abc.ABC):
     """
 
     name: ClassVar[str]
+    # What happens to a piece below MIN_VISIBLE, as the dataset index states it.
+    below_min_visible: ClassVar[str] = "written"
     per_split_dirs: ClassVar[Tuple[str, ...]] = ()  # folders beside images/<split>/
 
     def __init__(self, context: DatasetContext) -> None:

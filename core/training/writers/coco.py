@@ -30,6 +30,9 @@ class CocoWriter(FormatWriter):
     ``finish``; annotation ids run 1..n over the whole export, in tile order."""
 
     name = "coco"
+    # A piece too small to count as an object is a crowd (ignore) region: COCOeval and the
+    # trainers that honour iscrowd neither learn it as background nor score it.
+    below_min_visible = "iscrowd"
 
     def __init__(self, context: DatasetContext) -> None:
         super().__init__(context)
@@ -57,7 +60,10 @@ class CocoWriter(FormatWriter):
                 "crs_wkt": self.context.image.crs_wkt,
             }
         )
-        encoded = coco_annotations(labels.geoms, tile.width, tile.height)
+        crowd = labels.visible < self.context.min_visible
+        encoded = coco_annotations(
+            labels.geoms, tile.width, tile.height, crowd=crowd, holes=self.context.coco_holes
+        )
         cats = labels.category_ids
         src_fids = labels.source_fids.tolist()
         vis = np.round(labels.visible, 4).tolist()
@@ -83,6 +89,8 @@ class CocoWriter(FormatWriter):
                     "version": SCHEMA,
                 },
                 "licenses": [],
+                # How polygons with holes are written (bridged rings, or RLE): LabelGuard's key.
+                "labelguard": {"holes": self.context.coco_holes},
                 "images": self._images[split],
                 "annotations": self._annotations[split],
                 "categories": cats,

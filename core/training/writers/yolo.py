@@ -8,7 +8,6 @@ import numpy as np
 
 from ..dataset import TileWindow
 from ..encode import yolo_box_lines, yolo_segment_lines
-from ..splits import VAL
 from .base import DatasetContext, FormatWriter, TileLabels
 
 LineEncoder = Callable[[np.ndarray, Sequence[int], int, int], List[str]]
@@ -27,10 +26,8 @@ class YoloWriter(FormatWriter):
         cat_of = labelmap.id_of()
         self._yolo_of = yolo_of
         self._yolo_by_cat = {cat_of[n]: yolo_of[n] for n in labelmap.names}
-        self._has_val = False
 
     def add_tile(self, tile: TileWindow, labels: TileLabels) -> Dict[str, str]:
-        self._has_val = self._has_val or tile.split == VAL
         yolo_cls = [self._yolo_by_cat[int(c)] for c in labels.category_ids]
         lines = self.encode(labels.geoms, yolo_cls, tile.width, tile.height)
         label_rel = f"labels/{tile.split}/{tile.name}.txt"
@@ -41,10 +38,14 @@ class YoloWriter(FormatWriter):
         import yaml
 
         yolo_names = {self._yolo_of[n]: n for n in self.context.labelmap.names}
-        data = {"train": "images/train"}
-        if self._has_val:
-            data["val"] = "images/val"
-        doc_yaml = {**data, "nc": len(yolo_names), "names": dict(sorted(yolo_names.items()))}
+        # Both keys always: ultralytics' check_det_dataset refuses a data.yaml without val.
+        data = {"train": "images/train", "val": "images/val"}
+        doc_yaml = {
+            **data,
+            "nc": len(yolo_names),
+            "names": dict(sorted(yolo_names.items())),
+            "channels": self.context.pixels.channels,  # ultralytics reads 3 when it is missing
+        }
         (self.root / "data.yaml").write_text(
             "# YOLO dataset written by LabelGuard; paths are relative to this file.\n"
             + yaml.safe_dump(doc_yaml, sort_keys=False, allow_unicode=True),
