@@ -10,6 +10,7 @@ from typing import Any, Optional, Tuple, Union
 import pyproj
 from pyproj.enums import WktVersion
 from pyproj.exceptions import CRSError as _PyprojCRSError
+from pyproj.exceptions import ProjError
 
 from .errors import CrsError
 
@@ -99,6 +100,14 @@ def _units(crs: pyproj.CRS) -> str:
 @lru_cache(maxsize=256)
 def _describe(text: str) -> CrsInfo:
     crs = _parse(text)
+    try:
+        return _describe_parsed(crs)
+    except ProjError as exc:  # parsed, but PROJ fails on it (identification, area, WKT2)
+        short = text if len(text) <= 80 else text[:77] + "..."
+        raise CrsError(f"PROJ cannot interpret the CRS '{short}': {exc}") from exc
+
+
+def _describe_parsed(crs: pyproj.CRS) -> CrsInfo:
     epsg = crs.to_epsg(min_confidence=EPSG_MIN_CONFIDENCE)
     area = crs.area_of_use
     if epsg is not None:

@@ -22,6 +22,14 @@ class FileVanished(InputError):
     """A file that should be there is missing or unreadable."""
 
 
+class Unreadable(InputError):
+    """A file is there but cannot be read: GDAL read errors, undecodable metadata."""
+
+
+class FileLocked(LabelGuardError):
+    """A database file (GeoPackage) is locked by another program's transaction."""
+
+
 class SchemaError(LabelGuardError):
     """A sidecar, manifest or report does not match its JSON Schema."""
 

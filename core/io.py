@@ -8,7 +8,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Iterator, List, Sequence, Tuple, Union
 
 from .errors import FileVanished, InputError
 from .paths import file_type, nonblocking_opener
@@ -107,7 +107,49 @@ def atomic_open(path: PathLike) -> Iterator:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise _named(exc, target) from exc
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _named(exc: OSError, target: Path) -> OSError:
+    """``exc`` with the file it was about (a failed write() names none, e.g. a full disk)."""
+    if exc.filename is not None:
+        return exc
+    return OSError(exc.errno, exc.strerror or str(exc), str(target))
+
+
+def atomic_write_all(items: Sequence[Tuple[PathLike, bytes]]) -> None:
+    """Write several files, each atomically, replacing none of them unless all were written.
+
+    Every file is written to a temp file next to its target and synced first; only then are
+    they renamed into place, in the order given (a manifest last, after the files it names).
+    On any failure (a full disk, a cancel) the temp files are removed and every target is as
+    it was.
+    """
+    staged: List[Tuple[str, Path]] = []
+    try:
+        for path, data in items:
+            target = Path(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            staged.append((tmp, target))
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as exc:
+                raise _named(exc, target) from exc
+    except BaseException:
+        for tmp, _ in staged:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise
+    for tmp, target in staged:
+        os.replace(tmp, target)

@@ -17,7 +17,7 @@ import contextlib
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -29,9 +29,10 @@ from .errors import (
     ManifestChainError,
     PathOutsideRoot,
     SchemaError,
+    Unreadable,
 )
 from .hashing import FileHash, companion_candidates, sha256_bytes, sha256_file
-from .io import TooLarge, atomic_write_bytes, read_regular_file
+from .io import TooLarge, atomic_write_all, read_regular_file
 from .paths import (
     MAX_COMPONENT_BYTES,
     MAX_LEVELS_UP,
@@ -42,8 +43,8 @@ from .paths import (
 )
 from .progress import StopFn, Ticker
 from .schema import validate
-from .sidecar import sidecar_path
-from .status import VERIFY_STATUSES
+from .sidecar import recorded_changes, sidecar_path
+from .status import METADATA_DRIFT, REWRITTEN, UNREADABLE, VERIFY_STATUSES
 
 SCHEMA_ID = "labelguard.manifest/1"
 POLICY = {
@@ -103,6 +104,11 @@ class Observation:
     sidecar: Optional[FileHash] = None
     sidecar_content_sha256: Optional[str] = None
     feature_index: Optional[bytes] = None
+    # The sidecar as read, and the sidecar document the file would get now (both None when
+    # there is no readable sidecar): verify compares what the sidecar records.
+    sidecar_record: Optional[Dict[str, Any]] = None
+    description: Optional[Dict[str, Any]] = None
+    crs_problem: Optional[str] = None  # the file has a CRS that PROJ cannot interpret
 
 
 def relative_to_root(path: Path, root: Path, *, resolve: bool = False) -> str:
@@ -227,32 +233,24 @@ def dump_manifest(doc: Dict[str, Any]) -> bytes:
 
 
 def write_manifest(path: Path, doc: Dict[str, Any], extra: Dict[str, bytes]) -> str:
-    """Write feature indexes, then the manifest (each atomically); returns the manifest SHA-256.
+    """Write feature indexes and the manifest; returns the manifest SHA-256.
 
-    The manifest is renamed into place last, so a crash leaves either no manifest or a
-    complete one whose referenced files all exist.
+    Every file is written in full before any is renamed into place, the manifest last: a full
+    disk or a cancel replaces nothing, so a previous manifest of the same name and its feature
+    indexes stay intact, and a crash leaves either the old manifest or a complete new one
+    whose referenced files all exist.
     """
     validate(doc, "labelguard.manifest", "the manifest")
     base = Path(path).parent
-    created: List[Path] = []
+    data = dump_manifest(doc)
+    folders = sorted({(base / rel).parent for rel in extra}, reverse=True)
+    new_folders = [f for f in folders if not f.exists()]
     try:
-        for rel, data in sorted(extra.items()):
-            target = base / rel
-            existed = target.exists()
-            atomic_write_bytes(target, data)
-            if not existed:
-                created.append(target)
-        data = dump_manifest(doc)
-        atomic_write_bytes(path, data)
+        atomic_write_all([(base / rel, extra[rel]) for rel in sorted(extra)] + [(path, data)])
     except BaseException:
-        # No manifest was written: remove the feature indexes this call added, so a failed or
-        # cancelled run leaves no orphans (files that existed before are left as they are).
-        for target in created:
+        for folder in new_folders:  # a folder this call created, now empty
             with contextlib.suppress(OSError):
-                target.unlink()
-        for folder in sorted({t.parent for t in created}, reverse=True):
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # only if now empty
+                folder.rmdir()
         raise
     return sha256_bytes(data)
 
@@ -525,13 +523,30 @@ def compare_entry(entry: Dict[str, Any], obs: Observation, root: Path) -> EntryS
         sidecar_problem = "sidecar describes different content than the data file holds"
     if sidecar_problem:
         details.append(sidecar_problem)
-    if crs_drift:
+    metadata_changes: List[str] = []
+    if (
+        sidecar_problem is None
+        and entry["sidecar"] is not None
+        and obs.sidecar_record is not None
+        and obs.description is not None
+    ):
+        metadata_changes = recorded_changes(obs.sidecar_record, obs.description)
+        details.extend(metadata_changes)
+    crs_unreadable = obs.crs_problem is not None and entry["crs"] is not None
+    if crs_unreadable:
+        status, message = UNREADABLE, str(obs.crs_problem)
+        details.insert(0, message)
+    elif crs_drift:
         status, message = "crs_drift", details[0]
     elif content_changed:
         status = "modified"
         message = "content changed" if entry["kind"] != "file" else "bytes changed"
         if obs.feature_count is not None and entry.get("feature_count") is not None:
             message += f" ({entry['feature_count']} -> {obs.feature_count} features)"
+    elif metadata_changes:
+        more = f" (and {len(metadata_changes) - 1} more)" if len(metadata_changes) > 1 else ""
+        status = METADATA_DRIFT
+        message = f"metadata differs from its sidecar: {metadata_changes[0]}{more}"
     elif sidecar_problem:
         status, message = "sidecar_mismatch", sidecar_problem
     elif bytes_changed:
@@ -607,13 +622,70 @@ def verify_manifest(
                         None,
                     )
                 )
+            except Unreadable as exc:
+                statuses.append(
+                    EntryStatus(
+                        entry["path"],
+                        entry.get("layer"),
+                        entry["kind"],
+                        UNREADABLE,
+                        str(exc),
+                        [str(exc)],
+                        entry["sha256"],
+                        None,
+                    )
+                )
             else:
-                statuses.append(compare_entry(entry, obs, root))
+                statuses.append(_strict_json_check(compare_entry(entry, obs, root), abs_path))
         ticker.advance(_weight(entry))
     statuses.extend(check_feature_indexes(path, entries, should_stop))
     if scan_untracked:
         statuses.extend(find_untracked(doc, root, Path(path)))
     return statuses, chain
+
+
+JSON_SUFFIXES = (".geojson", ".json")
+MAX_STRICT_JSON_BYTES = 256 << 20  # larger GeoJSON files are not parsed a second time
+
+
+def strict_json_problem(path: Path) -> Optional[str]:
+    """Why strict JSON readers (RFC 8259: UTF-8, no NaN/Infinity, nothing after the value)
+    cannot parse the file at ``path``, or None. GDAL's GeoJSON reader is lenient, so its
+    content hash can stay the same while other tools can no longer read the file. Files over
+    MAX_STRICT_JSON_BYTES are not checked (None)."""
+
+    def refuse(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    try:
+        data = read_regular_file(path, MAX_STRICT_JSON_BYTES)
+    except TooLarge:
+        return None
+    except (OSError, FileVanished) as exc:
+        return str(exc)
+    try:
+        json.loads(data.decode("utf-8"), parse_constant=refuse)
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 ({exc.reason} at byte {exc.start})"
+    except ValueError as exc:  # JSONDecodeError is a ValueError
+        return shorten(str(exc), 120)
+    except RecursionError:
+        return "nested too deeply"
+    return None
+
+
+def _strict_json_check(st: EntryStatus, abs_path: Path) -> EntryStatus:
+    """A ``rewritten`` GeoJSON that strict JSON readers can no longer parse is unreadable."""
+    if st.status != REWRITTEN or abs_path.suffix.lower() not in JSON_SUFFIXES:
+        return st
+    problem = strict_json_problem(abs_path)
+    if problem is None:
+        return st
+    message = (
+        f"bytes changed and the file is no longer valid JSON ({problem}); GDAL still reads "
+        "it, strict JSON readers do not"
+    )
+    return replace(st, status=UNREADABLE, message=message, details=[message, *st.details])
 
 
 def check_feature_indexes(
@@ -725,6 +797,48 @@ def tracked_paths(doc: Dict[str, Any]) -> set:
     return tracked
 
 
+def protected_files(manifest_path: Path, max_depth: int = 10000) -> Dict[str, str]:
+    """Files no output may overwrite when a manifest is an input: the manifest, the files it
+    tracks (data, components, sidecars, feature indexes) and every ancestor manifest of its
+    chain with the files those track. Real paths -> what the file is, for messages.
+
+    Best effort: a part of the chain that cannot be read or lies outside its root ends the
+    walk (the algorithm reading it reports that).
+    """
+    out: Dict[str, str] = {}
+    current = Path(os.path.abspath(manifest_path))
+    for _ in range(max_depth):
+        real = os.path.realpath(current)
+        if real in out:
+            break
+        try:
+            doc = read_manifest(current)
+            root = manifest_root(current, doc)
+        except LabelGuardError:
+            break
+        version = shorten(doc["version"], 60)
+        out[real] = f"manifest {version} ('{current.name}')"
+        for rel in sorted(tracked_paths(doc)):
+            out.setdefault(os.path.realpath(root / rel), f"a file manifest {version} tracks")
+        for entry in doc["entries"]:
+            ref = entry.get("feature_index")
+            if ref:
+                index = current.parent / ref["path"]
+                out.setdefault(os.path.realpath(index), f"a feature index of manifest {version}")
+        if doc["parent"] is None:
+            break
+        try:
+            current = confine(
+                current.parent,
+                doc["parent"]["path"],
+                what="Parent manifest",
+                levels_up=MAX_LEVELS_UP,
+            )
+        except PathOutsideRoot:
+            break
+    return out
+
+
 def find_untracked(doc: Dict[str, Any], root: Path, manifest_path: Path) -> List[EntryStatus]:
     """Data files (by extension) under the root that the manifest does not track."""
     tracked = tracked_paths(doc)
@@ -781,6 +895,30 @@ def entry_file(root: Path, entry: Dict[str, Any]) -> Optional[Path]:
 
 def entries_by_key(doc: Dict[str, Any]) -> Dict[Tuple[str, Optional[str]], Dict[str, Any]]:
     return {(e["path"], e.get("layer")): e for e in doc["entries"]}
+
+
+EntryKey = Tuple[str, Optional[str]]
+
+
+def paired_entries(
+    base_doc: Dict[str, Any], head_doc: Dict[str, Any]
+) -> Tuple[Dict[EntryKey, Dict[str, Any]], Dict[EntryKey, Dict[str, Any]], List[EntryKey]]:
+    """The entries of two manifests by (path, layer), and their keys sorted (None first).
+
+    A file tracked without a layer name (a plain path, what qgis_process gives) and the same
+    file tracked with one (``path|layername=...``, what the desktop gives) are the same layer
+    when that file has a single entry in the other manifest: both get the named key.
+    """
+    b, h = entries_by_key(base_doc), entries_by_key(head_doc)
+    for one, other in ((b, h), (h, b)):
+        for path in [k[0] for k in one if k[1] is None]:
+            if (path, None) in other:
+                continue
+            named = [k for k in other if k[0] == path]
+            if len(named) == 1 and named[0] not in one:
+                one[named[0]] = one.pop((path, None))
+    keys = sorted(set(b) | set(h), key=lambda k: (k[0], k[1] is not None, k[1] or ""))
+    return b, h, keys
 
 
 def summarize(statuses: Iterable[EntryStatus]) -> Dict[str, int]:

@@ -273,6 +273,50 @@ def read_sidecar(path: Path) -> Dict[str, Any]:
     return doc
 
 
+# What verify compares between a sidecar and the file now. Left out: the content hash, feature
+# and class counts (the manifest's content hash covers them), the class field (a choice made
+# when exporting, not a property of the file), the CRS (crs_drift) and provenance (which
+# plugin version wrote it).
+COMPARED_KEYS = ("file", "kind", "extent", "raster", "vector", "acquisition_time", "metadata")
+_SKIPPED_KEYS = frozenset({"vector/feature_count", "vector/class_field"})
+
+
+def _flatten(value: Any, prefix: str, out: Dict[str, Any]) -> None:
+    """Leaf values of a sidecar document by path ("raster/bands/1/color"); nulls and empty
+    containers are left out, so a value set to null reads as gone."""
+    if isinstance(value, dict):
+        for key in sorted(value, key=str):
+            _flatten(value[key], f"{prefix}/{key}", out)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _flatten(item, f"{prefix}/{i + 1}", out)
+    elif value is not None and not (isinstance(value, float) and value != value):
+        out[prefix] = value
+
+
+def recorded_changes(recorded: Dict[str, Any], now: Dict[str, Any]) -> List[str]:
+    """What a sidecar records that differs from the sidecar the data file would get now
+    (both ``build_sidecar`` documents), one line per value, e.g. "acquisition_time/value was
+    '2024-05-17T10:42:00', is now '2025-01-01T00:00:00'". Empty when nothing differs."""
+    before: Dict[str, Any] = {}
+    after: Dict[str, Any] = {}
+    for key in COMPARED_KEYS:
+        _flatten(recorded.get(key), key, before)
+        _flatten(now.get(key), key, after)
+    changes = []
+    for key in sorted(set(before) | set(after)):
+        if key in _SKIPPED_KEYS or key.startswith("vector/class_counts/"):
+            continue
+        old, new = before.get(key), after.get(key)
+        if key not in before:
+            changes.append(f"{key} is new: {shorten(repr(new), 80)}")
+        elif key not in after:
+            changes.append(f"{key} is gone (was {shorten(repr(old), 80)})")
+        elif old != new:
+            changes.append(f"{key} was {shorten(repr(old), 80)}, is now {shorten(repr(new), 80)}")
+    return changes
+
+
 def class_counts(values: Sequence[Any]) -> Dict[str, int]:
     """Counts per class value (as text; missing values under "<null>")."""
     counts: Dict[str, int] = {}

@@ -12,6 +12,8 @@ REWRITTEN = "rewritten"
 MISSING = "missing"
 SIDECAR_MISMATCH = "sidecar_mismatch"
 CRS_DRIFT = "crs_drift"
+METADATA_DRIFT = "metadata_drift"  # something the sidecar records (time, bands, ...) changed
+UNREADABLE = "unreadable"  # the file is there but cannot be read (or strictly parsed)
 UNTRACKED = "untracked"
 VERIFY_STATUSES: Tuple[str, ...] = (
     OK,
@@ -20,6 +22,8 @@ VERIFY_STATUSES: Tuple[str, ...] = (
     MISSING,
     SIDECAR_MISMATCH,
     CRS_DRIFT,
+    METADATA_DRIFT,
+    UNREADABLE,
     UNTRACKED,
 )
 # Content verified: the labels and pixels are what the manifest recorded.
@@ -29,7 +33,9 @@ VERIFIED = frozenset({OK, REWRITTEN})
 UNSAVED = "unsaved"  # the layer has edits not saved to its file
 NO_FILE = "no_file"  # memory, database or web layer: nothing to hash
 ERROR = "error"  # the check itself failed
-NEEDS_ATTENTION = frozenset({MODIFIED, MISSING, CRS_DRIFT, SIDECAR_MISMATCH, ERROR, UNSAVED})
+NEEDS_ATTENTION = frozenset(
+    {MODIFIED, MISSING, CRS_DRIFT, METADATA_DRIFT, UNREADABLE, SIDECAR_MISMATCH, ERROR, UNSAVED}
+)
 
 
 def is_verified(status: str) -> bool:
@@ -55,6 +61,14 @@ NEXT_STEP = {
     CRS_DRIFT: (
         "The CRS differs from the one recorded: check Layer Properties › Source, or build "
         "the next version if the reprojection is intended."
+    ),
+    METADATA_DRIFT: (
+        "Something the sidecar records changed (time, bands, metadata): restore the file, or "
+        "refresh its sidecar and build the next version if the change is intended."
+    ),
+    UNREADABLE: (
+        "The file cannot be read (damaged, or not valid JSON): restore it from this version; "
+        "the entry's message says what failed."
     ),
     UNTRACKED: (
         "No manifest lists this file: open a manifest (Open manifest…) or build a first "

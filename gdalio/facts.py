@@ -17,8 +17,10 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 from osgeo import gdal, ogr, osr
 
 from ..core.crs import CrsInfo, describe_crs
-from ..core.errors import CrsError, FileVanished, InputError
+from ..core.errors import CrsError, FileVanished, InputError, Unreadable
 from ..core.sidecar import BandInfo, FieldInfo
+from .opening import GdalMessages, open_ex
+from .vector import gdal_text
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -92,24 +94,6 @@ class VectorFacts:
 Facts = Union[RasterFacts, VectorFacts]
 
 
-class GdalMessages:
-    """Collects GDAL failure messages while active, whether or not GDAL raises exceptions."""
-
-    def __init__(self) -> None:
-        self.messages: List[str] = []
-
-    def _handler(self, err_class: int, _code: int, message: str) -> None:
-        if err_class >= gdal.CE_Failure:
-            self.messages.append(" ".join(str(message).split()))
-
-    def __enter__(self) -> GdalMessages:
-        gdal.PushErrorHandler(self._handler)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        gdal.PopErrorHandler()
-
-
 def exists(path: Union[str, Path]) -> bool:
     """True when GDAL can stat the path (also /vsi paths)."""
     return gdal.VSIStatL(str(path)) is not None
@@ -117,29 +101,23 @@ def exists(path: Union[str, Path]) -> bool:
 
 def open_dataset(path: Union[str, Path], flags: int, what: str) -> Tuple[Any, List[str]]:
     """(dataset, GDAL messages about its CRS) opened read-only; FileVanished when the file is
-    gone, InputError naming GDAL's reason when GDAL cannot open it as ``what``."""
-    with GdalMessages() as errors:
-        try:
-            ds = gdal.OpenEx(str(path), flags | gdal.OF_READONLY)
-        except RuntimeError as exc:
-            errors.messages.append(str(exc))
-            ds = None
+    gone, Unreadable naming GDAL's reason when GDAL cannot open it as ``what``, FileLocked
+    when a GeoPackage stays locked by another writer."""
+    ds, messages = open_ex(path, flags | gdal.OF_READONLY)
     if ds is None:
         if not exists(path):
             raise FileVanished(f"File '{path}' does not exist (moved or deleted?).")
-        detail = "; ".join(errors.messages) or "unknown reason"
-        raise InputError(f"GDAL cannot open '{path}' as {what} ({detail}).")
-    return ds, [m for m in errors.messages if any(w in m.lower() for w in _CRS_WORDS)]
+        detail = "; ".join(messages) or "unknown reason"
+        raise Unreadable(f"GDAL cannot open '{path}' as {what} ({detail}).")
+    return ds, [m for m in messages if any(w in m.lower() for w in _CRS_WORDS)]
 
 
 def detect_kind(path: Union[str, Path]) -> str:
-    """ "raster", "vector" or "file" (neither, e.g. a label map): decided by GDAL."""
+    """ "raster", "vector" or "file" (neither, e.g. a label map): decided by GDAL. FileLocked
+    when a GeoPackage stays locked by another writer (it is not taken for a plain file)."""
     if not Path(path).exists():
         raise FileVanished(f"File '{path}' does not exist (moved or deleted?).")
-    try:
-        ds = gdal.OpenEx(str(path), gdal.OF_READONLY | gdal.OF_RASTER | gdal.OF_VECTOR)
-    except RuntimeError:
-        return "file"
+    ds, _ = open_ex(path, gdal.OF_READONLY | gdal.OF_RASTER | gdal.OF_VECTOR)
     if ds is None:
         return "file"
     if ds.RasterCount > 0:
@@ -197,7 +175,7 @@ def raster_facts_of(ds: Any, path: Union[str, Path], crs_messages: List[str]) ->
                 gdal.GetDataTypeName(band.DataType),
                 band.GetNoDataValue(),
                 gdal.GetColorInterpretationName(band.GetColorInterpretation()),
-                band.GetDescription() or None,
+                _text(band.GetDescription(), path, f"band {b} description") or None,
             )
         )
     wkt = _wkt2(srs)
@@ -211,8 +189,28 @@ def raster_facts_of(ds: Any, path: Union[str, Path], crs_messages: List[str]) ->
         crs=_crs_info(wkt),
         crs_wkt=wkt,
         crs_messages=tuple(crs_messages + srs_messages),
-        metadata=dict(ds.GetMetadata() or {}),
+        metadata=metadata_of(ds, path),
     )
+
+
+def _text(value: Any, path: Union[str, Path], what: str) -> Any:
+    if isinstance(value, bytes):
+        raise Unreadable(
+            f"'{path}' cannot be read: its {what} is not UTF-8 text (a damaged file, or one "
+            "written in another encoding)."
+        )
+    return value
+
+
+def metadata_of(obj: Any, path: Union[str, Path]) -> Dict[str, str]:
+    """The default-domain metadata of a GDAL dataset; Unreadable when an item is not UTF-8
+    (GDAL then hands over bytes: a damaged or foreign-encoded TIFF tag)."""
+    out: Dict[str, str] = {}
+    for key, value in (obj.GetMetadata() or {}).items():
+        name = key.decode("utf-8", "replace") if isinstance(key, bytes) else key
+        _text(key, path, "metadata item name")
+        out[key] = _text(value, path, f"metadata item {name}")
+    return out
 
 
 def raster_facts(path: Union[str, Path]) -> RasterFacts:
@@ -243,7 +241,8 @@ def vector_facts_of(
     defn = lyr.GetLayerDefn()
     fields = tuple(
         FieldInfo(
-            defn.GetFieldDefn(i).GetName(), ogr.GetFieldTypeName(defn.GetFieldDefn(i).GetType())
+            gdal_text(defn.GetFieldDefn(i).GetName()),
+            ogr.GetFieldTypeName(defn.GetFieldDefn(i).GetType()),
         )
         for i in range(defn.GetFieldCount())
     )
@@ -270,7 +269,7 @@ def vector_facts_of(
         crs_wkt=wkt,
         north_first=_north_first(srs),
         crs_messages=_crs_messages(ds, path, crs_messages + srs_messages),
-        metadata=dict(ds.GetMetadata() or {}),
+        metadata=metadata_of(ds, path),
     )
 
 
@@ -332,13 +331,12 @@ def vector_facts(path: Union[str, Path], layer: Union[str, int, None] = None) ->
 
 
 def read_facts(path: Union[str, Path], layer: Union[str, int, None] = None) -> Optional[Facts]:
-    """Facts of a raster or a vector layer from one open, None when GDAL reads neither."""
+    """Facts of a raster or a vector layer from one open, None when GDAL reads neither.
+    FileLocked when a GeoPackage stays locked by another writer; Unreadable when its metadata
+    cannot be decoded."""
     if not Path(path).exists():
         raise FileVanished(f"File '{path}' does not exist (moved or deleted?).")
-    try:
-        ds = gdal.OpenEx(str(path), gdal.OF_READONLY | gdal.OF_RASTER | gdal.OF_VECTOR)
-    except RuntimeError:
-        return None
+    ds, _ = open_ex(path, gdal.OF_READONLY | gdal.OF_RASTER | gdal.OF_VECTOR)
     if ds is None:
         return None
     try:

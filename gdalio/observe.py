@@ -8,18 +8,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Dict, Iterator, Optional, Tuple, Union
 
 from osgeo import gdal
 
 from ..core import content as content_mod
-from ..core.errors import FileVanished, InputError, SchemaError
+from ..core.errors import FileVanished, InputError, SchemaError, Unreadable
 from ..core.georef import extent_from_geotransform
 from ..core.hashing import FileHash, companion_files, hash_files, required_companions, sha256_file
 from ..core.manifest import Observation
 from ..core.progress import StopFn, check_stop
 from ..core.sidecar import (
     DataDescription,
+    build_sidecar,
     class_counts,
     guess_class_field,
     read_sidecar,
@@ -50,7 +51,11 @@ def _raster_blocks(ds: gdal.Dataset, should_stop: StopFn) -> Iterator[bytes]:
         band = ds.GetRasterBand(b)
         for y in range(0, h, ROWS_PER_READ):
             check_stop(should_stop)
-            yield band.ReadRaster(0, y, w, min(ROWS_PER_READ, h - y))
+            try:
+                block = band.ReadRaster(0, y, w, min(ROWS_PER_READ, h - y))
+            except RuntimeError as exc:  # a damaged or truncated file
+                raise Unreadable(f"GDAL cannot read '{ds.GetDescription()}': {exc}") from exc
+            yield block
 
 
 def raster_content(path: Path, should_stop: StopFn = None) -> Tuple[str, RasterFacts]:
@@ -109,6 +114,10 @@ def vector_content(
 
 def _describe_raster(path: Path, should_stop: StopFn) -> DataDescription:
     digest, f = raster_content(path, should_stop)
+    return _raster_description(path, digest, f)
+
+
+def _raster_description(path: Path, digest: str, f: RasterFacts) -> DataDescription:
     return DataDescription(
         name=path.name,
         format=f.format,
@@ -140,6 +149,16 @@ def _describe_vector(
     vc, counts = vector_content(
         path, f.layer, keep_index=False, class_field=cls, facts=f, should_stop=should_stop
     )
+    return _vector_description(path, f, vc, cls, counts)
+
+
+def _vector_description(
+    path: Path,
+    f: VectorFacts,
+    vc: content_mod.VectorContent,
+    cls: Optional[str],
+    counts: Optional[Dict[str, int]],
+) -> DataDescription:
     extent = f.extent if f.extent is not None and f.extent[0] == f.extent[0] else None  # NaN
     return DataDescription(
         name=path.name,
@@ -187,15 +206,22 @@ def sidecar_for(path: Path, layer: Optional[str], facts: Optional[VectorFacts] =
     return sidecar_path(Path(path), None, layer, layer_count > 1)
 
 
-def _with_sidecar(obs: Observation, side: Path) -> Observation:
+def _read_sidecar(side: Path) -> Tuple[Optional[FileHash], Optional[Dict]]:
+    """(file hash, parsed document) of a sidecar; (None, None) when there is none, a None
+    document when it cannot be parsed."""
     if not side.is_file():
-        return obs
+        return None, None
     sc_hash = FileHash(side, side.stat().st_size, sha256_file(side))
     try:
-        sc_content = read_sidecar(side)["content"]["sha256"]
+        return sc_hash, read_sidecar(side)
     except (SchemaError, FileVanished):
-        sc_content = "unreadable"
-    return replace(obs, sidecar=sc_hash, sidecar_content_sha256=sc_content)
+        return sc_hash, None
+
+
+def _crs_problem(facts: Union[RasterFacts, VectorFacts]) -> Optional[str]:
+    if facts.crs_wkt and facts.crs is None:
+        return f"'{facts.path}' has a CRS that PROJ cannot interpret; the file cannot be checked."
+    return None
 
 
 def observe(
@@ -226,11 +252,26 @@ def observe(
         file_hash, component_hashes = hashed[0], hashed[1:]
     components = tuple(zip(component_hashes, (c.role for c in comps)))
     obs = Observation(path=path, kind=kind, file=file_hash, components=components, layer=layer)
+    if sidecar is None:  # rasters and plain files hold no layers
+        multi = isinstance(facts, VectorFacts) and facts.layer_count > 1
+        sidecar = sidecar_path(path, None, layer, multi)
+    sc_hash, record = _read_sidecar(sidecar)
+    if sc_hash is not None:
+        sc_content = "unreadable" if record is None else record["content"]["sha256"]
+        obs = replace(obs, sidecar=sc_hash, sidecar_content_sha256=sc_content)
+        obs = replace(obs, sidecar_record=record)
     if kind == "raster":
         digest, f = raster_content(path, should_stop)
         obs = replace(
-            obs, content_sha256=digest, content_method=content_mod.RASTER_METHOD, crs=f.crs
+            obs,
+            content_sha256=digest,
+            content_method=content_mod.RASTER_METHOD,
+            crs=f.crs,
+            crs_problem=_crs_problem(f),
         )
+        if record is not None:
+            desc = _raster_description(path, digest, f)
+            obs = replace(obs, description=build_sidecar(desc, ""))
     elif kind == "vector":
         vfacts = facts if isinstance(facts, VectorFacts) else vector_facts(path, layer)
         vc, _ = vector_content(
@@ -247,9 +288,10 @@ def observe(
             content_method=content_mod.VECTOR_METHOD,
             feature_count=vc.feature_count,
             crs=vfacts.crs,
+            crs_problem=_crs_problem(vfacts),
             feature_index=content_mod.write_feature_index(vc.index) if keep_index else None,
         )
-    if sidecar is None:  # rasters and plain files hold no layers
-        multi = isinstance(facts, VectorFacts) and facts.layer_count > 1
-        sidecar = sidecar_path(path, None, layer, multi)
-    return _with_sidecar(obs, sidecar)
+        if record is not None:
+            desc = _vector_description(path, vfacts, vc, None, None)
+            obs = replace(obs, description=build_sidecar(desc, ""))
+    return obs

@@ -15,8 +15,9 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 import numpy as np
 from osgeo import gdal, ogr
 
-from ..core.errors import Cancelled, FileVanished, InputError
+from ..core.errors import Cancelled, FileVanished, InputError, Unreadable
 from ..core.wkb import WkbArray
+from . import opening
 
 gdal.UseExceptions()
 ogr.UseExceptions()
@@ -39,13 +40,14 @@ class VectorBatch:
 
 
 def open_vector(path: str, layer_name: Optional[str] = None):
-    """(dataset, layer) for a vector file; raises FileVanished / InputError with a clear message."""
-    try:
-        ds = gdal.OpenEx(str(path), gdal.OF_VECTOR | gdal.OF_READONLY)
-    except RuntimeError as exc:
-        raise FileVanished(f"Cannot open '{path}' as a vector dataset: {exc}") from exc
+    """(dataset, layer) for a vector file; raises FileVanished (gone), FileLocked (a GeoPackage
+    another writer keeps locked), Unreadable or InputError with a clear message."""
+    ds, messages = opening.open_ex(path, gdal.OF_VECTOR | gdal.OF_READONLY)
     if ds is None:
-        raise FileVanished(f"Cannot open '{path}' as a vector dataset.")
+        if gdal.VSIStatL(str(path)) is None:
+            raise FileVanished(f"File '{path}' does not exist (moved or deleted?).")
+        detail = "; ".join(messages) or "unknown reason"
+        raise Unreadable(f"GDAL cannot open '{path}' as a vector dataset ({detail}).")
     if layer_name:
         lyr = ds.GetLayerByName(layer_name)
         if lyr is None:
@@ -202,9 +204,31 @@ def _arrow_packed_batches(lyr, batch_size: int) -> Optional[Iterator[VectorBatch
     return batches()
 
 
-def _fields(lyr) -> List[str]:
+def gdal_text(raw: str) -> str:
+    """A name or string value as text. GDAL hands text that is not valid UTF-8 (possible in
+    GeoJSON and shapefiles) to Python with its bad bytes as surrogate escapes, which no UTF-8
+    writer takes; those bytes become U+FFFD, so hashes, sidecars and reports can write it."""
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        return raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return raw
+
+
+def _raw_fields(lyr) -> List[str]:
     defn = lyr.GetLayerDefn()
     return [defn.GetFieldDefn(i).GetName() for i in range(defn.GetFieldCount())]
+
+
+def _fields(lyr) -> List[str]:
+    return [gdal_text(name) for name in _raw_fields(lyr)]
+
+
+def arrow_safe(lyr) -> bool:
+    """False when GDAL's Arrow reader must not be used on ``lyr``: GDAL 3.6's numpy Arrow
+    conversion crashes the process (SIGSEGV) on a field name that is not valid UTF-8."""
+    names = _raw_fields(lyr) + [lyr.GetFIDColumn() or "", lyr.GetGeometryColumn() or ""]
+    return all(gdal_text(name) == name for name in names)
 
 
 def _arrow_batches(lyr, fields: Optional[Sequence[str]], batch_size: int) -> Iterator[VectorBatch]:
@@ -232,14 +256,16 @@ def _feature_value(feat, i: int, ftype: int) -> Any:
         if ftype == ogr.OFTTime:
             return _dt.time(h, mi, int(s)).isoformat()
         return f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{int(s):02d}"
-    return feat.GetField(i)
+    value = feat.GetField(i)
+    return gdal_text(value) if isinstance(value, str) else value
 
 
 def _feature_batches(
     lyr, fields: Optional[Sequence[str]], batch_size: int
 ) -> Iterator[VectorBatch]:
     defn = lyr.GetLayerDefn()
-    wanted = [(name, defn.GetFieldIndex(name)) for name in (fields or [])]
+    index = {name: i for i, name in enumerate(_fields(lyr))}  # by name as text, not GDAL's
+    wanted = [(name, index.get(name, -1)) for name in (fields or [])]
     wanted = [(n, i, defn.GetFieldDefn(i).GetType()) for n, i in wanted if i >= 0]
     fids: List[int] = []
     wkbs: List[Optional[bytes]] = []
@@ -286,6 +312,7 @@ def read_ogr(
     names = _fields(lyr) if all_fields else list(fields or [])
     if use_arrow is None:
         use_arrow = hasattr(lyr, "GetArrowStreamAsNumPy")
+    use_arrow = use_arrow and arrow_safe(lyr)
     packed = None
     if use_arrow and packed_wkb and not names:
         packed = _arrow_packed_batches(lyr, batch_size)
@@ -294,7 +321,15 @@ def read_ogr(
         if packed_wkb:  # attributes wanted too, or an unexpected Arrow schema: pack here
             packed = (VectorBatch(b.fids, WkbArray.from_objects(b.wkb), b.columns) for b in packed)
     try:
-        for batch in packed:
+        while True:
+            try:
+                batch = next(packed, None)
+            except RuntimeError as exc:  # GDAL read error in the middle of the layer
+                if opening.is_locked_message(str(exc)):
+                    raise opening.locked_error(path, opening.LOCK_WAIT_SECONDS) from exc
+                raise Unreadable(f"GDAL cannot read '{path}': {exc}") from exc
+            if batch is None:
+                break
             if should_stop is not None and should_stop():
                 raise Cancelled()
             yield batch

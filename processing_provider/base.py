@@ -9,6 +9,8 @@ translation happen in ``run_core`` and nowhere else.
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar
 
@@ -26,18 +28,31 @@ from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterMapLayer,
+    QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterVectorDestination,
+    QgsProcessingParameterVectorLayer,
+    QgsProviderRegistry,
     QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP, QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
 from ..core.errors import Cancelled, LabelGuardError
+from ..core.manifest import protected_files
 from ..core.report import tool_id
 from ..core.report import write_report as _write_report
 from ..core.version import plugin_version
 from ..gdalio.provenance import creator_versions
+from ..gdalio.vector import feature_count
 from .compat import FLAG_ADVANCED, make_field
 from .layers import layer_file
 
@@ -46,8 +61,41 @@ ICON_PATH = Path(__file__).resolve().parents[1] / "ui" / "icons" / "labelguard.s
 __all__ = ["ICON_PATH", "LabelGuardAlgorithm", "plugin_version"]
 
 T = TypeVar("T")
+LAYER_INPUTS = (
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterVectorLayer,
+    QgsProcessingParameterMapLayer,
+)
+FILE_OUTPUTS = (QgsProcessingParameterFileDestination, QgsProcessingParameterFolderDestination)
+LAYER_OUTPUTS = (
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterVectorDestination,
+    QgsProcessingParameterRasterDestination,
+)
 FieldSpec = Sequence[Tuple[str, str]]  # (name, kind) with kind in compat.FIELD_TYPES
 Row = Tuple[Sequence[Any], Optional[QgsGeometry]]  # attribute values in field order, geometry
+
+
+def _layer_path(layer: Any) -> str:
+    """The file behind a layer, or "" (memory, database and web layers have none)."""
+    if layer is None:
+        return ""
+    parts = QgsProviderRegistry.instance().decodeUri(layer.providerType(), layer.source())
+    return parts.get("path") or ""
+
+
+def _looks_like_manifest(path: str) -> bool:
+    """A JSON file that starts like a LabelGuard manifest (its first key is the schema), so a
+    large COCO file is not parsed twice."""
+    if not path.lower().endswith(".json") or not os.path.isfile(path):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(256)
+    except OSError:
+        return False
+    return b'"labelguard.manifest/' in head
 
 
 def _group_names() -> Dict[str, str]:
@@ -161,6 +209,86 @@ class LabelGuardAlgorithm(QgsProcessingAlgorithm):
         for name, label in counts:
             self.addOutput(QgsProcessingOutputNumber(name, label))
 
+    # --- outputs never overwrite inputs ---------------------------------------------------
+
+    def checkParameterValues(  # noqa: N802 (QGIS API)
+        self, parameters: Dict[str, Any], context: QgsProcessingContext
+    ) -> Tuple[bool, str]:
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, message
+        problem = self.overwritten_input(parameters, context)
+        return (False, problem) if problem else (True, "")
+
+    def prepareAlgorithm(  # noqa: N802 (QGIS API)
+        self,
+        parameters: Dict[str, Any],
+        context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback,
+    ) -> bool:
+        # The same check again: a model runs its child algorithms without checkParameterValues.
+        problem = self.overwritten_input(parameters, context)
+        if problem:
+            raise QgsProcessingException(problem)
+        return True
+
+    def protected_inputs(
+        self, parameters: Dict[str, Any], context: QgsProcessingContext
+    ) -> Dict[str, str]:
+        """Real paths no output of this run may be: every input file and layer, and for an
+        input that is a manifest, the files it tracks and the manifests of its chain (with
+        theirs). Path -> what it is, for the message."""
+        out: Dict[str, str] = {}
+        for param in self.parameterDefinitions():
+            name = param.name()
+            if parameters.get(name) in (None, ""):
+                continue
+            paths: List[str] = []
+            if isinstance(param, QgsProcessingParameterFile):
+                paths = [self.parameterAsFile(parameters, name, context)]
+            elif isinstance(param, QgsProcessingParameterMultipleLayers):
+                layers = self.parameterAsLayerList(parameters, name, context)
+                paths = [_layer_path(layer) for layer in layers]
+            elif isinstance(param, LAYER_INPUTS):
+                paths = [_layer_path(self.parameterAsLayer(parameters, name, context))]
+            for path in (p for p in paths if p):
+                out.setdefault(
+                    os.path.realpath(path), self.tr("one of the inputs ({})").format(name)
+                )
+                if _looks_like_manifest(path):
+                    for real, what in protected_files(Path(path)).items():
+                        out.setdefault(real, what)
+        return out
+
+    def overwritten_input(
+        self, parameters: Dict[str, Any], context: QgsProcessingContext
+    ) -> Optional[str]:
+        """The message refusing an output that is one of this run's inputs, a file a manifest
+        it reads tracks, or a manifest of such a chain; None when every output is new."""
+        outputs: List[Tuple[str, str]] = []
+        for param in self.destinationParameterDefinitions():
+            name = param.name()
+            if parameters.get(name) in (None, ""):
+                continue
+            if isinstance(param, FILE_OUTPUTS):
+                target = self.parameterAsFileOutput(parameters, name, context)
+            elif isinstance(param, LAYER_OUTPUTS):
+                target = self.parameterAsOutputLayer(parameters, name, context).split("|")[0]
+            else:
+                continue
+            if target and not target.startswith("memory:"):
+                outputs.append((name, target))
+        if not outputs:
+            return None
+        protected = self.protected_inputs(parameters, context)
+        for name, target in outputs:
+            what = protected.get(os.path.realpath(target))
+            if what is not None:
+                return self.tr(
+                    "{} {} is {}; writing there would overwrite it. Choose another file."
+                ).format(name, target, what)
+        return None
+
     # --- calls into core and the data layer ------------------------------------------------
 
     def run_core(
@@ -185,10 +313,25 @@ class LabelGuardAlgorithm(QgsProcessingAlgorithm):
         except LabelGuardError as exc:
             raise QgsProcessingException(str(exc)) from exc
         except OSError as exc:
-            where = exc.filename if exc.filename is not None else ""
-            raise QgsProcessingException(
-                self.tr("Cannot read or write {}: {}").format(where, exc.strerror or exc).strip()
-            ) from exc
+            raise QgsProcessingException(self.os_error_message(exc)) from exc
+
+    def os_error_message(self, exc: OSError) -> str:
+        """One line for users: the folder that cannot be written to (read-only, no permission,
+        full), else the file that could not be read or written."""
+        where = exc.filename if exc.filename is not None else ""
+        reason = exc.strerror or str(exc)
+        creating = exc.errno in (errno.EACCES, errno.EPERM) and where and not os.path.exists(where)
+        if where and (exc.errno in (errno.EROFS, errno.ENOSPC, errno.EDQUOT) or creating):
+            folder = Path(where).parent
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                return self.tr(
+                    "Cannot write to folder {}: {}. Nothing was replaced; free some space or "
+                    "choose another folder."
+                ).format(folder, reason)
+            return self.tr(
+                "Cannot write to folder {}: {}. Choose a folder you can write to."
+            ).format(folder, reason)
+        return self.tr("Cannot read or write {}: {}").format(where, reason).strip()
 
     def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``run_core`` without progress: for quick calls that only need error translation."""
@@ -256,6 +399,7 @@ class LabelGuardAlgorithm(QgsProcessingAlgorithm):
             if parameters.get(name) is None:  # an optional sink the user switched off
                 return None
             raise QgsProcessingException(self.invalidSinkError(parameters, name))
+        written = 0
         for n, (values, geometry) in enumerate(rows):
             if feedback is not None and n % 10000 == 0:
                 self.check_canceled(feedback)
@@ -265,8 +409,31 @@ class LabelGuardAlgorithm(QgsProcessingAlgorithm):
                 feature.setGeometry(geometry)
             if not sink.addFeature(feature, QgsFeatureSink.Flag.FastInsert):
                 raise QgsProcessingException(self.writeFeatureError(sink, parameters, name))
+            written += 1
         del sink  # flushes and closes the output before it is loaded or post-processed
+        self._check_written(dest, written)
         return dest
+
+    def _check_written(self, dest: str, expected: int) -> None:
+        """Raise unless a file output holds every feature written to it. QGIS's file writer
+        accepts features into a buffer and fails silently when the final commit does not fit
+        on the disk, so a full disk would otherwise look like success."""
+        parts = QgsProviderRegistry.instance().decodeUri("ogr", dest)
+        path = parts.get("path") or ""
+        if not path or not os.path.isfile(path):
+            return  # a memory layer or a database: nothing to re-read
+        try:
+            found: Optional[int] = feature_count(path, parts.get("layerName") or None)
+        except (LabelGuardError, RuntimeError):
+            found = None
+        if found != expected:
+            raise QgsProcessingException(
+                self.tr(
+                    "Only {} of {} features reached {}: the disk may be full or the file cannot "
+                    "be written. The output is incomplete; free some space or choose another "
+                    "folder, then run again."
+                ).format(found or 0, expected, path)
+            )
 
     def write_report(
         self,

@@ -187,7 +187,7 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
             )
         sources = self.layer_files(parameters, self.LAYERS, context)
         for path, _ in sources:
-            if detect_kind(path) == "file":
+            if self.call(detect_kind, path) == "file":
                 feedback.pushWarning(
                     self.tr(
                         "{} is not a raster or vector dataset; only its bytes are tracked."

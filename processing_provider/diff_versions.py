@@ -25,10 +25,10 @@ from ..core.content import normalized_wkb, read_feature_index
 from ..core.diff import FEATURE_STATUSES, diff_features
 from ..core.errors import InputError
 from ..core.manifest import (
-    entries_by_key,
     entry_file,
     load_feature_index,
     manifest_root,
+    paired_entries,
     read_manifest,
 )
 from ..core.progress import Ticker
@@ -85,12 +85,8 @@ def run_diff(base: Path, head: Path, id_field: Optional[str], progress=None, sho
     """Per-entry feature changes and, where the data still holds them, their geometries."""
     base_doc, head_doc = read_manifest(base), read_manifest(head)
     base_root, head_root = manifest_root(base, base_doc), manifest_root(head, head_doc)
-    b_entries, h_entries = entries_by_key(base_doc), entries_by_key(head_doc)
-    keys = sorted(
-        k
-        for k in set(b_entries) | set(h_entries)
-        if (b_entries.get(k) or h_entries.get(k))["kind"] == "vector"
-    )
+    b_entries, h_entries, all_keys = paired_entries(base_doc, head_doc)
+    keys = [k for k in all_keys if (b_entries.get(k) or h_entries.get(k))["kind"] == "vector"]
     ticker = Ticker(max(len(keys), 1), progress, should_stop)
     rows: List[Dict[str, Any]] = []
     wkbs: List[Optional[bytes]] = []

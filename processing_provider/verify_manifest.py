@@ -59,12 +59,16 @@ class VerifyManifestAlgorithm(LabelGuardAlgorithm):
         "VerifyManifestAlgorithm",
         "Re-hashes every file a manifest lists and reports one status per entry:\n"
         "ok: bytes and content as recorded.\n"
-        "rewritten: the bytes changed but the content did not (e.g. QGIS opened a "
-        "GeoPackage) - the labels did not change.\n"
+        "rewritten: only the bytes changed (e.g. QGIS opened a GeoPackage): the content and "
+        "everything its sidecar records are the same.\n"
         "modified: the content (features, pixels, georeferencing) changed.\n"
         "missing: the file is gone.\n"
         "sidecar_mismatch: the sidecar is missing, was edited, or describes other content.\n"
         "crs_drift: the CRS differs from the recorded one.\n"
+        "metadata_drift: something the sidecar records changed (acquisition time, band "
+        "colour interpretation or description, recorded metadata, fields).\n"
+        "unreadable: the file is there but cannot be read (GDAL read errors, metadata that is "
+        "not UTF-8, a CRS PROJ cannot interpret), or a GeoJSON is no longer valid JSON.\n"
         "untracked: a data file under the dataset root that the manifest does not list.\n"
         "A per-feature index the manifest records that is gone or altered gets a row of its "
         "own (missing / modified): diffversions needs it.\n"
@@ -72,7 +76,9 @@ class VerifyManifestAlgorithm(LabelGuardAlgorithm):
         "intact).\n\n"
         "OK_COUNT counts ok and rewritten entries, MISMATCH_COUNT all others "
         "(OK_COUNT + MISMATCH_COUNT = rows). With FAIL_ON_ERROR, any mismatch or a broken "
-        "chain makes the algorithm fail, so qgis_process exits non-zero (a CI gate).",
+        "chain makes the algorithm fail, so qgis_process exits non-zero (a CI gate). A "
+        "GeoPackage locked by another program's transaction stops the run with a message "
+        "(after a wait of a few seconds).",
     )
     MANIFEST = "MANIFEST"
     OUTPUT = "OUTPUT"

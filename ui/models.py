@@ -20,6 +20,8 @@ STATUS_STYLE = {
     status.MODIFIED: ("modified", "#c53030"),
     status.MISSING: ("missing", "#c53030"),
     status.CRS_DRIFT: ("CRS drift", "#c53030"),
+    status.METADATA_DRIFT: ("metadata drift", "#c53030"),
+    status.UNREADABLE: ("unreadable", "#c53030"),
     status.SIDECAR_MISMATCH: ("sidecar mismatch", "#c05621"),
     status.UNTRACKED: ("untracked", "#718096"),
     status.UNSAVED: ("unsaved edits", "#c05621"),

@@ -680,6 +680,8 @@ def test_find_untracked(dataset: Path) -> None:
         "missing": 0,
         "sidecar_mismatch": 0,
         "crs_drift": 0,
+        "metadata_drift": 0,
+        "unreadable": 0,
         "untracked": 2,
     }
     statuses, _ = verify_manifest(path, measure, scan_untracked=False)
@@ -731,14 +733,15 @@ def test_cancel_inside_atomic_open_leaves_no_manifest(
     before = sorted(p.relative_to(dataset) for p in dataset.rglob("*"))
     from labelguard.core import io
 
-    def write_half_then_cancel(target, data: bytes) -> None:
-        with io.atomic_open(target) as fh:
-            fh.write(data[: len(data) // 2])
-            if Path(target).name == path.name:
-                raise Cancelled()
-            fh.write(data[len(data) // 2 :])
+    # The feature indexes are staged before the manifest: cancel while staging the manifest.
+    real_mkstemp = io.tempfile.mkstemp
 
-    monkeypatch.setattr(manifest_mod, "atomic_write_bytes", write_half_then_cancel)
+    def cancel_at_the_manifest(prefix: str = "", **kw: Any):
+        if prefix.startswith(f".{path.name}."):
+            raise Cancelled()
+        return real_mkstemp(prefix=prefix, **kw)
+
+    monkeypatch.setattr(io.tempfile, "mkstemp", cancel_at_the_manifest)
     with pytest.raises(Cancelled):
         write_manifest(path, doc, extra)
     assert sorted(p.relative_to(dataset) for p in dataset.rglob("*")) == before
@@ -765,3 +768,55 @@ def test_no_temp_files_after_success(dataset: Path) -> None:
     build_and_write(dataset)
     assert [p.name for p in dataset.rglob(".*.tmp")] == []
     assert os.listdir(dataset / "v1.manifest.features") == ["0000-data_labels.geojson.tsv.gz"]
+
+
+def test_paired_entries_match_a_plain_path_with_its_named_layer() -> None:
+    from labelguard.core.manifest import paired_entries
+
+    def doc(*keys):
+        return {"entries": [{"path": p, "layer": lyr} for p, lyr in keys]}
+
+    base = doc(("a.gpkg", None), ("b.gpkg", None), ("c.tif", None))
+    head = doc(("a.gpkg", "labels"), ("b.gpkg", "x"), ("b.gpkg", "y"), ("c.tif", None))
+    b, h, keys = paired_entries(base, head)
+    assert keys == [
+        ("a.gpkg", "labels"),
+        ("b.gpkg", None),
+        ("b.gpkg", "x"),
+        ("b.gpkg", "y"),
+        ("c.tif", None),
+    ]
+    assert b[("a.gpkg", "labels")] == {"path": "a.gpkg", "layer": None}
+    assert ("b.gpkg", None) in b  # two named layers in head: which one is unknown, no match
+    assert set(h) == {("a.gpkg", "labels"), ("b.gpkg", "x"), ("b.gpkg", "y"), ("c.tif", None)}
+
+
+def test_full_disk_during_a_rebuild_keeps_the_previous_manifest_and_its_index(
+    dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: the feature indexes were replaced one by one, then the manifest failed, so the
+    # untouched old manifest pointed at indexes of a version that was never written.
+    import errno
+
+    from labelguard.core import io
+
+    path, doc, _ = build_and_write(dataset)
+    index_dir = dataset / "v1.manifest.features"
+    before = {p.name: p.read_bytes() for p in [path, *index_dir.iterdir()]}
+    write_geojson(dataset / "data" / "labels.geojson", FEATURES[:1])
+    real_fsync = os.fsync
+
+    def full_at_the_manifest(fd: int) -> None:
+        if Path(os.readlink(f"/proc/self/fd/{fd}")).name.startswith(f".{path.name}."):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(io.os, "fsync", full_at_the_manifest)
+    with pytest.raises(OSError, match="No space left on device") as raised:
+        build_and_write(dataset)
+    assert (raised.value.errno, raised.value.filename) == (errno.ENOSPC, str(path))
+    assert {p.name: p.read_bytes() for p in [path, *index_dir.iterdir()]} == before
+    assert not [p for p in dataset.rglob(".*.tmp")]
+    for entry in read_manifest(path)["entries"]:
+        if entry["feature_index"]:
+            assert load_feature_index(path, entry) is not None

@@ -281,3 +281,52 @@ def test_an_unwritable_output_folder_is_one_clear_message(run_alg, dataset, tmp_
             {"LAYERS": [str(dataset["gpkg"])], "OUTPUT_FOLDER": str(blocker / "sidecars")},
         )
     assert blocker.read_text(encoding="utf-8") == "a file where a folder should be\n"
+
+
+def test_buildmanifest_stops_on_a_locked_geopackage(run_alg, dataset, monkeypatch):
+    # Recorded as a plain file (bytes only) before, and verify then called it missing.
+    from labelguard.gdalio import opening
+    from qgis.core import QgsProcessingException
+
+    monkeypatch.setattr(opening, "LOCK_WAIT_SECONDS", 0.1)
+    writer = sqlite3.connect(str(dataset["gpkg"]), isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(
+            QgsProcessingException,
+            match=r"labels.gpkg' is locked by another program's open transaction \(SQLite",
+        ):
+            _build(run_alg, dataset, layers=[str(dataset["gpkg"])])
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert not (dataset["root"] / "v1.json").exists()
+
+
+def test_diff_plain_path_and_layername_are_the_same_layer(run_alg, dataset, gis):
+    # qgis_process gives a plain path, the desktop "path|layername=...": diff crashed on it.
+    gpkg, root = dataset["gpkg"], dataset["root"]
+    run_alg(
+        "labelguard:buildmanifest",
+        {"LAYERS": [str(gpkg)], "VERSION": "v1", "OUTPUT": str(root / "v1.json")},
+    )
+    gis.write_vector(gpkg, gis.POLYS[:2])
+    run_alg(
+        "labelguard:buildmanifest",
+        {
+            "LAYERS": [f"{gpkg}|layername=annotations"],
+            "VERSION": "v2",
+            "OUTPUT": str(root / "v2.json"),
+            "PARENT": str(root / "v1.json"),
+        },
+    )
+    layers = [
+        [(e["path"], e["layer"]) for e in json.loads((root / f"{v}.json").read_text())["entries"]]
+        for v in ("v1", "v2")
+    ]
+    assert layers == [[("labels.gpkg", None)], [("labels.gpkg", "annotations")]]
+    res = run_alg(
+        "labelguard:diffversions",
+        {"BASE": str(root / "v1.json"), "HEAD": str(root / "v2.json"), "OUTPUT": "memory:"},
+    )
+    assert (res["ADDED"], res["REMOVED"], res["MODIFIED"], res["UNCHANGED"]) == (0, 1, 0, 2)
