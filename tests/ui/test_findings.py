@@ -70,6 +70,10 @@ def layer_tree_view(qgis_iface, qgis_new_project, monkeypatch):
     from qgis.gui import QgsLayerTreeView
 
     model = QgsLayerTreeModel(QgsProject.instance().layerTreeRoot())
+    # Without legend nodes: on QGIS 3.44 the model's deferred legend refresh drew symbol icons
+    # (QgsProject::createExpressionContextScope) while the re-check task ran and crashed (1 of
+    # 2 runs; 0 of 3 without legend). Whether desktop QGIS can hit this is not yet known.
+    model.setFlag(QgsLayerTreeModel.Flag.ShowLegend, False)
     view = QgsLayerTreeView()
     view.setModel(model)
     if not hasattr(qgis_iface, "layerTreeView"):
