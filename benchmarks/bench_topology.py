@@ -11,9 +11,12 @@ once to benchmarks/data/coverage_<n>.gpkg, with injected defects (per 10 000 cel
 (invalid), 5 cells whose edge midpoint is pushed into a neighbour (overlap), 5 shrunk cells
 (gaps), 5 duplicates, 5 slivers appended along cell edges (sliver + overlap). --layout
 scattered is scattered objects (``make_scattered``: rotated rectangles with known truth, the
-expected counts printed before the runs). Each variant runs in its own process through
-processing.run, so the peak RSS is per variant; each variant runs --repeat times, interleaved,
-and the table shows the median with all the runs.
+expected counts printed before the runs); --layout landcover (``make_landcover``: polygons of
+200-2,000 vertices with holes), mixed (``make_mixed``: scattered objects over a coverage) and
+lines (``make_lines``: a road network with T-junctions, snapped ends and dangles) likewise.
+Each variant runs in its own process through processing.run, so the peak RSS is per variant;
+each variant runs --repeat times, interleaved, and the table shows the median with all the
+runs. The "all" variant checks every rule that applies to the layout (``ALL_RULES``).
 """
 
 from __future__ import annotations
@@ -192,7 +195,182 @@ def make_scattered(n: int, path: Path, seed: int = 42) -> dict:
     }
 
 
-def _write_gpkg(path: Path, wkb: np.ndarray) -> None:
+def make_landcover(n: int, path: Path, seed: int = 42) -> dict:
+    """Writes a many-vertex land cover GeoPackage and returns its injected defects and truth.
+
+    A coverage of 100 m cells whose shared edges are wiggly lines of 50-500 vertices each
+    (both neighbours hold the same vertices), so polygons have 200-2,000 vertices; every 10th
+    cell has a lake (a hole, valid). Injected per 1,000 cells: 2 cells whose lake crosses the
+    cell boundary (invalid) and 2 duplicated cells. The truth is counted with GEOS here.
+    """
+    from labelguard.core.geos import shapely
+
+    rng = np.random.default_rng(seed)
+    n_side = max(2, int(round(n**0.5)))
+    size = 100.0
+
+    def edge(x0, y0, x1, y1, k, sign):
+        t = np.linspace(0.0, 1.0, k)
+        wig = np.sin(t * np.pi * rng.integers(1, 6)) * rng.uniform(0.5, 3.0) * (t * (1 - t) > 0)
+        px, py = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+        # perpendicular wiggle: horizontal edges move in y, vertical ones in x
+        if y0 == y1:
+            py = py + sign * wig
+        else:
+            px = px + sign * wig
+        return np.stack([px, py], axis=1)
+
+    h_edges = {}
+    v_edges = {}
+    for i in range(n_side):
+        for j in range(n_side + 1):
+            k = int(rng.integers(50, 501))
+            h_edges[i, j] = edge(i * size, j * size, (i + 1) * size, j * size, k, 1.0)
+    for i in range(n_side + 1):
+        for j in range(n_side):
+            k = int(rng.integers(50, 501))
+            v_edges[i, j] = edge(i * size, j * size, i * size, (j + 1) * size, k, 1.0)
+    polys = []
+    for i in range(n_side):  # a loop over cells: building test data, not checked code
+        for j in range(n_side):
+            ring = np.concatenate(
+                [
+                    h_edges[i, j][:-1],
+                    v_edges[i + 1, j][:-1],
+                    h_edges[i, j + 1][::-1][:-1],
+                    v_edges[i, j][::-1],
+                ]
+            )
+            polys.append(ring)
+    m = len(polys)
+    per = max(1, m // 1000)
+    pick = rng.permutation(m)
+    bad, dup = set(pick[: 2 * per].tolist()), pick[2 * per : 4 * per]
+    out = np.empty(m, dtype=object)
+    for k, ring in enumerate(polys):
+        i, j = divmod(k, n_side)
+        holes = None
+        if k in bad:  # a lake across the lower-left corner: outside the shell
+            x, y = i * size, j * size
+            holes = [[(x - 5, y - 5), (x + 20, y - 5), (x + 20, y + 20), (x - 5, y + 20)]]
+        elif k % 10 == 0:
+            x, y = i * size + 40, j * size + 40
+            holes = [[(x, y), (x + 20, y), (x + 20, y + 20), (x, y + 20)]]
+        out[k] = shapely.Polygon(ring, holes)
+    allp = np.concatenate([out, out[dup]])
+    _write_gpkg(path, shapely.to_wkb(allp))
+    nv = shapely.get_num_coordinates(allp)
+    return {
+        "features": int(len(allp)),
+        "vertices": f"{int(nv.min())}-{int(nv.max())}",
+        "invalid": int((~shapely.is_valid(allp)).sum()),
+        "duplicate": int(len(dup)),
+    }
+
+
+def make_mixed(n: int, path: Path, seed: int = 42) -> dict:
+    """Scattered objects over a coverage: half the features a grid coverage (``make_coverage``
+    cells, clean), half scattered rectangles lying on it, as when buildings are labelled on
+    top of land cover. Every object overlaps or lies inside the cells under it; the truth
+    (invalid, overlapping pairs, contained pairs) is counted with GEOS here."""
+    from labelguard.core.geos import shapely
+
+    half = n // 2
+    cov = DATA / f"_mixed_cov_{n}.gpkg"
+    sca = DATA / f"_mixed_sca_{n}.gpkg"
+    make_coverage(half, cov, seed)
+    make_scattered(half, sca, seed)
+    parts = []
+    for p in (cov, sca):
+        from osgeo import ogr
+
+        ds = ogr.Open(str(p))
+        parts.append(
+            np.array(
+                [shapely.from_wkb(bytes(f.GetGeometryRef().ExportToWkb())) for f in ds.GetLayer()],
+                dtype=object,
+            )
+        )
+        ds = None
+        p.unlink()
+    allp = np.concatenate(parts)
+    valid = shapely.is_valid(allp)
+    vp = allp[valid]
+    a, b = shapely.STRtree(vp).query(vp, predicate="intersects")
+    a, b = a[a < b], b[a < b]
+    inter = shapely.area(shapely.intersection(vp[a], vp[b]))
+    hit = inter > 0
+    a, b = a[hit], b[hit]
+    same = shapely.equals(vp[a], vp[b])
+    inside = shapely.covers(vp[a], vp[b]) | shapely.covers(vp[b], vp[a])
+    _write_gpkg(path, shapely.to_wkb(allp))
+    return {
+        "features": int(len(allp)),
+        "invalid": int((~valid).sum()),
+        "overlapping_pairs": int((~same).sum()),
+        "contained_pairs": int((inside & ~same).sum()),
+    }
+
+
+def make_lines(n: int, path: Path, seed: int = 42) -> dict:
+    """A road network of ``n`` lines and its truth: street segments of a 50 m grid, each from
+    junction to junction (ends shared exactly, no dangles), and side streets ending on the
+    middle of a segment (T-junctions, ends snapped in floating point: not dangles). Injected per
+    10,000 lines: 10 segments cut short at one end (one dangle each), 5 loops that run back along
+    themselves (self_crossing at 2 points each) and 5 segments with a repeated vertex
+    (duplicate_vertex). The dead ends of the side streets are dangles too.
+    """
+    from labelguard.core.geos import shapely
+
+    rng = np.random.default_rng(seed)
+    n_side = max(2, int(round((n / 2.5) ** 0.5)))  # 2 n_side² segments, the rest side streets
+    size = 50.0
+    # Segments of a closed grid: horizontal ones on n_side + 1 rows, vertical ones likewise.
+    hi, hj = np.meshgrid(np.arange(n_side), np.arange(n_side + 1), indexing="ij")
+    hi, hj = hi.ravel() * size, hj.ravel() * size
+    vi, vj = np.meshgrid(np.arange(n_side + 1), np.arange(n_side), indexing="ij")
+    vi, vj = vi.ravel() * size, vj.ravel() * size
+    h = np.stack([np.stack([hi, hj], 1), np.stack([hi + size, hj], 1)], 1)
+    v = np.stack([np.stack([vi, vj], 1), np.stack([vi, vj + size], 1)], 1)
+    segs = np.concatenate([h, v])
+    m_side = max(1, n - len(segs))
+    # Side streets: from the middle of a horizontal segment (a point computed on the line, so
+    # ~1e-14 off it in floating point) up a third of the cell; their far end is a dead end.
+    side = rng.permutation(len(h))[:m_side]
+    t = rng.uniform(0.2, 0.8, len(side))
+    a0, a1 = h[side, 0], h[side, 1]
+    start = a0 + t[:, None] * (a1 - a0)
+    sides = np.stack([start, start + np.array([0.0, 0.37 * size])], 1)
+    lines = list(shapely.linestrings(np.concatenate([segs, sides])))
+    m = len(lines)
+    per = max(1, m // 10000)
+    # Defects on vertical segments only, which carry no side street.
+    pick = len(h) + rng.permutation(len(v))
+    short, loops, dups = pick[: 10 * per], pick[10 * per : 15 * per], pick[15 * per : 20 * per]
+    for k in short:  # cut short at its end: one dangle (its start stays on the junction)
+        p0, p1 = segs[k]
+        lines[k] = shapely.linestrings([p0, p0 + 0.8 * (p1 - p0)])
+    for k in loops:  # a loop that crosses itself in the middle of the segment
+        p0, p1 = segs[k]
+        d = (p1 - p0) / size
+        q = np.array([-d[1], d[0]])
+        mid = p0 + 0.5 * (p1 - p0)
+        pts = [p0, mid + 5 * d, mid + 5 * d + 5 * q, mid - 5 * d + 5 * q, mid - 5 * d, p1]
+        lines[k] = shapely.linestrings(pts)
+    for k in dups:
+        p0, p1 = segs[k]
+        lines[k] = shapely.linestrings([p0, 0.5 * (p0 + p1), 0.5 * (p0 + p1), p1])
+    arr = np.array(lines, dtype=object)
+    _write_gpkg(path, shapely.to_wkb(arr), kind="line")
+    return {
+        "features": int(m),
+        "dangle": int(len(short) + len(sides)),
+        "self_crossing": int(2 * len(loops)),
+        "duplicate_vertex": int(len(dups)),
+    }
+
+
+def _write_gpkg(path: Path, wkb: np.ndarray, kind: str = "polygon") -> None:
     """A GeoPackage layer "labels" (EPSG:3857, a class field, no spatial index) of ``wkb``."""
     from osgeo import ogr, osr
 
@@ -202,7 +380,8 @@ def _write_gpkg(path: Path, wkb: np.ndarray) -> None:
     ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
     srs = osr.SpatialReference()
     srs.ImportFromEPSG(3857)
-    lyr = ds.CreateLayer("labels", srs, ogr.wkbPolygon, ["SPATIAL_INDEX=NO"])
+    gtype = ogr.wkbLineString if kind == "line" else ogr.wkbUnknown
+    lyr = ds.CreateLayer("labels", srs, gtype, ["SPATIAL_INDEX=NO"])
     lyr.CreateField(ogr.FieldDefn("cls", ogr.OFTInteger))
     defn = lyr.GetLayerDefn()
     lyr.StartTransaction()
@@ -215,7 +394,18 @@ def _write_gpkg(path: Path, wkb: np.ndarray) -> None:
     ds = None
 
 
-def _child(variant: str, path: str) -> None:
+# The rules of the "all" variant per layout (indices into RULES): every rule that applies.
+ALL_RULES = {
+    "grid": [0, 1, 2, 4, 5, 6, 7],
+    "varied": [0, 1, 2, 4, 5, 6, 7],
+    "scattered": [0, 1, 2, 4, 5, 6, 7],
+    "landcover": [0, 1, 2, 4, 5, 6, 7, 16],
+    "mixed": [0, 1, 2, 4, 5, 6, 7, 16],
+    "lines": [0, 1, 2, 9, 12, 13, 14],
+}
+
+
+def _child(variant: str, path: str, layout: str = "grid") -> None:
     """Runs one variant in this process and prints a JSON line with time and peak RSS."""
     from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingFeedback
 
@@ -243,7 +433,7 @@ def _child(variant: str, path: str) -> None:
         params = {"INPUT_LAYER": uri, "METHOD": 2}
         alg = "qgis:checkvalidity"
     else:
-        rules = [0] if variant == "validity" else [0, 1, 2, 4, 5, 6, 7]
+        rules = [0] if variant == "validity" else ALL_RULES[layout]
         params = {
             "INPUT": uri,
             "RULES": rules,
@@ -270,15 +460,17 @@ def main() -> None:
     ap.add_argument("--runs", default="all,validity,qgis")
     ap.add_argument(
         "--layout",
-        choices=("grid", "varied", "scattered"),
+        choices=("grid", "varied", "scattered", "landcover", "mixed", "lines"),
         default="grid",
         help="grid: 9-vertex cells; varied: 9-15 vertices, some holes (for validity timings); "
-        "scattered: rotated rectangles, one per 30 m cell, a few overlapping",
+        "scattered: rotated rectangles, one per 30 m cell, a few overlapping; landcover: a "
+        "coverage of 200-2,000-vertex polygons, some with holes; mixed: scattered objects over "
+        "a coverage; lines: a road network with T-junctions, snapped ends and dangles",
     )
     ap.add_argument(
         "--repeat", type=int, default=3, help="runs per variant (fresh process each); median"
     )
-    ap.add_argument("--child", nargs=2, metavar=("VARIANT", "PATH"))
+    ap.add_argument("--child", nargs=3, metavar=("VARIANT", "PATH", "LAYOUT"))
     args = ap.parse_args()
     if args.child:
         _child(*args.child)
@@ -294,13 +486,18 @@ def main() -> None:
                 "grid": f"coverage_{n}.gpkg",
                 "varied": f"coverage_varied_{n}.gpkg",
                 "scattered": f"scattered_{n}.gpkg",
+                "landcover": f"landcover_{n}.gpkg",
+                "mixed": f"mixed_{n}.gpkg",
+                "lines": f"lines_{n}.gpkg",
             }[args.layout]
         )
         meta_path = path.with_suffix(".json")
         if not path.exists() or not meta_path.exists():
             t0 = time.perf_counter()
-            if args.layout == "scattered":
-                meta = make_scattered(n, path)
+            makers = {"scattered": make_scattered, "landcover": make_landcover}
+            makers.update(mixed=make_mixed, lines=make_lines)
+            if args.layout in makers:
+                meta = makers[args.layout](n, path)
             else:
                 meta = make_coverage(n, path, layout=args.layout)
             meta_path.write_text(json.dumps(meta))
@@ -311,7 +508,7 @@ def main() -> None:
         runs: dict = {v: [] for v in variants}
         for _ in range(max(1, args.repeat)):  # interleaved, so drift hits every variant alike
             for variant in variants:
-                res = _run_child(variant, path)
+                res = _run_child(variant, path, args.layout)
                 if res is None:
                     continue
                 runs[variant].append(res)
@@ -348,11 +545,11 @@ def main() -> None:
         )
 
 
-def _run_child(variant: str, path: Path):
+def _run_child(variant: str, path: Path, layout: str):
     """One variant in a fresh process: its RESULT dict, or None (output printed) on failure."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     out = subprocess.run(
-        [sys.executable, __file__, "--child", variant, str(path)],
+        [sys.executable, __file__, "--child", variant, str(path), layout],
         env=env,
         capture_output=True,
         text=True,

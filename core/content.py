@@ -7,12 +7,20 @@ canonical JSON of the attributes sorted by field name, FID excluded. The layer h
 SHA-256 over the sorted feature hashes, so feature order, FIDs and the container format (GeoPackage,
 GeoJSON, Shapefile) do not matter. Per-feature hashes are what ``diffversions`` compares.
 
+The per-feature index (``write_feature_index``) also keeps each feature's normalized WKB, the
+bytes its geometry hash covers, when it is at most ``MAX_KEPT_WKB`` bytes: the size budget is
+1 KiB per feature, so at most 1 GiB of WKB per million features before gzip; measured, a whole
+index of a million 9-vertex polygons is 200 MB gzip'd with arbitrary coordinates, 86 MB on a
+grid (benchmarks/bench_diff.py). Indexes written before this column existed still read.
+
 Rasters: SHA-256 over a canonical header (size, band types, nodata, geotransform, CRS by EPSG or
 WKT2) followed by the pixel bytes of every band in row order.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as _dt
 import gzip
 import hashlib
@@ -37,6 +45,9 @@ RASTER_METHOD = "labelguard.raster-content/1"
 # metres, 1 cm in degrees) makes the same features hash the same in every container.
 COORD_DECIMALS = 7
 EXCLUDED_FIELDS = frozenset({"fid", "ogc_fid"})
+# Geometries whose normalized WKB is larger (a polygon of more than ~60 vertices) keep only their
+# hash in the feature index: the budget above.
+MAX_KEPT_WKB = 1024
 
 
 def _canonical_value(value: Any) -> Any:
@@ -118,6 +129,8 @@ class FeatureHashes:
     geometry: List[str]
     attributes: List[str]
     attributes_json: List[str]
+    kept_wkb: List[Optional[bytes]] = field(default_factory=list)
+    """Normalized WKB of each geometry up to MAX_KEPT_WKB bytes, else None."""
 
     @property
     def feature(self) -> List[str]:
@@ -125,6 +138,8 @@ class FeatureHashes:
 
 
 _NULL_GEOMETRY = hashlib.sha256(b"null").hexdigest()
+# (fid, geometry hash, attributes hash, attributes JSON[, kept normalized WKB or None])
+IndexRow = Tuple[Any, ...]
 
 
 def feature_hash(geometry_hash: str, attributes_hash: str) -> str:
@@ -139,8 +154,13 @@ def hash_feature_batch(
     geom = [_NULL_GEOMETRY if w is None else sha(w).hexdigest() for w in norm.tolist()]
     attrs_json = canonical_attributes(columns, len(fids))
     attrs = [sha(a).hexdigest() for a in attrs_json]
+    kept = [w if w is not None and len(w) <= MAX_KEPT_WKB else None for w in norm.tolist()]
     return FeatureHashes(
-        np.asarray(fids, dtype=np.int64), geom, attrs, [a.decode("utf-8") for a in attrs_json]
+        np.asarray(fids, dtype=np.int64),
+        geom,
+        attrs,
+        [a.decode("utf-8") for a in attrs_json],
+        kept,
     )
 
 
@@ -150,8 +170,9 @@ class VectorContent:
 
     sha256: str
     feature_count: int
-    index: List[Tuple[int, str, str, str]] = field(repr=False, default_factory=list)
-    """(fid, geometry hash, attributes hash, canonical attributes JSON) per feature, by fid."""
+    index: List[IndexRow] = field(repr=False, default_factory=list)
+    """(fid, geometry hash, attributes hash, canonical attributes JSON, kept normalized WKB or
+    None) per feature, by fid."""
 
 
 def vector_content(
@@ -165,14 +186,16 @@ def vector_content(
     """Content hash of a layer given batches with ``fids``, ``wkb`` and ``columns`` attributes
     (see gdalio.vector.VectorBatch). ``total`` (feature count) drives progress."""
     feature_hashes: List[str] = []
-    index: List[Tuple[int, str, str, str]] = []
+    index: List[IndexRow] = []
     seen = 0
     for batch in batches:
         check_stop(should_stop)
         fh = hash_feature_batch(batch.fids, batch.wkb, batch.columns)
         feature_hashes.extend(fh.feature)
         if keep_index:
-            index.extend(zip(fh.fids.tolist(), fh.geometry, fh.attributes, fh.attributes_json))
+            index.extend(
+                zip(fh.fids.tolist(), fh.geometry, fh.attributes, fh.attributes_json, fh.kept_wkb)
+            )
         seen += len(fh.fids)
         if progress is not None and total:
             progress(min(1.0, seen / total))
@@ -184,18 +207,36 @@ def vector_content(
     return VectorContent(digest.hexdigest(), seen, index)
 
 
-def write_feature_index(rows: Sequence[Tuple[int, str, str, str]]) -> bytes:
-    """Deterministic gzip'd TSV of the per-feature index (mtime 0, so same rows, same bytes)."""
+def write_feature_index(rows: Sequence[Sequence[Any]]) -> bytes:
+    """Deterministic gzip'd TSV of the per-feature index (mtime 0, so same rows, same bytes).
+
+    Rows of four (fid, geometry hash, attributes hash, attributes JSON) give the first format;
+    rows of five add a ``geometry_wkb`` column: base64 of the kept normalized WKB, empty when
+    the row keeps none (None, null or over MAX_KEPT_WKB bytes).
+    """
+    with_geometry = any(len(row) > 4 for row in rows)
     buf = io.BytesIO()
     with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=1, mtime=0, filename="") as gz:
-        gz.write(b"fid\tgeometry_sha256\tattributes_sha256\tattributes\n")
-        # One write: gzip's per-call overhead dominated with a write per feature.
-        gz.write("".join(f"{fid}\t{g}\t{a}\t{attrs}\n" for fid, g, a, attrs in rows).encode())
+        if not with_geometry:
+            gz.write(f"{INDEX_HEADER}\n".encode())
+            # One write: gzip's per-call overhead dominated with a write per feature.
+            text = "".join(f"{r[0]}\t{r[1]}\t{r[2]}\t{r[3]}\n" for r in rows)
+        else:
+            gz.write(f"{INDEX_HEADER_WKB}\n".encode())
+            b64 = base64.b64encode
+            text = "".join(
+                f"{r[0]}\t{r[1]}\t{r[2]}\t{r[3]}\t"
+                f"{b64(r[4]).decode() if len(r) > 4 and r[4] else ''}\n"
+                for r in rows
+            )
+        gz.write(text.encode())
     return buf.getvalue()
 
 
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}\Z")
 INDEX_HEADER = "fid\tgeometry_sha256\tattributes_sha256\tattributes"
+INDEX_HEADER_WKB = INDEX_HEADER + "\tgeometry_wkb"
 
 
 def _gunzip(data: bytes, limit: int) -> bytes:
@@ -211,9 +252,13 @@ def _gunzip(data: bytes, limit: int) -> bytes:
     return out
 
 
-def read_feature_index(data: bytes, what: str = "Feature index") -> List[Tuple[int, str, str, str]]:
-    """Rows of a feature index written by ``write_feature_index``.
+def read_feature_index(
+    data: bytes, what: str = "Feature index", *, with_geometry: bool = False
+) -> List[Any]:
+    """Rows of a feature index written by ``write_feature_index``, either format.
 
+    Rows are (fid, geometry hash, attributes hash, attributes JSON); ``with_geometry`` adds the
+    kept normalized WKB (None where the index keeps none, and always for the first format).
     Raises SchemaError naming ``what`` (the file and the manifest) for anything else: not gzip,
     a gzip bomb (over 64 MiB or 200 times its size unpacked), not UTF-8, a bad row.
     """
@@ -224,9 +269,11 @@ def read_feature_index(data: bytes, what: str = "Feature index") -> List[Tuple[i
     # Split on "\n" only: str.splitlines() also splits on U+2028, U+0085 and others, which
     # canonical JSON leaves unescaped inside attribute values.
     lines = text.split("\n")
-    if lines[0] != INDEX_HEADER:
+    if lines[0] not in (INDEX_HEADER, INDEX_HEADER_WKB):
         raise SchemaError(f"{what} is not a LabelGuard feature index: its first line is wrong.")
-    rows = []
+    if lines[0] == INDEX_HEADER_WKB:
+        return _read_wkb_rows(lines, what, with_geometry)
+    rows: List[Any] = []
     for number, line in enumerate(lines[1:], start=2):
         if not line:
             continue
@@ -239,8 +286,65 @@ def read_feature_index(data: bytes, what: str = "Feature index") -> List[Tuple[i
             raise SchemaError(
                 f"{what} is not a LabelGuard feature index: line {number} has no feature id."
             ) from None
-        rows.append((fid, parts[1], parts[2], parts[3]))
+        if with_geometry:
+            rows.append((fid, parts[1], parts[2], parts[3], None))
+        else:
+            rows.append((fid, parts[1], parts[2], parts[3]))
     return rows
+
+
+_HEX_TEXT = re.compile(r"[0-9a-f]*\Z")
+_BASE64_TEXT = re.compile(r"[A-Za-z0-9+/=]*\Z")
+
+
+def _read_wkb_rows(lines: List[str], what: str, with_geometry: bool) -> List[Any]:
+    """Rows of the format with a geometry_wkb column, checked column by column: one regex over
+    a whole column instead of two per row (a million rows parse in about 2 s, not 9)."""
+    body = lines[1:]
+    if body and body[-1] == "":
+        body.pop()
+    parts = [line.split("\t") for line in body]
+    bad = next((n for n, p in enumerate(parts) if len(p) != 5), None)
+    if bad is None and parts:
+        fids, geoms, attrs, texts, b64s = zip(*parts)
+        for col in (geoms, attrs):
+            if not (all(len(h) == 64 for h in col) and _HEX_TEXT.match("".join(col))):
+                bad = next(n for n, h in enumerate(col) if not _HEX64.match(h))
+                break
+        if bad is None and not _BASE64_TEXT.match("".join(b64s)):
+            bad = next(n for n, b in enumerate(b64s) if not _BASE64.match(b))
+        if bad is None:
+            bad = next((n for n, b in enumerate(b64s) if len(b) % 4 or "=" in b.rstrip("=")), None)
+    if bad is not None:
+        raise SchemaError(f"{what} is not a LabelGuard feature index: line {bad + 2} is bad.")
+    if not parts:
+        return []
+    try:
+        fid_values = list(map(int, fids))
+    except ValueError:
+        bad = next(n for n, f in enumerate(fids) if not f.strip().lstrip("-").isdigit())
+        raise SchemaError(
+            f"{what} is not a LabelGuard feature index: line {bad + 2} has no feature id."
+        ) from None
+    if not with_geometry:
+        return list(zip(fid_values, geoms, attrs, texts))
+    decode = binascii.a2b_base64
+    try:
+        wkbs = [decode(b) if b else None for b in b64s]
+    except binascii.Error:
+        bad = next(n for n, b in enumerate(b64s) if b and not _valid_b64(b))
+        raise SchemaError(
+            f"{what} is not a LabelGuard feature index: line {bad + 2} is bad."
+        ) from None
+    return list(zip(fid_values, geoms, attrs, texts, wkbs))
+
+
+def _valid_b64(text: str) -> bool:
+    try:
+        base64.b64decode(text, validate=True)
+    except (ValueError, binascii.Error):
+        return False
+    return True
 
 
 @dataclass(frozen=True)

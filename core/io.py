@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator, List, Sequence, Tuple, Union
 
-from .errors import FileVanished, InputError
+from .errors import FileVanished, InputError, OutputExists
 from .paths import file_type, nonblocking_opener
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -140,6 +140,7 @@ def atomic_write_all(items: Sequence[Tuple[PathLike, bytes]]) -> None:
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
             staged.append((tmp, target))
             try:
+                apply_default_mode(tmp)
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(data)
                     fh.flush()
@@ -153,3 +154,35 @@ def atomic_write_all(items: Sequence[Tuple[PathLike, bytes]]) -> None:
         raise
     for tmp, target in staged:
         os.replace(tmp, target)
+
+
+def atomic_write_new(path: PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, never replacing a file that is there.
+
+    The temp file is hard-linked into place, which fails when ``path`` exists even if another
+    process creates it meanwhile; OutputExists then, and nothing changed. Where the file system
+    has no hard links, the check and the rename are two steps.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        apply_default_mode(tmp)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise _named(exc, target) from exc
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            raise OutputExists(f"'{target}' exists; it is never overwritten.") from None
+        except OSError:  # no hard links here (some network and FAT file systems)
+            if os.path.lexists(target):
+                raise OutputExists(f"'{target}' exists; it is never overwritten.") from None
+            os.replace(tmp, target)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)

@@ -212,3 +212,45 @@ def plan_next_version(parent: Optional[Path], more_files: Sequence[Path] = ()) -
         return VersionPlan(tuple(files), root, parent, output.stem, output)
     root = Path(os.path.commonpath([str(f.parent) for f in files]))
     return VersionPlan(tuple(files), root, None, "v1", root.parent / "manifests" / "v1.json")
+
+
+def newest_manifest(folder: Path) -> Optional[Path]:
+    """The newest LabelGuard manifest directly in ``folder``, or None when it holds none.
+
+    Newest: among the manifests no other one there names as its parent, the latest
+    ``created_at``, then the longest chain of parents in the folder, then the name. Files that
+    are not readable manifests are skipped.
+    """
+    folder = Path(os.path.abspath(folder))
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return None
+    docs: Dict[Path, Dict] = {}
+    for name in names:
+        path = folder / name
+        if not name.lower().endswith(".json") or not _looks_like_manifest(path):
+            continue
+        try:
+            docs[path] = read_manifest(path)
+        except LabelGuardError:
+            continue
+    if not docs:
+        return None
+    parent_of: Dict[Path, Path] = {}
+    for path, doc in docs.items():
+        link = doc["parent"]
+        if link is not None:
+            parent_of[path] = Path(os.path.normpath(folder / link["path"]))
+
+    def depth(path: Path) -> int:
+        n, seen = 0, {path}
+        while path in parent_of and parent_of[path] in docs and parent_of[path] not in seen:
+            path = parent_of[path]
+            seen.add(path)
+            n += 1
+        return n
+
+    parents = set(parent_of.values())
+    heads = [p for p in docs if p not in parents] or list(docs)
+    return max(heads, key=lambda p: (docs[p]["created_at"], depth(p), p.name))

@@ -3,8 +3,10 @@
 Paths inside a manifest are POSIX paths relative to the dataset root; ``root`` is the root's
 path relative to the manifest's folder. Feature indexes (per-feature hashes of vector entries,
 for ``diffversions``) live in ``<manifest stem>.features/`` next to the manifest, referenced by
-path (relative to the manifest's folder) and SHA-256. The parent link holds the parent
-manifest's SHA-256, so rewriting any ancestor breaks the chain visibly.
+path (relative to the manifest's folder) and SHA-256, named after their SHA-256 so that no
+build ever overwrites the index another manifest points at. A manifest is never overwritten:
+``write_manifest`` refuses an existing file. The parent link holds the parent manifest's
+SHA-256, so rewriting any ancestor breaks the chain visibly.
 
 A manifest is untrusted input: every path it names is confined (core/paths.py) to the dataset
 root, the root to at most ``MAX_LEVELS_UP`` folder above the manifest's folder, before any file
@@ -27,12 +29,13 @@ from .errors import (
     InputError,
     LabelGuardError,
     ManifestChainError,
+    OutputExists,
     PathOutsideRoot,
     SchemaError,
     Unreadable,
 )
 from .hashing import FileHash, companion_candidates, sha256_bytes, sha256_file
-from .io import TooLarge, atomic_write_all, read_regular_file
+from .io import TooLarge, atomic_write_all, atomic_write_new, read_regular_file
 from .paths import (
     MAX_COMPONENT_BYTES,
     MAX_LEVELS_UP,
@@ -198,10 +201,12 @@ def build_manifest(
             "feature_index": None,
         }
         if obs.feature_index is not None:
+            digest = sha256_bytes(obs.feature_index)
             stem = f"{i:04d}-{_safe_name(rel)}" + (f"-{_safe_name(obs.layer)}" if obs.layer else "")
-            name = f"{index_dir}/{safe_component(stem, MAX_COMPONENT_BYTES - 7)}.tsv.gz"
+            stem = safe_component(stem, MAX_COMPONENT_BYTES - 20)
+            name = f"{index_dir}/{stem}-{digest[:12]}.tsv.gz"
             extra[name] = obs.feature_index
-            entry["feature_index"] = {"path": name, "sha256": sha256_bytes(obs.feature_index)}
+            entry["feature_index"] = {"path": name, "sha256": digest}
         entries.append(entry)
     root_rel = os.path.relpath(os.path.abspath(root), manifest_dir)
     root_rel = PurePosixPath(*Path(root_rel).parts).as_posix() if root_rel != "." else "."
@@ -235,18 +240,44 @@ def dump_manifest(doc: Dict[str, Any]) -> bytes:
 def write_manifest(path: Path, doc: Dict[str, Any], extra: Dict[str, bytes]) -> str:
     """Write feature indexes and the manifest; returns the manifest SHA-256.
 
-    Every file is written in full before any is renamed into place, the manifest last: a full
-    disk or a cancel replaces nothing, so a previous manifest of the same name and its feature
-    indexes stay intact, and a crash leaves either the old manifest or a complete new one
-    whose referenced files all exist.
+    Never overwrites: an existing manifest at ``path`` is OutputExists before anything is
+    written, and a feature index already there is kept when it holds the same bytes (its name
+    carries their SHA-256) and OutputExists otherwise. The new indexes are written in full
+    before any is renamed into place, and the manifest is linked into place last: a full disk
+    or a cancel leaves no manifest, a crash leaves either none or a complete one whose
+    referenced files all exist, and the manifest that was there before, with its indexes, is
+    never touched.
     """
     validate(doc, "labelguard.manifest", "the manifest")
+    if os.path.lexists(path):
+        raise OutputExists(
+            f"Manifest '{path}' exists; a version is never overwritten. Choose a new file name "
+            "(e.g. the next version label), or delete the old manifest yourself."
+        )
     base = Path(path).parent
     data = dump_manifest(doc)
     folders = sorted({(base / rel).parent for rel in extra}, reverse=True)
     new_folders = [f for f in folders if not f.exists()]
     try:
-        atomic_write_all([(base / rel, extra[rel]) for rel in sorted(extra)] + [(path, data)])
+        new_indexes = []
+        for rel in sorted(extra):
+            target = base / rel
+            if os.path.lexists(target):
+                if target.is_file() and sha256_file(target) == sha256_bytes(extra[rel]):
+                    continue
+                raise OutputExists(
+                    f"Feature index '{target}' exists with other content; it is never "
+                    "overwritten. Move it away and build again."
+                )
+            new_indexes.append((target, extra[rel]))
+        atomic_write_all(new_indexes)
+        try:
+            atomic_write_new(path, data)
+        except BaseException:  # no manifest names them: the new indexes go too
+            for target, _ in new_indexes:
+                with contextlib.suppress(OSError):
+                    os.unlink(target)
+            raise
     except BaseException:
         for folder in new_folders:  # a folder this call created, now empty
             with contextlib.suppress(OSError):

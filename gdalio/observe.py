@@ -6,6 +6,7 @@ a sidecar records) is decided by core.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from pathlib import Path
 from typing import Dict, Iterator, Optional, Tuple, Union
@@ -13,15 +14,17 @@ from typing import Dict, Iterator, Optional, Tuple, Union
 from osgeo import gdal
 
 from ..core import content as content_mod
-from ..core.errors import FileVanished, InputError, SchemaError, Unreadable
+from ..core.errors import FileVanished, InputError, LabelGuardError, SchemaError, Unreadable
 from ..core.georef import extent_from_geotransform
 from ..core.hashing import FileHash, companion_files, hash_files, required_companions, sha256_file
+from ..core.io import atomic_write_bytes
 from ..core.manifest import Observation
 from ..core.progress import StopFn, check_stop
 from ..core.sidecar import (
     DataDescription,
     build_sidecar,
     class_counts,
+    dump_sidecar,
     guess_class_field,
     read_sidecar,
     recorded_layer,
@@ -29,6 +32,7 @@ from ..core.sidecar import (
     sidecar_path,
 )
 from ..core.timeutil import acquisition_time
+from ..core.version import generator
 from .facts import (
     RasterFacts,
     VectorFacts,
@@ -42,7 +46,16 @@ from .vector import read_ogr
 
 ROWS_PER_READ = 256
 
-__all__ = ["describe", "detect_kind", "observe", "raster_content", "sidecar_for", "vector_content"]
+__all__ = [
+    "describe",
+    "detect_kind",
+    "observe",
+    "raster_content",
+    "refresh_sidecar",
+    "sidecar_for",
+    "stale_sidecar",
+    "vector_content",
+]
 
 
 def _raster_blocks(ds: gdal.Dataset, should_stop: StopFn) -> Iterator[bytes]:
@@ -255,11 +268,8 @@ def observe(
     if sidecar is None:  # rasters and plain files hold no layers
         multi = isinstance(facts, VectorFacts) and facts.layer_count > 1
         sidecar = sidecar_path(path, None, layer, multi)
-    sc_hash, record = _read_sidecar(sidecar)
-    if sc_hash is not None:
-        sc_content = "unreadable" if record is None else record["content"]["sha256"]
-        obs = replace(obs, sidecar=sc_hash, sidecar_content_sha256=sc_content)
-        obs = replace(obs, sidecar_record=record)
+    obs = _with_sidecar(obs, sidecar)
+    record = obs.sidecar_record
     if kind == "raster":
         digest, f = raster_content(path, should_stop)
         obs = replace(
@@ -295,3 +305,42 @@ def observe(
             desc = _vector_description(path, vfacts, vc, None, None)
             obs = replace(obs, description=build_sidecar(desc, ""))
     return obs
+
+
+def _with_sidecar(obs: Observation, side: Path) -> Observation:
+    """The observation with the hashes and record of the sidecar at ``side``, if there is one."""
+    sc_hash, record = _read_sidecar(side)
+    if sc_hash is None:
+        return obs
+    sc_content = "unreadable" if record is None else record["content"]["sha256"]
+    return replace(obs, sidecar=sc_hash, sidecar_content_sha256=sc_content, sidecar_record=record)
+
+
+def stale_sidecar(obs: Observation) -> bool:
+    """True when the observed file has a sidecar that describes other content (or none it can
+    read): exporting it again is what the next verify would ask for."""
+    return (
+        obs.sidecar is not None
+        and obs.content_sha256 is not None
+        and obs.sidecar_content_sha256 != obs.content_sha256
+    )
+
+
+def refresh_sidecar(obs: Observation, should_stop: StopFn = None) -> Observation:
+    """Export the sidecar of an observed file again, in place and atomically, keeping the class
+    field the old sidecar recorded when the data still has it; the observation with the new
+    sidecar's hashes."""
+    if obs.sidecar is None:
+        raise ValueError(f"{obs.path} has no sidecar to refresh")
+    target = obs.sidecar.path
+    class_field = None
+    with contextlib.suppress(LabelGuardError):  # unreadable: it is being replaced
+        class_field = (read_sidecar(target).get("vector") or {}).get("class_field")
+    try:
+        desc = describe(obs.path, obs.layer, class_field, should_stop)
+    except InputError:
+        if class_field is None:
+            raise
+        desc = describe(obs.path, obs.layer, None, should_stop)  # the class field is gone
+    atomic_write_bytes(target, dump_sidecar(build_sidecar(desc, generator())))
+    return _with_sidecar(obs, target)

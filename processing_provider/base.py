@@ -21,10 +21,12 @@ from qgis.core import (
     QgsFeatureSink,
     QgsFields,
     QgsGeometry,
+    QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
+    QgsProcessingOutputLayerDefinition,
     QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
@@ -40,6 +42,7 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterVectorDestination,
     QgsProcessingParameterVectorLayer,
+    QgsProperty,
     QgsProviderRegistry,
     QgsWkbTypes,
 )
@@ -209,6 +212,24 @@ class LabelGuardAlgorithm(QgsProcessingAlgorithm):
         for name, label in counts:
             self.addOutput(QgsProcessingOutputNumber(name, label))
 
+    def output_target(
+        self, parameters: Dict[str, Any], name: str, context: QgsProcessingContext
+    ) -> str:
+        """The destination the user gave for the output layer ``name`` (a sink or vector
+        destination) as text; "" when none or a temporary output.
+
+        Never ``parameterAsOutputLayer()`` for this: with outputs loaded on completion it
+        registers a second layer to load, which is never created, and QGIS ends the run with
+        "The following layers were not correctly generated" (QGIS 3.22 to 3.40 at least).
+        """
+        value = parameters.get(name)
+        if isinstance(value, QgsProcessingOutputLayerDefinition):
+            value = value.sink
+        if isinstance(value, QgsProperty):
+            value = value.valueAsString(context.expressionContext(), "")[0]
+        text = "" if value is None else str(value)
+        return "" if text == QgsProcessing.TEMPORARY_OUTPUT else text
+
     # --- outputs never overwrite inputs ---------------------------------------------------
 
     def checkParameterValues(  # noqa: N802 (QGIS API)
@@ -273,7 +294,7 @@ class LabelGuardAlgorithm(QgsProcessingAlgorithm):
             if isinstance(param, FILE_OUTPUTS):
                 target = self.parameterAsFileOutput(parameters, name, context)
             elif isinstance(param, LAYER_OUTPUTS):
-                target = self.parameterAsOutputLayer(parameters, name, context).split("|")[0]
+                target = self.output_target(parameters, name, context).split("|")[0]
             else:
                 continue
             if target and not target.startswith("memory:"):

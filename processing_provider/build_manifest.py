@@ -19,12 +19,15 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
+from ..core.errors import InputError, OutputExists
 from ..core.hashing import companion_files, hash_files
-from ..core.manifest import build_manifest, write_manifest
+from ..core.lineage import newest_manifest, next_version_label
+from ..core.manifest import build_manifest, read_manifest, write_manifest
+from ..core.paths import shorten
 from ..core.progress import Ticker
 from ..core.timeutil import utc_now_iso
 from ..gdalio.facts import detect_kind
-from ..gdalio.observe import observe, sidecar_for
+from ..gdalio.observe import observe, refresh_sidecar, sidecar_for, stale_sidecar
 from .base import LabelGuardAlgorithm
 from .compat import TYPE_MAPLAYER
 
@@ -69,11 +72,32 @@ def make_manifest(
     parent: Optional[Path],
     keep_index: bool,
     creator: Dict[str, str],
+    refresh_sidecars: bool = True,
     progress=None,
     should_stop=None,
 ):
-    """Measure, build and write a manifest; returns (document, manifest SHA-256)."""
+    """Measure, refresh stale sidecars (or refuse), build and write a manifest; returns
+    (document, manifest SHA-256, the sidecars exported again)."""
+    if os.path.lexists(manifest_path):  # before hours of hashing, not after
+        raise OutputExists(
+            f"Manifest '{manifest_path}' exists; a version is never overwritten. Choose a new "
+            "file name (e.g. the next version label), or delete the old manifest yourself."
+        )
     observations = collect_observations(sources, keep_index, progress, should_stop)
+    stale = [obs for obs in observations if stale_sidecar(obs)]
+    if stale and not refresh_sidecars:
+        names = ", ".join(shorten(str(obs.sidecar.path.name)) for obs in stale[:5])
+        more = f" and {len(stale) - 5} more" if len(stale) > 5 else ""
+        raise InputError(
+            f"{len(stale)} sidecar(s) describe other content than their data file: {names}"
+            f"{more}. Turn on 'Refresh stale sidecars', or run Export metadata sidecars on "
+            "them, then build again; nothing was written."
+        )
+    refreshed = []
+    for n, obs in enumerate(observations):
+        if stale_sidecar(obs):
+            observations[n] = refresh_sidecar(obs, should_stop)
+            refreshed.append(obs.sidecar.path)
     doc, extra = build_manifest(
         observations,
         root=root,
@@ -83,7 +107,7 @@ def make_manifest(
         created_at=utc_now_iso(),
         parent_path=parent,
     )
-    return doc, write_manifest(manifest_path, doc, extra)
+    return doc, write_manifest(manifest_path, doc, extra), refreshed
 
 
 class BuildManifestAlgorithm(LabelGuardAlgorithm):
@@ -100,7 +124,16 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
         "sits next to it. For vector layers, per-feature hashes are stored next to the "
         "manifest so Compare dataset versions can name the features that changed.\n\n"
         "With a parent manifest, the new manifest records the parent's SHA-256: history "
-        "becomes a hash chain, and editing an old manifest breaks it visibly.\n\n"
+        "becomes a hash chain, and editing an old manifest breaks it visibly. Building the "
+        "next version is one step: without a parent, the newest manifest in the output "
+        "folder is the parent (unless Start a new history is on), and without a version "
+        "label the next one in sequence is used (v3 after v2; v1 for the first).\n\n"
+        "Sidecars that no longer describe their data file (the next verify would say "
+        "sidecar_mismatch) are exported again before the manifest records them; with "
+        "Refresh stale sidecars off, the build refuses and names them instead.\n\n"
+        "An existing manifest is never overwritten: choose a new file name for each "
+        "version. Feature indexes are named after their SHA-256, so no build touches the "
+        "indexes an older manifest points at.\n\n"
         "Paths are stored relative to the dataset root (by default the manifest's folder); "
         "every layer must lie inside it. The manifest is written atomically.\n\n"
         "Outputs: OUTPUT (manifest path), MANIFEST_SHA256, ENTRY_COUNT.",
@@ -111,6 +144,8 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
     OUTPUT = "OUTPUT"
     DATASET_ROOT = "DATASET_ROOT"
     FEATURE_INDEX = "FEATURE_INDEX"
+    REFRESH_SIDECARS = "REFRESH_SIDECARS"
+    NEW_HISTORY = "NEW_HISTORY"
     MANIFEST_SHA256 = "MANIFEST_SHA256"
     ENTRY_COUNT = "ENTRY_COUNT"
 
@@ -120,8 +155,11 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
             self.tr("File-based raster and vector layers that make up this version."),
         )
         self.add(
-            QgsProcessingParameterString(self.VERSION, self.tr("Version label"), "v1"),
-            self.tr("Name of this version, e.g. v3 or 2024-05-labels."),
+            QgsProcessingParameterString(self.VERSION, self.tr("Version label"), "", optional=True),
+            self.tr(
+                "Name of this version, e.g. v3 or 2024-05-labels. Empty: the next in "
+                "sequence after the parent's label (v1 without a parent)."
+            ),
         )
         self.add(
             QgsProcessingParameterFile(
@@ -129,7 +167,8 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
             ),
             self.tr(
                 "Manifest of the previous version. Its SHA-256 is recorded; it must "
-                "be intact (its own parent chain is checked)."
+                "be intact (its own parent chain is checked). Empty: the newest manifest "
+                "in the output manifest's folder, if there is one."
             ),
         )
         self.add(
@@ -163,6 +202,25 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
             ),
             advanced=True,
         )
+        self.add(
+            QgsProcessingParameterBoolean(
+                self.REFRESH_SIDECARS, self.tr("Refresh stale sidecars"), True
+            ),
+            self.tr(
+                "Export again, before hashing, every sidecar that describes other content "
+                "than its data file. Off: refuse to build and name them."
+            ),
+        )
+        self.add(
+            QgsProcessingParameterBoolean(
+                self.NEW_HISTORY, self.tr("Start a new history (no parent)"), False
+            ),
+            self.tr(
+                "Build a first version even when the output folder holds manifests: no "
+                "parent is looked for when Parent manifest is empty."
+            ),
+            advanced=True,
+        )
         self.addOutput(QgsProcessingOutputString(self.MANIFEST_SHA256, self.tr("Manifest SHA-256")))
         self.add_counts((self.ENTRY_COUNT, self.tr("Entries")))
 
@@ -178,6 +236,10 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
         root_text = self.parameterAsFile(parameters, self.DATASET_ROOT, context)
         root = Path(root_text) if root_text else out.parent
         parent = Path(parent_text) if parent_text else None
+        if parent is None and not self.parameterAsBoolean(parameters, self.NEW_HISTORY, context):
+            parent = self.call(newest_manifest, out.parent)
+            if parent is not None:
+                feedback.pushInfo(self.tr("Parent: the newest manifest there, {}").format(parent))
         if parent is not None and os.path.abspath(parent) == os.path.abspath(out):
             raise QgsProcessingException(
                 self.tr(
@@ -185,6 +247,10 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
                     "parent version is kept."
                 ).format(out)
             )
+        if not version:
+            previous = None if parent is None else self.call(read_manifest, parent)["version"]
+            version = next_version_label(previous or "")
+            feedback.pushInfo(self.tr("Version label: {}").format(version))
         sources = self.layer_files(parameters, self.LAYERS, context)
         for path, _ in sources:
             if self.call(detect_kind, path) == "file":
@@ -195,7 +261,7 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
                 )
         feedback.pushInfo(self.tr("Hashing {} data files").format(len(sources)))
         keep_index = self.parameterAsBoolean(parameters, self.FEATURE_INDEX, context)
-        doc, digest = self.run_core(
+        doc, digest, refreshed = self.run_core(
             feedback,
             make_manifest,
             sources,
@@ -205,7 +271,10 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
             parent=parent,
             keep_index=keep_index,
             creator=self.creator(),
+            refresh_sidecars=self.parameterAsBoolean(parameters, self.REFRESH_SIDECARS, context),
         )
+        for side in refreshed:
+            feedback.pushInfo(self.tr("Stale sidecar exported again: {}").format(side))
         for entry in doc["entries"]:
             if entry["sidecar"] is None and entry["kind"] != "file":
                 feedback.pushWarning(

@@ -21,12 +21,11 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
-from ..core.content import normalized_wkb, read_feature_index
-from ..core.diff import FEATURE_STATUSES, diff_features
+from ..core.content import normalized_wkb
+from ..core.diff import DEFAULT_IOU, FEATURE_STATUSES, diff_features, index_rows
 from ..core.errors import InputError
 from ..core.manifest import (
     entry_file,
-    load_feature_index,
     manifest_root,
     paired_entries,
     read_manifest,
@@ -45,18 +44,9 @@ FIELDS = (
     ("head_fid", "int"),
     ("changed_fields", "str"),
     ("geometry_from", "str"),
+    ("iou", "float"),
+    ("matched_by", "str"),
 )
-
-
-def _index(manifest: Path, entry: Dict[str, Any], label: str):
-    data = load_feature_index(manifest, entry)
-    if data is None:
-        raise InputError(
-            f"Manifest {label} has no per-feature hashes for '{entry['path']}' "
-            "(built with 'Store per-feature hashes' off); rebuild it to compare "
-            "features."
-        )
-    return read_feature_index(data, f"Feature index of '{entry['path']}' in manifest {label}")
 
 
 def _geometries(
@@ -81,7 +71,27 @@ def _geometries(
     return out
 
 
-def run_diff(base: Path, head: Path, id_field: Optional[str], progress=None, should_stop=None):
+def _legacy_geometries(root: Path, entry: Optional[Dict[str, Any]], key, rows, should_stop):
+    """fid -> WKB from the entry's data file, for an index that keeps no geometry (built
+    before indexes kept them), where the file still holds the recorded geometry."""
+    if entry is None or not rows or any(len(r) > 4 and r[4] for r in rows):
+        return {}
+    return _geometries(entry_file(root, entry), key[1], {r[0]: r[1] for r in rows}, should_stop)
+
+
+def _part(progress, n: int, total: int):
+    """Progress of entry ``n`` of ``total`` (its first 90 %; fetching geometries is the rest)."""
+    return lambda f: progress((n + 0.9 * f) / total)
+
+
+def run_diff(
+    base: Path,
+    head: Path,
+    id_field: Optional[str],
+    iou_threshold: float = DEFAULT_IOU,
+    progress=None,
+    should_stop=None,
+):
     """Per-entry feature changes and, where the data still holds them, their geometries."""
     base_doc, head_doc = read_manifest(base), read_manifest(head)
     base_root, head_root = manifest_root(base, base_doc), manifest_root(head, head_doc)
@@ -91,36 +101,50 @@ def run_diff(base: Path, head: Path, id_field: Optional[str], progress=None, sho
     rows: List[Dict[str, Any]] = []
     wkbs: List[Optional[bytes]] = []
     crs_wkts: List[Optional[str]] = []
-    per_entry: Dict[str, Dict[str, int]] = {}
-    for key in keys:
+    per_entry: Dict[str, Dict[str, Any]] = {}
+    for n, key in enumerate(keys):
         b, h = b_entries.get(key), h_entries.get(key)
-        b_rows = _index(base, b, base_doc["version"]) if b else []
-        h_rows = _index(head, h, head_doc["version"]) if h else []
+        b_rows = index_rows(base, b, base_doc["version"]) if b else []
+        h_rows = index_rows(head, h, head_doc["version"]) if h else []
+        both_gpkg = all(e is not None and e["path"].lower().endswith(".gpkg") for e in (b, h))
         result = diff_features(
             b_rows,
             h_rows,
             id_field=id_field,
+            stable_fid=both_gpkg,
+            iou_threshold=iou_threshold,
+            base_wkb=_legacy_geometries(base_root, b, key, b_rows, should_stop),
+            head_wkb=_legacy_geometries(head_root, h, key, h_rows, should_stop),
             base_label=f"'{key[0]}' of {base_doc['version']}",
             head_label=f"'{key[0]}' of {head_doc['version']}",
+            progress=None if progress is None else _part(progress, n, len(keys)),
             should_stop=should_stop,
         )
-        per_entry[key[0] + (f"|{key[1]}" if key[1] else "")] = result.counts()
+        per_entry[key[0] + (f"|{key[1]}" if key[1] else "")] = {
+            **result.counts(),
+            "matching": result.matching,
+            "key": result.key,
+            "note": result.note,
+        }
+        # Geometries kept in the indexes first; the data files only for what they lack.
+        head_g = {r[0]: r[4] for r in h_rows if r[4]}
+        base_g = {r[0]: r[4] for r in b_rows if r[4]}
         h_geom = {r[0]: r[1] for r in h_rows}
         b_geom = {r[0]: r[1] for r in b_rows}
         head_wanted = {
-            c.head_fid: h_geom[c.head_fid] for c in result.changes if c.head_fid is not None
+            c.head_fid: h_geom[c.head_fid]
+            for c in result.changes
+            if c.head_fid is not None and c.head_fid not in head_g
         }
         base_wanted = {
             c.base_fid: b_geom[c.base_fid]
             for c in result.changes
-            if c.head_fid is None and c.base_fid is not None
+            if c.head_fid is None and c.base_fid is not None and c.base_fid not in base_g
         }
-        head_g = (
-            _geometries(entry_file(head_root, h), key[1], head_wanted, should_stop) if h else {}
-        )
-        base_g = (
-            _geometries(entry_file(base_root, b), key[1], base_wanted, should_stop) if b else {}
-        )
+        if h:
+            head_g.update(_geometries(entry_file(head_root, h), key[1], head_wanted, should_stop))
+        if b:
+            base_g.update(_geometries(entry_file(base_root, b), key[1], base_wanted, should_stop))
         crs = (h or b)["crs"]
         for c in result.changes:
             geom, source = None, ""
@@ -142,6 +166,8 @@ def run_diff(base: Path, head: Path, id_field: Optional[str], progress=None, sho
                     "head_fid": c.head_fid,
                     "changed_fields": ",".join(c.changed_fields),
                     "geometry_from": source,
+                    "iou": None if c.iou is None else round(c.iou, 6),
+                    "matched_by": result.matching,
                 }
             )
             wkbs.append(geom)
@@ -161,18 +187,31 @@ class DiffVersionsAlgorithm(LabelGuardAlgorithm):
         "exist any more).\n\n"
         "With an ID field, features are matched by its value and classified as added, "
         "removed, unchanged, geometry_changed, attributes_changed or both_changed; "
-        "changed_fields lists the attributes that differ. Without an ID field, features "
-        "can only be matched by content: identical features are unchanged, everything "
-        "else is added or removed.\n\n"
+        "changed_fields lists the attributes that differ.\n\n"
+        "Without an ID field, a stable key is used when the data has one, and checked first: "
+        "the GeoPackage fid when both versions are GeoPackages, or a unique integer field "
+        "named like an id (id, label_id, uuid, ...) or a UUID field present in both "
+        "versions. The key counts as stable only when the features whose geometry did not "
+        "change kept it (99 %). Otherwise features are matched by geometry: identical "
+        "features, then identical geometries (a reclassified label), then polygons whose "
+        "intersection over union (IoU) reaches the IoU threshold, in the same class first "
+        "(when a class, label or category field exists), then in any class, one-to-one, "
+        "best IoU first. A moved, reshaped or reclassified label is then geometry_changed, "
+        "attributes_changed or both_changed; only truly new or deleted ones are added or "
+        "removed. Points and lines match by identical geometry only. The log, the report "
+        "(per_layer matching and note) and the matched_by field say which matching was "
+        "used; the iou field holds the IoU of each matched pair.\n\n"
         "OUTPUT holds one feature per compared feature with its status; its geometry is "
-        "taken from the current data file when that still holds the recorded geometry "
-        "(head version first, then base), otherwise it is empty.\n\n"
+        "the one the feature index keeps (head version first, then base), else the one in "
+        "the current data file when that still holds the recorded geometry, otherwise "
+        "empty.\n\n"
         "Outputs: ADDED, REMOVED, MODIFIED (any change), UNCHANGED, and the three kinds of "
         "modification separately.",
     )
     BASE = "BASE"
     HEAD = "HEAD"
     ID_FIELD = "ID_FIELD"
+    IOU_THRESHOLD = "IOU_THRESHOLD"
     OUTPUT = "OUTPUT"
     ADDED = "ADDED"
     REMOVED = "REMOVED"
@@ -196,8 +235,22 @@ class DiffVersionsAlgorithm(LabelGuardAlgorithm):
             QgsProcessingParameterString(self.ID_FIELD, self.tr("ID field"), optional=True),
             self.tr(
                 "Attribute that identifies a feature across versions (unique, never "
-                "empty). Leave empty to match by content only."
+                "empty). Leave empty to use a stable key found in the data (checked), "
+                "else geometry matching."
             ),
+        )
+        self.add_number(
+            self.IOU_THRESHOLD,
+            self.tr("IoU threshold for geometry matching"),
+            DEFAULT_IOU,
+            0.01,
+            1.0,
+            self.tr(
+                "Without an ID field or stable key, two polygons are the same label when "
+                "their intersection over union is at least this fraction (0-1). Lower it "
+                "to pair labels that moved further."
+            ),
+            advanced=True,
         )
         self.add(
             QgsProcessingParameterFeatureSink(
@@ -230,10 +283,13 @@ class DiffVersionsAlgorithm(LabelGuardAlgorithm):
         base = Path(self.parameterAsFile(parameters, self.BASE, context))
         head = Path(self.parameterAsFile(parameters, self.HEAD, context))
         id_field = self.parameterAsString(parameters, self.ID_FIELD, context).strip() or None
+        iou = self.parameterAsDouble(parameters, self.IOU_THRESHOLD, context)
         rows, wkbs, crs_wkts, per_entry, versions = self.run_core(
-            feedback, run_diff, base, head, id_field
+            feedback, run_diff, base, head, id_field, iou
         )
         feedback.pushInfo(self.tr("Compared {} → {}").format(*versions))
+        for layer, info in per_entry.items():
+            feedback.pushInfo(self.tr("{}: {}").format(layer, info["note"]))
         geoms, wkb_type, target = _sink_geometries(wkbs, crs_wkts, context)
         written: Dict[str, Any] = {
             self.OUTPUT: self.write_sink(
@@ -264,6 +320,8 @@ class DiffVersionsAlgorithm(LabelGuardAlgorithm):
             "head": str(head),
             "versions": list(versions),
             "id_field": id_field,
+            "iou_threshold": iou,
+            "matching": sorted({info["matching"] for info in per_entry.values()}),
             "per_layer": per_entry,
         }
         written[self.REPORT] = self.write_report(parameters, context, findings, counts, extra)
@@ -333,4 +391,6 @@ def _message(row: Dict[str, Any]) -> str:
     text = f"{row['path']}: {who} {row['status'].replace('_', ' ')}"
     if row["changed_fields"]:
         text += f" ({row['changed_fields']})"
+    if row["iou"] is not None and row["status"] != "unchanged":
+        text += f", IoU {row['iou']:.3f}"
     return text

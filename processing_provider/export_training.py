@@ -80,8 +80,10 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
         "repaired with make_valid and counted, or refused) and clipped at tile edges. A "
         "piece with less than MIN_VISIBLE of its feature inside a tile is not dropped: COCO "
         "marks it iscrowd 1 (an ignore region), YOLO writes it (YOLO has no ignore marker) "
-        "and masks show every labelled pixel. Train and val are "
-        "assigned per block of tiles, so overlapping tiles never end up in both splits.\n\n"
+        "and masks show every labelled pixel. Train and val never share a pixel: they are "
+        "assigned per block of tiles or, when blocks cannot meet VAL_FRACTION, tiles that "
+        "share pixels with a val tile are left out (a guard band; the count is logged and "
+        "recorded).\n\n"
         "The dataset is built in a hidden folder next to OUTPUT_FOLDER and renamed at the "
         "end: a cancelled or failed run leaves nothing behind. A non-empty OUTPUT_FOLDER "
         "is refused unless OVERWRITE is set and it holds a previous LabelGuard export.\n\n"
@@ -180,9 +182,10 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
             0.95,
             self.tr(
                 "Share of tiles (0-0.95) put in the validation split, assigned by whole blocks of "
-                "tiles and met as closely as the tiles allow (the achieved share is logged and "
-                "recorded). An image too small to give val tiles that share no pixels with train "
-                "is refused. 0 puts everything in train."
+                "tiles (or with a guard band of left-out tiles around val) and met as closely as "
+                "the tiles allow (the achieved share is logged and recorded). An image too small "
+                "to give val tiles that share no pixels with train is refused. 0 puts everything "
+                "in train."
             ),
         )
         self.add(

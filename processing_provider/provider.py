@@ -12,6 +12,7 @@ from .check_crs import CheckCrsAlgorithm
 from .diff_versions import DiffVersionsAlgorithm
 from .export_sidecars import ExportSidecarsAlgorithm
 from .export_training import ExportTrainingAlgorithm
+from .feature_history import FeatureHistoryAlgorithm
 from .import_predictions import ImportPredictionsAlgorithm
 from .validate_topology import ValidateTopologyAlgorithm
 from .verify_manifest import VerifyManifestAlgorithm
@@ -26,6 +27,7 @@ ALGORITHMS = (
     DiffVersionsAlgorithm,
     ExportTrainingAlgorithm,
     ImportPredictionsAlgorithm,
+    FeatureHistoryAlgorithm,
 )
 
 

@@ -19,16 +19,20 @@ from qgis.core import (
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFile,
+    QgsUnitTypes,
     QgsWkbTypes,
 )
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from ..core.errors import InputError
 from ..core.topology import (
+    DEFAULT_RULES,
     NEAR_DUPLICATE_IOU,
+    OVERLAY_RULES,
     RULES,
     SLIVER_COMPACTNESS,
     SNAP_TOLERANCE,
+    SPIKE_ANGLE,
     ExceptionEntry,
     Finding,
     TopologyResult,
@@ -56,6 +60,11 @@ RULE_HELP = {
     "dangle": "dangle (line ends touching nothing)",
     "must_be_inside": "must_be_inside (outside the overlay layer)",
     "must_not_overlap_with": "must_not_overlap_with (overlaps the overlay layer)",
+    "self_crossing": "self_crossing (line crosses or touches itself)",
+    "duplicate_vertex": "duplicate_vertex (the same vertex twice in a row)",
+    "spike": "spike (angle at a vertex below the spike angle)",
+    "hole": "hole (polygon with a hole where none is allowed)",
+    "contained": "contained (polygon inside another polygon)",
 }
 
 # Error layers by the dimension of the error location: (parameter, wkb type).
@@ -89,7 +98,20 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
         "(every self-intersection location, not only the first), null/empty geometries, "
         "duplicates and near duplicates, overlaps, gaps between neighbours, slivers, areas "
         "below a minimum, multipart features, dangling line ends, and, with an overlay "
-        "layer, features outside it or overlapping it.\n\n"
+        "layer and the overlay rules chosen, features outside it or overlapping it. The "
+        "rules of QGIS's Geometry Checker are there too: self_crossing (a line that crosses "
+        "or touches itself: valid, but not simple; located at each such point), "
+        "duplicate_vertex (the same vertex twice in a row, within the snapping tolerance; "
+        "at the vertex), spike (a vertex with an angle below the spike angle; at the vertex), "
+        "hole (a polygon with a hole, for layers where holes are not allowed; at the hole) and "
+        "contained (a polygon that lies inside another: fid is the inner feature, other_fid "
+        "the outer one, located at the inner polygon).\n\n"
+        "Which rule a pair of overlapping polygons goes to: identical ones are duplicate; "
+        "then near_duplicate (IoU at least the threshold); then, when contained is chosen, "
+        "one inside the other is contained and no longer overlap; the rest overlap. Without "
+        "contained chosen, such pairs stay overlaps as before.\n\n"
+        "Default rules: all but the overlay rules and the opt-in self_crossing, "
+        "duplicate_vertex, spike and hole.\n\n"
         "Each finding is one feature whose geometry is where the problem is (the "
         "self-intersection point, the overlap or gap polygon, the dangling end), with the "
         "fields rule, severity, fid, other_fid, message, is_exception and key. Area findings "
@@ -97,7 +119,8 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
         "locations to the line error layer; findings without a location (null geometry) "
         "are rows without geometry in the error layer. The JSON report holds every finding "
         "with its location as WKT and the count per rule.\n\n"
-        "Areas are in layer units squared, or in square metres for a geographic layer. "
+        "Areas are in layer units squared (messages name the unit: m², ft², …), or in square "
+        "metres for a geographic layer. "
         "Selected features only and the layer filter are honoured.\n\n"
         "Accepted exceptions: give the error layer or report of an earlier run (with "
         "is_exception ticked on the accepted rows), or a CSV/JSON list of rule + fid "
@@ -121,6 +144,7 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
     NEAR_DUPLICATE_IOU = "NEAR_DUPLICATE_IOU"
     SLIVER_COMPACTNESS = "SLIVER_COMPACTNESS"
     SNAP_TOLERANCE = "SNAP_TOLERANCE"
+    SPIKE_ANGLE = "SPIKE_ANGLE"
     OUTPUT = "OUTPUT"
     OUTPUT_POINTS = "OUTPUT_POINTS"
     OUTPUT_LINES = "OUTPUT_LINES"
@@ -141,11 +165,12 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
                 self.tr("Rules"),
                 options=[RULE_HELP[r] for r in RULES],
                 allowMultiple=True,
-                defaultValue=list(range(len(RULES))),
+                defaultValue=[RULES.index(r) for r in DEFAULT_RULES],
             ),
             self.tr(
                 "Rules to check. Rules that do not apply to the layer's geometry type find "
-                "nothing; must_be_inside and must_not_overlap_with need an overlay layer."
+                "nothing. must_be_inside and must_not_overlap_with run only when chosen and "
+                "need an overlay layer; they are not chosen by default."
             ),
         )
         self._add_thresholds()
@@ -201,7 +226,9 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
             ),
             self.tr(
                 "Polygons for must_be_inside (each feature must lie inside them) and "
-                "must_not_overlap_with (no feature may overlap them). Reprojected to the input CRS."
+                "must_not_overlap_with (no feature may overlap them), reprojected to the input "
+                "CRS. Choose at least one of these rules in Rules: an overlay layer without them "
+                "is an error."
             ),
         )
         self.add(
@@ -258,7 +285,21 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
                 "touches it and is not a dangle: an end snapped onto the middle of a line lies "
                 "about 1e-14 off it in floating point. Layer units (degrees for a geographic "
                 "layer); the default 1e-8 is the tolerance of QGIS's geometry checks; 0 counts "
-                "exact contact only."
+                "exact contact only. Consecutive vertices closer than this are duplicate_vertex "
+                "findings."
+            ),
+            advanced=True,
+        )
+        self.add_number(
+            self.SPIKE_ANGLE,
+            self.tr("Spike angle (degrees)"),
+            SPIKE_ANGLE,
+            0.0,
+            180.0,
+            self.tr(
+                "A vertex where a line or polygon boundary turns back at an angle below this "
+                "(degrees, measured on the ground for a geographic layer) is a spike; 0 turns "
+                "the rule off."
             ),
             advanced=True,
         )
@@ -323,9 +364,10 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
                 ("near_duplicate_iou", self.NEAR_DUPLICATE_IOU),
                 ("sliver_compactness", self.SLIVER_COMPACTNESS),
                 ("snap_tolerance", self.SNAP_TOLERANCE),
+                ("spike_angle", self.SPIKE_ANGLE),
             )
         }
-        overlay, overlay_fids = self._read_overlay(parameters, context, crs, feedback)
+        overlay, overlay_fids = self._read_overlay(parameters, context, crs, feedback, rules)
         exceptions = self._read_exceptions(parameters, context, feedback)
         ellipsoid = _ellipsoid(crs)
         if ellipsoid is not None:
@@ -343,6 +385,7 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
             overlay_fids=overlay_fids,
             exceptions=exceptions,
             ellipsoid=ellipsoid,
+            area_unit=_area_unit(crs),
             **number,
         )
 
@@ -424,10 +467,25 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
         context: QgsProcessingContext,
         crs: QgsCoordinateReferenceSystem,
         feedback: QgsProcessingFeedback,
+        rules: list[str],
     ) -> tuple[np.ndarray | None, np.ndarray | None]:
         overlay = self.parameterAsSource(parameters, self.OVERLAY, context)
         if overlay is None:
+            if OVERLAY_RULES & set(rules):
+                feedback.pushWarning(
+                    self.tr("No overlay layer (OVERLAY): {} skipped.").format(
+                        ", ".join(r for r in RULES if r in OVERLAY_RULES & set(rules))
+                    )
+                )
             return None, None
+        if not OVERLAY_RULES & set(rules):
+            raise QgsProcessingException(
+                self.tr(
+                    "An overlay layer (OVERLAY) is given but no overlay rule is chosen in "
+                    "Rules (RULES): choose must_be_inside and/or must_not_overlap_with, or "
+                    "leave OVERLAY empty."
+                )
+            )
         fids, wkb = read_features_wkb(
             overlay,
             crs=crs,
@@ -501,7 +559,7 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
                 continue
             # The contract's `fid` attribute would become the GeoPackage primary key, and one
             # feature can have several findings: give the table its own FID column.
-            target = self.parameterAsOutputLayer(parameters, param, context) or ""
+            target = self.output_target(parameters, param, context)
             dest = self.write_sink(
                 parameters,
                 context,
@@ -552,6 +610,16 @@ def _collection_to_single_dim(geom: QgsGeometry) -> QgsGeometry:
         if converted is not None and not converted.isNull() and not converted.isEmpty():
             return converted
     return QgsGeometry()
+
+
+def _area_unit(crs: QgsCoordinateReferenceSystem) -> str:
+    """The CRS unit squared as messages name it ("m²", "ft²"); "" when the unit is unknown."""
+    if not crs.isValid():
+        return ""
+    unit = QgsUnitTypes.distanceToAreaUnit(crs.mapUnits())
+    if unit == QgsUnitTypes.AreaUnit.AreaUnknownUnit:
+        return ""
+    return QgsUnitTypes.toAbbreviatedString(unit)
 
 
 def _ellipsoid(crs: QgsCoordinateReferenceSystem) -> tuple[float, float] | None:

@@ -4,7 +4,9 @@ The demo owns its output folder: it deletes it, generates the sample dataset int
 ``OUT/data`` (tools/make_sample.py), enables the plugin in a throwaway QGIS profile and
 walks the pipeline in ``STEPS``: check CRS, validate topology, sidecars, manifest v1, verify,
 an edit (the v2 annotations replace v1, the orthophoto is recompressed), verify again,
-manifest v2, diff v1 -> v2, training export, predictions back onto the map. An algorithm that
+manifest v2 in one step (stale sidecars refreshed, parent and label by default), diff v1 -> v2
+without an ID field, the history of one changed label, training export, predictions back onto
+the map. An algorithm that
 is not in this build is reported as "not available yet"; one that exists and fails makes the
 demo exit non-zero.
 
@@ -42,6 +44,7 @@ ALGORITHM_IDS = (  # PRODUCT.md's contract, in its order
     "diffversions",
     "exporttraining",
     "importpredictions",
+    "featurehistory",
 )
 
 
@@ -89,6 +92,19 @@ def _edit_dataset(demo: Demo) -> str:
     gdal.Translate(str(tmp), str(raster), creationOptions=options)
     os.replace(tmp, raster)
     return "v2 annotations in place; orthophoto recompressed (same pixels)"
+
+
+def _pick_changed_label(demo: Demo) -> str:
+    """The first label of the GeoPackage that v2 changed, from the diff report."""
+    report = json.loads((demo.out / "diff" / "v1_v2.json").read_text(encoding="utf-8"))
+    per_layer = report.get("per_layer", {})
+    for f in report["findings"]:
+        if f["path"] == make_sample.GPKG_NAME and f["status"].endswith("_changed"):
+            demo.paths["changed_fid"] = str(f["head_fid"])
+            layer = per_layer.get(f"{f['path']}|{f['layer']}", {}) if f["layer"] else {}
+            how = layer.get("matching") or next(iter(per_layer.values()), {}).get("matching")
+            return f"fid {f['head_fid']}: {f['status']} (matched by {how}) - {f['message']}"
+    raise RuntimeError("the diff found no changed label in the GeoPackage")
 
 
 def _fake_predictions(demo: Demo) -> str:
@@ -228,24 +244,18 @@ STEPS: Tuple[Step, ...] = (
         note="FAIL_ON_ERROR=true on drift",
     ),
     Step(
-        "sidecars v2",
-        "exportsidecars",
-        LAYERS,
-        counts=("COUNT",),
-        output="{data}",
-    ),
-    Step(
         "manifest v2",
         "buildmanifest",
         (
+            # One step: the stale sidecars are exported again, the parent is the newest
+            # manifest in the folder (v1.json) and the label the next in sequence (v2).
             *LAYERS,
-            ("VERSION", "v2"),
-            ("PARENT", "{manifests}/v1.json"),
             ("DATASET_ROOT", "{data}"),
             ("OUTPUT", "{manifests}/v2.json"),
         ),
         counts=("ENTRY_COUNT",),
-        needs=("manifest v1", "sidecars v2"),
+        needs=("manifest v1",),
+        note="refreshes stale sidecars; parent and label by default",
     ),
     Step(
         "verify v2",
@@ -267,14 +277,28 @@ STEPS: Tuple[Step, ...] = (
         (
             ("BASE", "{manifests}/v1.json"),
             ("HEAD", "{manifests}/v2.json"),
-            ("ID_FIELD", "id"),
             ("OUTPUT", "{out}/diff/v1_v2_features.gpkg"),
             ("REPORT", "{out}/diff/v1_v2.json"),
         ),
         counts=("ADDED", "REMOVED", "MODIFIED", "UNCHANGED"),
         output="REPORT",
         needs=("manifest v1", "manifest v2"),
-        note="per layer: 3 added, 2 removed, 4 modified",
+        note="no ID field: a checked stable key, else geometry",
+    ),
+    Step("pick a changed label", action=_pick_changed_label, needs=("diff v1 -> v2",)),
+    Step(
+        "history of that label",
+        "featurehistory",
+        (
+            ("MANIFEST", "{manifests}/v2.json"),
+            ("INPUT", "{gpkg}"),
+            ("FEATURE_ID", "{changed_fid}"),
+            ("OUTPUT", "{out}/history/label.gpkg"),
+            ("REPORT", "{out}/history/label.json"),
+        ),
+        counts=("VERSION_COUNT", "PRESENT_COUNT", "CHANGE_COUNT"),
+        output="REPORT",
+        needs=("pick a changed label",),
     ),
     Step(
         "training export",

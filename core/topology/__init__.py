@@ -3,8 +3,9 @@
 ``check_topology`` / ``check_topology_batches`` (``engine.py``) parse the features
 (``parse.py``), build a ``RuleContext`` with the ``TopologyOptions`` (``context.py``) and
 hand it to one module per rule family: ``validity``, ``duplicates``, ``pairs`` (overlap,
-near_duplicate, gap), ``area`` (sliver, min_area), ``parts`` (multipart), ``lines``
-(dangle) and ``overlay`` (must_*). Names, severities, thresholds and messages live in
+near_duplicate, contained, gap), ``area`` (sliver, min_area), ``parts`` (multipart, hole),
+``lines`` (dangle, self_crossing), ``vertices`` (duplicate_vertex, spike) and ``overlay``
+(must_*). Names, severities, thresholds and messages live in
 ``rules.py``, geometry type ids and shared geometry helpers in ``geometry.py``. Rule modules
 import these and ``context`` (``pairs`` also the duplicate helpers), never the engine; only
 the engine imports the rule modules.
@@ -18,15 +19,27 @@ from .exceptions import ExceptionEntry, as_exception_entries, load_exceptions
 from .findings import Finding, TopologyResult, finding_key
 from .geometry import local_area_scale
 from .parse import Batch
-from .rules import NEAR_DUPLICATE_IOU, RULES, SEVERITY, SLIVER_COMPACTNESS, SNAP_TOLERANCE
+from .rules import (
+    DEFAULT_RULES,
+    NEAR_DUPLICATE_IOU,
+    OVERLAY_RULES,
+    RULES,
+    SEVERITY,
+    SLIVER_COMPACTNESS,
+    SNAP_TOLERANCE,
+    SPIKE_ANGLE,
+)
 from .validity import self_intersection_points
 
 __all__ = [
+    "DEFAULT_RULES",
     "NEAR_DUPLICATE_IOU",
+    "OVERLAY_RULES",
     "RULES",
     "SEVERITY",
     "SLIVER_COMPACTNESS",
     "SNAP_TOLERANCE",
+    "SPIKE_ANGLE",
     "Batch",
     "ExceptionEntry",
     "Finding",

@@ -17,6 +17,7 @@ from .rules import (
     NEAR_DUPLICATE_IOU,
     SLIVER_COMPACTNESS,
     SNAP_TOLERANCE,
+    SPIKE_ANGLE,
     area_unit,
 )
 
@@ -35,7 +36,10 @@ class TopologyOptions:
     ``sliver_compactness`` a Polsby-Popper compactness, both 0-1. ``snap_tolerance`` is the
     distance in CRS units (degrees for a geographic CRS) within which a line end touches a
     line. ``max_pair_findings`` caps the overlap and near-duplicate findings per feature (0: no
-    cap); the rest become one summary finding.
+    cap); the rest become one summary finding. ``area_unit`` names the CRS unit squared in
+    messages ("m²", "ft²"); empty: "square units" (areas of a geographic CRS are always m²).
+    ``spike_angle`` is the angle in degrees at a vertex below which it is a spike (0: off);
+    ``snap_tolerance`` is also the distance within which consecutive vertices are duplicates.
     """
 
     tolerance: float = 0.0
@@ -46,6 +50,8 @@ class TopologyOptions:
     ellipsoid: Optional[Tuple[float, float]] = None
     snap_tolerance: float = SNAP_TOLERANCE
     max_pair_findings: int = MAX_PAIR_FINDINGS
+    area_unit: str = ""
+    spike_angle: float = SPIKE_ANGLE
 
     @property
     def geographic(self) -> bool:
@@ -69,7 +75,7 @@ class RuleContext:
     @property
     def unit(self) -> str:
         """The unit of ``area`` in messages."""
-        return area_unit(self.options.geographic)
+        return area_unit(self.options.geographic, self.options.area_unit)
 
     def add(self, rule: str, idx: int, other_fid: int | None, message: str, geom: Any) -> int:
         """Adds a finding on feature ``idx`` (an index into ``fids``); returns its position."""

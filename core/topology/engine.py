@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..bulk import paused_gc
+from ..errors import InputError
 from ..geos import shapely
 from ..progress import ProgressFn, StopFn, Ticker
 from ..wkb import WkbArray
@@ -23,11 +24,11 @@ from .context import RuleContext, TopologyOptions
 from .duplicates import hash_duplicates
 from .findings import TopologyResult, build_result
 from .geometry import LINEAL_TYPES, POLYGONAL_TYPES
-from .lines import dangle_findings
+from .lines import dangle_findings, self_crossing_findings
 from .overlay import overlay_findings
 from .pairs import pair_rules
 from .parse import Batch, Parsed, parse_batches
-from .parts import multipart_findings
+from .parts import hole_findings, multipart_findings
 from .rules import (
     MAX_PAIR_FINDINGS,
     NEAR_DUPLICATE_IOU,
@@ -38,8 +39,12 @@ from .rules import (
     RULES,
     SLIVER_COMPACTNESS,
     SNAP_TOLERANCE,
+    SPIKE_ANGLE,
+    VERTEX_RULES,
+    overlay_without_rule_message,
 )
 from .validity import empty_findings, invalid_findings
+from .vertices import vertex_findings
 
 # Pool size when ``threads`` is not given: the CPU count, capped at this.
 _MAX_THREADS = 4
@@ -81,6 +86,8 @@ def check_topology_batches(
     threads: int | None = None,
     snap_tolerance: float = SNAP_TOLERANCE,
     max_pair_findings: int = MAX_PAIR_FINDINGS,
+    area_unit: str = "",
+    spike_angle: float = SPIKE_ANGLE,
 ) -> TopologyResult:
     """Check ``rules`` on features arriving in ``batches`` of (fids, geometries), e.g. straight
     from a reader, so reading overlaps with checking; ``total`` (the expected feature count)
@@ -91,10 +98,15 @@ def check_topology_batches(
     when ``ellipsoid`` = (semi-major axis in metres, inverse flattening) says the coordinates
     are longitude/latitude degrees (see ``TopologyOptions``). ``overlay`` (with
     ``overlay_fids``) is the second layer for the ``must_*`` rules; they are skipped without
-    it. Rules that do not apply to a geometry type (``dangle`` on polygons, ``gap`` on lines)
-    find nothing. A line end within ``snap_tolerance`` (CRS units) of a line touches it. At
-    most ``max_pair_findings`` overlap and near-duplicate findings per feature (0: all), then
-    one summary finding, so that heavily overlapping layers stay in bounded memory.
+    it, and an overlay without one of them chosen raises InputError (every feature would be
+    compared with a layer no rule reads). Rules that do not apply to a geometry type
+    (``dangle`` on polygons, ``gap`` on lines) find nothing. A line end within
+    ``snap_tolerance`` (CRS units) of a line touches it. At most ``max_pair_findings`` overlap
+    and near-duplicate findings per feature (0: all), then one summary finding, so that
+    heavily overlapping layers stay in bounded memory. ``area_unit`` ("m²", "ft²": the CRS
+    unit squared) is how messages name areas of a projected CRS; empty: "square units".
+    ``spike_angle`` (degrees) is the angle at a vertex below which it is a spike; consecutive
+    vertices within ``snap_tolerance`` are duplicate vertices.
 
     Geometries found invalid are excluded from the pairwise and area rules, whose GEOS
     operations are undefined on them. Raises ValueError for an unknown rule and Cancelled
@@ -110,6 +122,8 @@ def check_topology_batches(
         ellipsoid=ellipsoid,
         snap_tolerance=snap_tolerance,
         max_pair_findings=max_pair_findings,
+        area_unit=area_unit,
+        spike_angle=spike_angle,
     )
     ticker = Ticker(1.0, progress, should_stop)
     workers = threads or min(_MAX_THREADS, os.cpu_count() or 1)
@@ -133,6 +147,8 @@ def _active_rules(rules: Sequence[str], with_overlay: bool) -> list[str]:
     unknown = [r for r in rules if r not in RULES]
     if unknown:
         raise ValueError(f"unknown rule(s): {', '.join(map(str, unknown))}")
+    if with_overlay and not set(rules) & OVERLAY_RULES:
+        raise InputError(overlay_without_rule_message())
     selected = [r for r in RULES if r in set(rules)]
     return selected if with_overlay else [r for r in selected if r not in OVERLAY_RULES]
 
@@ -163,8 +179,15 @@ def _run_rules(
     _polygon_rules(ctx, active, present, polygonal, invalid_idx, types)
     if "multipart" in active:
         multipart_findings(ctx, np.flatnonzero(present), types)
+    if "hole" in active:
+        hole_findings(ctx, np.flatnonzero(present & np.isin(types, POLYGONAL_TYPES)))
+    lines = np.flatnonzero(valid & np.isin(types, LINEAL_TYPES))
     if "dangle" in active:
-        dangle_findings(ctx, np.flatnonzero(valid & np.isin(types, LINEAL_TYPES)))
+        dangle_findings(ctx, lines)
+    if "self_crossing" in active:
+        self_crossing_findings(ctx, lines)
+    if active & VERTEX_RULES:
+        vertex_findings(ctx, np.flatnonzero(present), active)
     tk.check()
     if overlay is not None and active & OVERLAY_RULES:
         overlay_findings(ctx, np.flatnonzero(valid), active, overlay, overlay_fids)

@@ -1,4 +1,4 @@
-"""The dangle rule: line ends that touch no other line."""
+"""Line rules: dangle (line ends that touch no other line) and self_crossing."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 
 from ..geos import shapely
 from .context import RuleContext
-from .rules import dangle_message
+from .rules import dangle_message, self_crossing_message
 
 
 def dangle_findings(ctx: RuleContext, idx: np.ndarray) -> None:
@@ -46,3 +46,36 @@ def dangle_findings(ctx: RuleContext, idx: np.ndarray) -> None:
         i = idx[part_of[end_part[k]]]
         label = "start" if which[k] == 0 else "end"
         ctx.add("dangle", i, None, dangle_message(label), ends_pts[k])
+
+
+def self_crossing_findings(ctx: RuleContext, idx: np.ndarray) -> None:
+    """A finding at each point where one of the valid lines ``idx`` crosses or touches itself
+    (valid under OGC, but not simple): the nodes where noding the line ends more pieces than
+    the line had ends."""
+    if idx.size == 0:
+        return
+    lines = ctx.geoms[idx]
+    bad = np.flatnonzero(~shapely.is_simple(lines))
+    if bad.size == 0:
+        return
+    pieces, piece_of = shapely.get_parts(shapely.node(lines[bad]), return_index=True)
+    parts, part_of = shapely.get_parts(lines[bad], return_index=True)
+    ends = [
+        (shapely.get_point(pieces, 0), piece_of, 1),
+        (shapely.get_point(pieces, -1), piece_of, 1),
+        (shapely.get_point(parts, 0), part_of, -1),
+        (shapely.get_point(parts, -1), part_of, -1),
+    ]
+    xy = np.concatenate([shapely.get_coordinates(p) for p, _, _ in ends])
+    owner = np.concatenate([o for _, o, _ in ends]).astype(np.float64)
+    weight = np.concatenate([np.full(len(o), w) for _, o, w in ends])
+    rows, inverse = np.unique(np.column_stack([owner, xy]), axis=0, return_inverse=True)
+    extra = np.bincount(inverse.ravel(), weights=weight, minlength=len(rows))
+    nodes = rows[extra > 0]  # sorted by line, then x, then y
+    line_of = nodes[:, 0].astype(np.int64)
+    count = np.bincount(line_of, minlength=bad.size)
+    rank = np.arange(len(nodes)) - np.searchsorted(line_of, line_of)
+    for (_, x, y), b, k in zip(nodes, line_of, rank):
+        i = idx[bad[b]]
+        message = self_crossing_message(x, y, int(k) + 1, int(count[b]))
+        ctx.add("self_crossing", i, None, message, shapely.points(x, y))

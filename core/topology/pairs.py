@@ -1,4 +1,4 @@
-"""Pairwise polygon rules (overlap, near_duplicate, gap) that stay fast on a million polygons.
+"""Pairwise polygon rules (overlap, near_duplicate, contained, gap), fast on a million polygons.
 
 The costly part of overlap detection is the exact intersection of neighbours that merely
 touch: in an annotation coverage almost every bounding-box pair is such a pair. Edge balance
@@ -36,6 +36,7 @@ from .geometry import TYPE_COLLECTION, TYPE_POLYGON, polygonal_part
 from .rules import (
     MAX_LISTED_PAIRS,
     OVERLAP_RULES,
+    contained_message,
     gap_message,
     more_pairs_message,
     near_duplicate_message,
@@ -308,9 +309,11 @@ def _overlap_findings(
     active: set[str],
 ) -> None:
     """Findings for the overlapping pairs (``polys[i]``, ``polys[j]``) whose intersections have
-    the ``area``: identical ones are duplicates, then near duplicates by IoU, then overlaps
-    above the tolerance. Per feature and rule, the first ``max_pair_findings`` pairs (by the
-    other fid) are findings of their own and the rest one summary finding."""
+    the ``area``: identical ones are duplicates, then near duplicates by IoU, then (above the
+    tolerance) ``contained`` when one lies inside the other and that rule is active (on the
+    inner feature, other fid the outer one), else overlaps. Per feature and rule, the first
+    ``max_pair_findings`` pairs (by the other fid) are findings of their own and the rest one
+    summary finding."""
     if len(i) == 0:
         return
     opts = ctx.options
@@ -330,10 +333,34 @@ def _overlap_findings(
     near = ~is_dup & (iou >= opts.near_duplicate_iou) if "near_duplicate" in active else None
     if near is None:
         near = np.zeros(len(i), dtype=bool)
-    over = ~is_dup & ~near & (area > opts.tolerance) & ("overlap" in active)
+    rest = ~is_dup & ~near & (area > opts.tolerance)
+    inner, outer, cont = _contained(polys, i, j, area, poly_area, rest & ("contained" in active))
+    over = rest & ~cont & ("overlap" in active)
     for rule, sel in (("near_duplicate", near), ("overlap", over)):
         k = np.flatnonzero(sel)
         _capped_pair_findings(ctx, rule, polys, i[k], j[k], gi[k], gj[k], area[k], iou[k])
+    k = np.flatnonzero(cont)
+    ii, oo = inner[k], outer[k]
+    _capped_pair_findings(ctx, "contained", polys, ii, oo, idx[ii], idx[oo], area[k], iou[k])
+
+
+def _contained(
+    polys: np.ndarray,
+    i: np.ndarray,
+    j: np.ndarray,
+    area: np.ndarray,
+    poly_area: np.ndarray,
+    candidate: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(inner, outer, contained) for the overlapping pairs (``i``, ``j``): the smaller and the
+    larger polygon of each pair, and whether the ``candidate`` pairs lie one inside the other.
+    Only pairs whose intersection is (nearly) the whole smaller polygon are tested exactly."""
+    small_i = poly_area[i] <= poly_area[j]
+    inner, outer = np.where(small_i, i, j), np.where(small_i, j, i)
+    cont = candidate & (area >= (1.0 - 1e-9) * poly_area[inner])
+    k = np.flatnonzero(cont)
+    cont[k] = shapely.covers(polys[outer[k]], polys[inner[k]])
+    return inner, outer, cont
 
 
 def _capped_pair_findings(
@@ -361,14 +388,19 @@ def _capped_pair_findings(
     if cap > 0:  # and a bound for all features together, lowest fids first
         listed &= np.cumsum(listed) <= MAX_LISTED_PAIRS
     k = np.flatnonzero(listed)
-    parts = ctx.pmap(shapely.intersection, [polys[i[k]], polys[j[k]]], _PAIR_CHUNK)
-    inter = np.concatenate(parts) if parts else np.empty(0, dtype=object)
+    if rule == "contained":  # the intersection is the inner polygon
+        inter = polys[i[k]]
+    else:
+        parts = ctx.pmap(shapely.intersection, [polys[i[k]], polys[j[k]]], _PAIR_CHUNK)
+        inter = np.concatenate(parts) if parts else np.empty(0, dtype=object)
     opts, unit = ctx.options, ctx.unit
     for n, kk in enumerate(k):
         a, b = int(gi[kk]), int(gj[kk])
         fa, fb = int(ctx.fids[a]), int(ctx.fids[b])
         if rule == "near_duplicate":
             message = near_duplicate_message(fa, fb, iou[kk], opts.near_duplicate_iou)
+        elif rule == "contained":
+            message = contained_message(area[kk], unit, fa, fb, opts.tolerance)
         else:
             message = overlap_message(area[kk], unit, fa, fb, opts.tolerance)
         ctx.add(rule, a, fb, message, polygonal_part(inter[n]))

@@ -1,4 +1,4 @@
-"""The multipart rule: a geometry of several parts where one is expected."""
+"""Rules on the parts of a geometry: multipart (several parts where one is expected) and hole."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 from ..geos import shapely
 from .context import RuleContext
 from .geometry import MULTI_TYPES, TYPE_MULTILINE, TYPE_MULTIPOINT, TYPE_MULTIPOLYGON
-from .rules import multipart_message
+from .rules import hole_message, multipart_message
 
 # The collection that holds the extra parts of a geometry of each multi type.
 _COLLECT = {
@@ -31,3 +31,21 @@ def multipart_findings(ctx: RuleContext, idx: np.ndarray, types: np.ndarray) -> 
         collect = _COLLECT.get(int(types[i]), shapely.geometrycollections)
         extra = collect(parts[np.arange(len(parts)) != largest])
         ctx.add("multipart", i, None, multipart_message(int(n)), extra)
+
+
+def hole_findings(ctx: RuleContext, idx: np.ndarray) -> None:
+    """A finding per hole (interior ring) of the polygons ``idx``, located at the hole."""
+    if idx.size == 0:
+        return
+    parts, part_of = shapely.get_parts(ctx.geoms[idx], return_index=True)
+    holed = np.flatnonzero(shapely.get_num_interior_rings(parts) > 0)
+    if holed.size == 0:
+        return
+    rings, ring_part = shapely.get_rings(parts[holed], return_index=True)
+    inner = np.r_[False, ring_part[1:] == ring_part[:-1]]  # the first ring is the exterior
+    holes = shapely.polygons(rings[inner])
+    owner = idx[part_of[holed[ring_part[inner]]]]
+    area = ctx.area(holes)
+    unit = ctx.unit
+    for i, a, hole in zip(owner, area, holes):
+        ctx.add("hole", i, None, hole_message(a, unit), hole)

@@ -21,6 +21,12 @@ RULES: tuple[str, ...] = (
     "dangle",
     "must_be_inside",
     "must_not_overlap_with",
+    # Appended, never inserted: saved models select rules by their index in this tuple.
+    "self_crossing",
+    "duplicate_vertex",
+    "spike",
+    "hole",
+    "contained",
 )
 
 SEVERITY: dict[str, str] = {
@@ -36,6 +42,11 @@ SEVERITY: dict[str, str] = {
     "dangle": "warning",
     "must_be_inside": "error",
     "must_not_overlap_with": "error",
+    "self_crossing": "error",
+    "duplicate_vertex": "warning",
+    "spike": "warning",
+    "hole": "error",
+    "contained": "error",
 }
 
 # Intersection over union at or above which two features count as near duplicates.
@@ -48,14 +59,29 @@ SLIVER_COMPACTNESS = 0.05
 # the middle of another line lies ~1e-14 off it in floating point. QGIS's geometry checks use
 # the same 1e-8.
 SNAP_TOLERANCE = 1e-8
+# Angle (degrees) at a vertex below which the vertex is a spike: the boundary goes out and
+# comes back almost along itself.
+SPIKE_ANGLE = 1.0
 
-# Rules that need the second (overlay) layer; skipped without one.
+# Rules that need the second (overlay) layer; skipped without one. They are not among the
+# default rules: a feature cannot be both inside the overlay and not overlapping it.
 OVERLAY_RULES = frozenset({"must_be_inside", "must_not_overlap_with"})
+# Rules a user opts into: the geometry-checker rules added later (a default run on data that
+# passed before still passes, unless an old rule already found the defect).
+OPT_IN_RULES = frozenset({"self_crossing", "duplicate_vertex", "spike", "hole"})
+# The rules checked when none are chosen (the default of the Processing RULES parameter).
+# ``contained`` is among them: it takes over the overlap findings where one polygon lies
+# inside the other.
+DEFAULT_RULES: tuple[str, ...] = tuple(
+    r for r in RULES if r not in OVERLAY_RULES and r not in OPT_IN_RULES
+)
 # Rules that only look at one feature at a time: with nothing else active, valid geometries
 # are dropped as soon as they are tested, and memory is reused instead of grown.
 PER_FEATURE_RULES = frozenset({"invalid", "empty"})
 # Rules that need the overlapping pairs of polygons (and so find the duplicates on the way).
-OVERLAP_RULES = frozenset({"overlap", "near_duplicate"})
+OVERLAP_RULES = frozenset({"overlap", "near_duplicate", "contained"})
+# Rules on the vertices of lines and polygon rings (``vertices.py``).
+VERTEX_RULES = frozenset({"duplicate_vertex", "spike"})
 # Rules computed from pairs of neighbouring polygons (``pairs.py``).
 PAIR_RULES = OVERLAP_RULES | {"gap"}
 # Gap messages list this many feature ids, then "...".
@@ -67,9 +93,12 @@ MAX_PAIR_FINDINGS = 10
 MAX_LISTED_PAIRS = 100_000
 
 
-def area_unit(geographic: bool) -> str:
-    """The unit of areas in messages: square metres on an ellipsoid, else CRS units."""
-    return "m²" if geographic else "square units"
+def area_unit(geographic: bool, crs_unit: str = "") -> str:
+    """The unit of areas in messages: square metres on an ellipsoid, else ``crs_unit`` (the
+    CRS unit squared, e.g. "ft²"), or "square units" when the CRS unit is not known."""
+    if geographic:
+        return "m²"
+    return crs_unit or "square units"
 
 
 def _coordinate(v: float) -> str:
@@ -116,6 +145,15 @@ def gap_message(area: float, unit: str, fids: Sequence[int]) -> str:
     return f"Gap of {area:.6g} {unit} between features {listed}."
 
 
+def contained_message(
+    area: float, unit: str, fid: int, container_fid: int, tolerance: float
+) -> str:
+    return (
+        f"Contained: feature {fid} lies inside feature {container_fid} (overlap of "
+        f"{area:.6g} {unit}, tolerance {tolerance:.6g})."
+    )
+
+
 def more_pairs_message(
     rule: str, fid: int, other_fids: Sequence[int], area: float, unit: str, cap: int
 ) -> str:
@@ -124,6 +162,12 @@ def more_pairs_message(
     if len(other_fids) > GAP_LISTED_FIDS:
         listed += ", ..."
     one = len(other_fids) == 1
+    if rule == "contained":
+        return (
+            f"Contained in {len(other_fids)} more feature{'' if one else 's'} {listed} "
+            f"({area:.6g} {unit} in all), not listed one by one: at most {cap} per feature "
+            f"and {MAX_LISTED_PAIRS} in all are; the location is the box around them."
+        )
     what = ("overlap" if one else "overlaps") if rule == "overlap" else "near duplicate"
     if rule != "overlap" and not one:
         what = "near duplicates"
@@ -155,8 +199,39 @@ def dangle_message(end: str) -> str:
     return f"Dangling {end} point: the line ends without touching another line."
 
 
+def self_crossing_message(x: float, y: float, k: int, n: int) -> str:
+    """Location ``k`` of ``n`` where a line crosses or touches itself."""
+    of = f" [{k} of {n}]" if n > 1 else ""
+    return (
+        f"Line crosses or touches itself at ({_coordinate(x)}, {_coordinate(y)}){of}: valid, "
+        "but not simple."
+    )
+
+
+def duplicate_vertex_message(x: float, y: float) -> str:
+    return (
+        f"Duplicate vertex: the same point twice in a row at ({_coordinate(x)}, {_coordinate(y)})."
+    )
+
+
+def spike_message(angle: float, limit: float) -> str:
+    return f"Spike: an angle of {angle:.3g}° at this vertex (below {limit:.3g}°)."
+
+
+def hole_message(area: float, unit: str) -> str:
+    return f"Hole of {area:.6g} {unit} in a polygon; holes are not allowed."
+
+
 def outside_message() -> str:
     return "Outside the overlay layer: the location shows the part that lies outside."
+
+
+def overlay_without_rule_message() -> str:
+    names = " and/or ".join(sorted(OVERLAY_RULES))
+    return (
+        f"An overlay layer was given but no overlay rule is chosen: choose {names}, or "
+        "check without the overlay layer."
+    )
 
 
 def overlaps_overlay_message(overlay_fid: int) -> str:

@@ -103,4 +103,6 @@ class ExportResult:
     warnings: Tuple[str, ...] = field(default_factory=tuple)
     val_share: float = 0.0  # achieved share (0-1) of the tiles in val
     split_block_tiles: int = 0  # split block size used (tiles per side; 0: no split)
+    split_method: str = "none"  # "blocks", "guard_band" or "none" (VAL_FRACTION 0)
+    dropped_tiles: int = 0  # tiles left out as the guard band around val (no shared pixel)
     below_min_visible: int = 0  # pieces written below MIN_VISIBLE (COCO: iscrowd 1)

@@ -27,9 +27,9 @@ from .dataset import (
 )
 from .encode import HOLE_MODES
 from .geo import pixel_to_world, tile_geotransform, world_to_pixel
-from .labelmap import LabelMap, check_classes, class_name, labelmap_from_values
+from .labelmap import LabelMap, check_classes, check_mask_ids, class_name, labelmap_from_values
 from .labels import LabelCheck, check_labels, first
-from .splits import SPLITS, VAL, assign_splits, val_share
+from .splits import SPLITS, VAL, assign_splits, guard_band_splits, val_share
 from .staging import INDEX_NAME, check_target, staged_folder
 from .tiling import TileGrid, plan_tiles
 from .writers import WRITERS, DatasetContext, FormatWriter, TileLabels
@@ -173,6 +173,11 @@ def _prepare_labels(
         check_classes(labelmap, [str(n) for n in names[use]], f"'{field_label}'")
     else:
         labelmap = labelmap_from_values(str(n) for n in names[use])
+    if FORMATS[options.fmt] == "masks":
+        numbered = (
+            "" if options.labelmap else f"Class field '{field_label}' of '{annotations.name}'"
+        )
+        check_mask_ids(labelmap, numbered)
     cat_of = labelmap.id_of()
 
     pix = world_to_pixel(image.geotransform, check.geoms[use])
@@ -213,6 +218,8 @@ class _Plan:
     empty_tiles: int
     block_tiles: int  # the split block size used (0: no split)
     val_share: float  # achieved share (0-1) of the tiles in val
+    split_method: str  # "blocks", "guard_band" or "none" (VAL_FRACTION 0)
+    dropped_tiles: int  # tiles left out as the guard band around val
 
     @property
     def n_pieces(self) -> int:
@@ -249,28 +256,47 @@ def _tiles_with_labels(grid: TileGrid, pix: np.ndarray) -> np.ndarray:
     return np.bincount(t[inner], minlength=len(grid)) > 0
 
 
+def _cannot_split(image: ImageSource, options: ExportOptions, kept: int) -> InputError:
+    return InputError(
+        f"VAL_FRACTION {options.val_fraction} cannot be met: only {kept} tile(s) of "
+        f"'{image.name}' hold annotations and each shares pixels with every other one, so none "
+        "can go to validation without sharing pixels with train. Lower TILE_SIZE, or set "
+        "VAL_FRACTION to 0."
+    )
+
+
+def _guard_band(
+    grid: TileGrid, keep: np.ndarray, options: ExportOptions
+) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    return guard_band_splits(
+        grid.col_off, grid.row_off, grid.width, grid.height, keep,
+        options.val_fraction, options.seed,
+    )  # fmt: skip
+
+
 def _split_grid(
     image: ImageSource, labels: _Labels, options: ExportOptions
-) -> Tuple[TileGrid, int]:
-    """The tile grid and split block size (tiles per side) that meet VAL_FRACTION best.
+) -> Tuple[TileGrid, int, bool]:
+    """The tile grid, split block size (tiles per side) and whether a guard band is used,
+    chosen to meet VAL_FRACTION best.
 
     Blocks keep train and val from sharing pixels, but an image holding one block cannot be
     split, and big blocks make coarse shares: block sizes from SPLIT_BLOCK_TILES down to 1 are
-    tried, and the first whose val share is within SPLIT_TOLERANCE of the asked one is used
-    (else the closest).
+    tried, and the first whose val share is within SPLIT_TOLERANCE of the asked one is used.
+    Else the overlapping tile grid with a guard band (tiles sharing pixels with a val tile are
+    dropped) is used when it comes closer, or when no block size gives a split.
 
     Raises:
-        InputError: no block size gives a validation split (fewer than two label tiles).
+        InputError: neither gives a validation split (every label tile shares pixels with
+            every other one).
     """
     size = (image.width, image.height, options.tile_size, options.overlap)
     if options.val_fraction <= 0:
-        return plan_tiles(*size, 0), 0
+        return plan_tiles(*size, 0), 0, False
     best: Optional[Tuple[float, TileGrid, int]] = None
-    kept = 0
     for blocks in range(max(1, options.block_tiles), 0, -1):
         grid = plan_tiles(*size, blocks)
         keep = _tiles_with_labels(grid, labels.pix) | options.include_empty
-        kept = int(keep.sum())
         splits = assign_splits(grid.block, keep, options.val_fraction, options.seed)
         if not (splits[keep] == VAL).any():
             continue
@@ -278,14 +304,17 @@ def _split_grid(
         if best is None or error < best[0]:
             best = (error, grid, blocks)
         if error <= SPLIT_TOLERANCE:
-            break
+            return grid, blocks, False
+    plain = plan_tiles(*size, 0)
+    keep = _tiles_with_labels(plain, labels.pix) | options.include_empty
+    guard = _guard_band(plain, keep, options)
+    if guard is not None:
+        error = abs(val_share(guard[0], keep & ~guard[1]) - options.val_fraction)
+        if best is None or error < best[0]:
+            return plain, 0, True
     if best is None:
-        raise InputError(
-            f"VAL_FRACTION {options.val_fraction} cannot be met: only {kept} tile(s) of "
-            f"'{image.name}' hold annotations, so none can go to validation without sharing "
-            "pixels with train. Lower TILE_SIZE, or set VAL_FRACTION to 0."
-        )
-    return best[1], best[2]
+        raise _cannot_split(image, options, int(keep.sum()))
+    return best[1], best[2], False
 
 
 def _plan_tiles(
@@ -297,16 +326,31 @@ def _plan_tiles(
     ticker: Ticker,
 ) -> _Plan:
     """Tile grid, labels clipped to it, the tiles kept and their split."""
-    grid, block_tiles = _split_grid(image, labels, options)
+    grid, block_tiles, guarded = _split_grid(image, labels, options)
     say(f"Clipping {len(labels.pix)} annotations to {len(grid)} tiles")
     # Every piece is kept: masks must show every labelled pixel, and a piece below MIN_VISIBLE
     # is left to the format writer to mark (COCO iscrowd) so no object goes unlabelled.
     pieces = clip_to_tiles(labels.pix, grid, 0.0, ticker.sub(1, 0.02, 0.2))
     has_labels = np.bincount(pieces.tile, minlength=len(grid)) > 0
     keep_tile = has_labels | options.include_empty
-    splits = assign_splits(grid.block, keep_tile, options.val_fraction, options.seed)
+    dropped = 0
+    if guarded:
+        guard = _guard_band(grid, keep_tile, options)
+        if guard is None:  # clipping found fewer label tiles than the quick test before it
+            raise _cannot_split(image, options, int(keep_tile.sum()))
+        splits, drop = guard
+        dropped = int(drop.sum())
+        keep_tile &= ~drop
+    else:
+        splits = assign_splits(grid.block, keep_tile, options.val_fraction, options.seed)
     share = val_share(splits, keep_tile)
-    if options.val_fraction > 0:
+    if guarded:
+        warnings.append(
+            f"Split blocks cannot meet VAL_FRACTION {options.val_fraction} on '{image.name}', "
+            f"so a guard band was used: {dropped} tile(s) sharing pixels with a val tile were "
+            f"left out, and validation holds {share:.1%} of the {int(keep_tile.sum())} tiles."
+        )
+    elif options.val_fraction > 0:
         if block_tiles != options.block_tiles:
             warnings.append(
                 f"Split blocks of {block_tiles} tile(s) per side were used instead of "
@@ -342,6 +386,10 @@ def _plan_tiles(
         empty_tiles=int((~has_labels[kept]).sum()),
         block_tiles=block_tiles,
         val_share=share,
+        split_method=("guard_band" if guarded else "blocks")
+        if options.val_fraction > 0
+        else "none",
+        dropped_tiles=dropped,
     )
 
 
@@ -477,6 +525,8 @@ def _index_document(
             "val_fraction_asked": options.val_fraction,
             "val_fraction": round(plan.val_share, 4),
             "block_tiles": plan.block_tiles,
+            "method": plan.split_method,
+            "dropped_tiles": plan.dropped_tiles,
         },
         "warnings": warnings,
         "tiles": tile_records,
@@ -494,6 +544,8 @@ def _result(
         split_tiles=_split_counts(plan.tiles),
         val_share=plan.val_share,
         split_block_tiles=plan.block_tiles,
+        split_method=plan.split_method,
+        dropped_tiles=plan.dropped_tiles,
         empty_tiles=plan.empty_tiles,
         dropped_pieces=plan.pieces.dropped,
         below_min_visible=plan.n_below(min_visible),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Sequence, Tuple
 
@@ -17,6 +17,7 @@ class LabelMap:
 
     names: Tuple[str, ...]
     ids: Tuple[int, ...]
+    source: str = field(default="", compare=False)  # the label-map file; "" when numbered
 
     def id_of(self) -> Dict[str, int]:
         return dict(zip(self.names, self.ids))
@@ -119,7 +120,37 @@ def read_labelmap(path: str) -> LabelMap:
     if dupes:
         raise InputError(f"Label map '{path}': ids {dupes} are used by more than one class.")
     rows = sorted(zip(ids, (n for n, _ in pairs)))
-    return LabelMap(names=tuple(n for _, n in rows), ids=tuple(i for i, _ in rows))
+    return LabelMap(names=tuple(n for _, n in rows), ids=tuple(i for i, _ in rows), source=path)
+
+
+MASK_IGNORE = 255  # the "ignore" pixel value of semantic trainers (ultralytics, mmsegmentation)
+
+
+def check_mask_ids(labelmap: LabelMap, numbered_from: str = "") -> None:
+    """Refuse category ids that 8-bit masks cannot hold apart from the trainers' "ignore"
+    value: mask pixels are category ids, so ids must be 1-254. ``numbered_from`` names the
+    class field when the ids were numbered automatically ("" for a label map).
+
+    Raises:
+        InputError: naming the label map (its file when known) or the class field, and the
+            first classes whose id is 255 or more.
+    """
+    high = sorted((i, n) for i, n in zip(labelmap.ids, labelmap.names) if i >= MASK_IGNORE)
+    if not high:
+        return
+    why = (
+        "mask pixels are 8-bit class ids and 255 is the 'ignore' value of semantic trainers "
+        "(ultralytics, mmsegmentation), so the masks format takes ids 1-254"
+    )
+    if numbered_from:
+        raise InputError(
+            f"{numbered_from} has {len(labelmap.ids)} classes, numbered 1-{max(labelmap.ids)}; "
+            f"{why}. Merge classes with a LABEL_MAP file, or export as COCO or YOLO."
+        )
+    shown = ", ".join(f"{n!r} id {i}" for i, n in high[:5])
+    more = f" and {len(high) - 5} more" if len(high) > 5 else ""
+    where = f"Label map '{labelmap.source}'" if labelmap.source else "The label map"
+    raise InputError(f"{where} gives {shown}{more}; {why}. Renumber these classes in LABEL_MAP.")
 
 
 def check_classes(labelmap: LabelMap, present: Sequence[str], source: str) -> None:

@@ -6,7 +6,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -460,12 +460,41 @@ def _duplicate_edges(
     return np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_iou)
 
 
+def _agree(
+    geoms: np.ndarray,
+    tile: np.ndarray,
+    footprints: np.ndarray,
+    iou_threshold: float,
+    x: int,
+    y: int,
+) -> bool:
+    """Whether detections ``x`` and ``y`` (other tiles) can be one object: their tiles share
+    no pixels, or neither shape reaches the shared pixels, or their IoU there reaches
+    ``iou_threshold``. False only when one tile saw the pixels and disagrees."""
+    region = shapely.intersection(footprints[tile[x]], footprints[tile[y]])
+    if shapely.area(region) <= 0:
+        return True
+    gx = shapely.intersection(geoms[x], region)
+    gy = shapely.intersection(geoms[y], region)
+    union = shapely.area(shapely.union(gx, gy))
+    if union <= 0:
+        return True
+    return bool(shapely.area(shapely.intersection(gx, gy)) / union >= iou_threshold)
+
+
 def _suppress(
-    n: int, tile: np.ndarray, scores: np.ndarray, edges: Tuple[np.ndarray, np.ndarray, np.ndarray]
+    n: int,
+    tile: np.ndarray,
+    scores: np.ndarray,
+    edges: Tuple[np.ndarray, np.ndarray, np.ndarray],
+    agree: Callable[[int, int], bool],
 ) -> np.ndarray:
     """Keeper per detection: in order of score, each detection not yet taken keeps its shape
-    and takes its direct matches, at most one per other tile, best IoU first. A match of a
-    match is not taken (no chains)."""
+    and grows an object from the matches of its members, best IoU first, at most one
+    detection per tile. A match joins only if it agrees (``agree``) with every member: at a
+    corner of four tiles the pieces in two diagonal tiles may share no pixel of the object
+    and are joined through a third tile; a detection that a member's tile contradicts is
+    not (no chains)."""
     keeper = np.full(n, -1, dtype=np.int64)
     i, j, iou = edges
     a = np.concatenate([i, j])
@@ -479,11 +508,16 @@ def _suppress(
         if keeper[d] >= 0:
             continue
         keeper[d] = d
+        members = [d]
         seen = {int(tile[d])}
-        for m in b[starts[d] : ends[d]].tolist():
-            if keeper[m] < 0 and int(tile[m]) not in seen:
-                keeper[m] = d
-                seen.add(int(tile[m]))
+        for g in members:  # grows while it is walked: an object has a few tiles, 4 at a corner
+            for m in b[starts[g] : ends[g]].tolist():
+                if keeper[m] >= 0 or int(tile[m]) in seen:
+                    continue
+                if all(agree(m, x) for x in members if x != g):
+                    keeper[m] = d
+                    seen.add(int(tile[m]))
+                    members.append(m)
     return keeper
 
 
@@ -566,7 +600,8 @@ def merge_duplicates(
 
     Duplicates are the same object seen by overlapping tiles: same class, different tiles,
     IoU inside the pixels both tiles saw at least ``iou_threshold``; the best-scoring one takes
-    its direct matches (no chains, see :func:`_suppress`). Pieces of an object cut by the
+    its matches and theirs while no member's tile contradicts them (no chains, see
+    :func:`_suppress`). Pieces of an object cut by the
     border of tiles that only touch are grouped too (:func:`_border_links`)."""
     n = geoms.shape[0]
     scores = np.ones(n) if scores is None else np.asarray(scores, dtype=float)
@@ -574,7 +609,11 @@ def merge_duplicates(
         return np.zeros(0, dtype=np.int64)
     pairs = _tile_pairs(footprints)
     edges = _duplicate_edges(geoms, classes, tile, pairs, iou_threshold)
-    keeper = _suppress(n, tile, scores, edges)
+
+    def agree(x: int, y: int) -> bool:
+        return _agree(geoms, tile, footprints, iou_threshold, x, y)
+
+    keeper = _suppress(n, tile, scores, edges, agree)
     return _groups(n, tile, keeper, _border_links(geoms, classes, tile, pairs, edge_tolerance))
 
 

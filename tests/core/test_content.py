@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from labelguard.core import content
 from labelguard.core.content import (
+    INDEX_HEADER,
+    MAX_KEPT_WKB,
     RasterHeader,
     VectorContent,
     canonical_attributes,
@@ -21,7 +23,7 @@ from labelguard.core.content import (
     vector_content,
     write_feature_index,
 )
-from labelguard.core.errors import Cancelled
+from labelguard.core.errors import Cancelled, SchemaError
 from labelguard.core.geos import shapely
 from labelguard.gdalio.vector import VectorBatch, read_ogr
 from osgeo import ogr, osr
@@ -252,7 +254,11 @@ def test_vector_content_of_batches_exact_digest() -> None:
     for h in sorted([f0, f1]):
         expected.update(bytes.fromhex(h))
     assert result.sha256 == expected.hexdigest()
-    assert result.index == [(7, g.hexdigest(), a0, '{"c":"a"}'), (8, null, a1, '{"c":"b"}')]
+    point = shapely.to_wkb(shapely.Point(1, 2), byte_order=1, flavor="iso")
+    assert result.index == [
+        (7, g.hexdigest(), a0, '{"c":"a"}', point),
+        (8, null, a1, '{"c":"b"}', None),
+    ]
 
 
 def test_batching_does_not_change_hash(gpkg: Path) -> None:
@@ -308,7 +314,41 @@ def test_feature_index_round_trips() -> None:
 
 def test_feature_index_round_trips_real_layer(gpkg: Path) -> None:
     index = layer_content(gpkg).index
-    assert read_feature_index(write_feature_index(index)) == index
+    data = write_feature_index(index)
+    assert read_feature_index(data, with_geometry=True) == index
+    assert read_feature_index(data) == [row[:4] for row in index]
+    assert gzip.decompress(data).decode().split("\n")[0].endswith("\tattributes\tgeometry_wkb")
+
+
+def test_feature_index_keeps_geometry_within_the_budget() -> None:
+    small = shapely.to_wkb(shapely.box(0, 0, 1, 1), byte_order=1, flavor="iso")
+    ring = shapely.Point(0, 0).buffer(10, quad_segs=20)  # 81 vertices: over MAX_KEPT_WKB
+    batch = VectorBatch(
+        np.array([1, 2]), np.array([small, shapely.to_wkb(ring)], dtype=object), {"c": [1, 2]}
+    )
+    rows = vector_content([batch]).index
+    assert len(shapely.to_wkb(shapely.normalize(ring))) > MAX_KEPT_WKB >= len(small)
+    assert rows[0][4] == shapely.to_wkb(shapely.normalize(shapely.box(0, 0, 1, 1)), flavor="iso")
+    assert hashlib.sha256(rows[0][4]).hexdigest() == rows[0][1]  # the bytes the hash covers
+    assert rows[1][4] is None
+    back = read_feature_index(write_feature_index(rows), with_geometry=True)
+    assert back == rows
+
+
+def test_first_format_feature_indexes_still_read() -> None:
+    legacy = write_feature_index(ROWS)  # four columns: manifests built before geometry was kept
+    assert read_feature_index(legacy, with_geometry=True) == [row + (None,) for row in ROWS]
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["1\t" + "a" * 64 + "\t" + "b" * 64 + "\t{}", "1\t" + "a" * 64 + "\t" + "b" * 64 + "\t{}\t@@"],
+    ids=["no geometry column", "not base64"],
+)
+def test_a_bad_geometry_column_is_a_schema_error(line: str) -> None:
+    data = gzip.compress(f"{INDEX_HEADER}\tgeometry_wkb\n{line}\n".encode())
+    with pytest.raises(SchemaError, match="line 2 is bad"):
+        read_feature_index(data, "Feature index 'x'", with_geometry=True)
 
 
 HEADER = RasterHeader(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -22,6 +23,7 @@ from labelguard.core.errors import (
     FileVanished,
     InputError,
     ManifestChainError,
+    OutputExists,
     PathOutsideRoot,
     SchemaError,
     UnknownSchemaVersion,
@@ -243,7 +245,8 @@ def test_build_write_read_round_trip(dataset: Path) -> None:
             ).hexdigest(),
         },
         "feature_index": {
-            "path": "v1.manifest.features/0000-data_labels.geojson.tsv.gz",
+            "path": "v1.manifest.features/0000-data_labels.geojson-"
+            f"{hashlib.sha256(labels_obs.feature_index or b'').hexdigest()[:12]}.tsv.gz",
             "sha256": hashlib.sha256(labels_obs.feature_index or b"").hexdigest(),
         },
     }
@@ -298,7 +301,8 @@ def test_manifest_in_subfolder_records_root(dataset: Path) -> None:
     write_manifest(path, doc, extra)
     assert doc["root"] == ".."
     assert manifest_root(path, doc) == dataset
-    assert (dataset / "versions" / "v1.features" / "0000-data_labels.geojson.tsv.gz").is_file()
+    (index,) = (dataset / "versions" / "v1.features").glob("0000-data_labels.geojson-*.tsv.gz")
+    assert index.is_file()
     statuses, chain = verify_manifest(path, measure)
     assert [s.status for s in statuses] == ["ok", "ok"]
     assert chain.ok
@@ -767,7 +771,8 @@ def test_invalid_manifest_is_never_written(dataset: Path) -> None:
 def test_no_temp_files_after_success(dataset: Path) -> None:
     build_and_write(dataset)
     assert [p.name for p in dataset.rglob(".*.tmp")] == []
-    assert os.listdir(dataset / "v1.manifest.features") == ["0000-data_labels.geojson.tsv.gz"]
+    (name,) = os.listdir(dataset / "v1.manifest.features")
+    assert re.fullmatch(r"0000-data_labels\.geojson-[0-9a-f]{12}\.tsv\.gz", name)
 
 
 def test_paired_entries_match_a_plain_path_with_its_named_layer() -> None:
@@ -791,32 +796,53 @@ def test_paired_entries_match_a_plain_path_with_its_named_layer() -> None:
     assert set(h) == {("a.gpkg", "labels"), ("b.gpkg", "x"), ("b.gpkg", "y"), ("c.tif", None)}
 
 
-def test_full_disk_during_a_rebuild_keeps_the_previous_manifest_and_its_index(
-    dataset: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_rebuild_over_an_existing_manifest_is_refused_and_leaves_it_intact(
+    dataset: Path,
 ) -> None:
     # Before: the feature indexes were replaced one by one, then the manifest failed, so the
     # untouched old manifest pointed at indexes of a version that was never written.
-    import errno
-
-    from labelguard.core import io
-
     path, doc, _ = build_and_write(dataset)
     index_dir = dataset / "v1.manifest.features"
     before = {p.name: p.read_bytes() for p in [path, *index_dir.iterdir()]}
     write_geojson(dataset / "data" / "labels.geojson", FEATURES[:1])
+    with pytest.raises(OutputExists, match="exists; a version is never overwritten"):
+        build_and_write(dataset)
+    assert {p.name: p.read_bytes() for p in [path, *index_dir.iterdir()]} == before
+    for entry in read_manifest(path)["entries"]:
+        if entry["feature_index"]:
+            assert load_feature_index(path, entry) is not None
+
+
+def test_full_disk_while_writing_a_new_version_leaves_nothing_of_it(
+    dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from labelguard.core import io
+
+    v1, _, _ = build_and_write(dataset)
+    before = sorted(p.relative_to(dataset) for p in dataset.rglob("*"))
+    v2 = dataset / "v2.manifest.json"
+    write_geojson(dataset / "data" / "labels.geojson", FEATURES[:1])
+    doc, extra = build_manifest(
+        [measure(p) for p in data_files(dataset)],
+        root=dataset,
+        manifest_path=v2,
+        version="v2",
+        creator=CREATOR,
+        created_at=CREATED,
+    )
     real_fsync = os.fsync
 
     def full_at_the_manifest(fd: int) -> None:
-        if Path(os.readlink(f"/proc/self/fd/{fd}")).name.startswith(f".{path.name}."):
+        if Path(os.readlink(f"/proc/self/fd/{fd}")).name.startswith(f".{v2.name}."):
             raise OSError(errno.ENOSPC, "No space left on device")
         real_fsync(fd)
 
     monkeypatch.setattr(io.os, "fsync", full_at_the_manifest)
     with pytest.raises(OSError, match="No space left on device") as raised:
-        build_and_write(dataset)
-    assert (raised.value.errno, raised.value.filename) == (errno.ENOSPC, str(path))
-    assert {p.name: p.read_bytes() for p in [path, *index_dir.iterdir()]} == before
-    assert not [p for p in dataset.rglob(".*.tmp")]
-    for entry in read_manifest(path)["entries"]:
-        if entry["feature_index"]:
-            assert load_feature_index(path, entry) is not None
+        write_manifest(v2, doc, extra)
+    assert (raised.value.errno, raised.value.filename) == (errno.ENOSPC, str(v2))
+    after = sorted(p.relative_to(dataset) for p in dataset.rglob("*"))
+    assert after == before  # no v2 manifest, no orphaned v2 feature index, no temp file
+    assert read_manifest(v1)["version"] == "v1"

@@ -254,3 +254,50 @@ def test_summary_of_one_unlisted_pair_is_singular():
     assert text.startswith("1 more overlap of feature 1 with feature 12 (0.5 square units in all)")
     text = more_pairs_message("near_duplicate", 1, [12, 13], 0.5, "square units", 10)
     assert text.startswith("2 more near duplicates of feature 1 with features 12, 13 ")
+
+
+def test_an_overlay_without_an_overlay_rule_is_an_error_naming_both():
+    from labelguard.core.errors import InputError
+    from labelguard.core.topology import DEFAULT_RULES
+
+    aoi = np.array([shapely.box(0, 0, 10, 10)], dtype=object)
+    with pytest.raises(InputError) as err:
+        run([shapely.box(1, 1, 2, 2)], DEFAULT_RULES, overlay=aoi)
+    assert str(err.value) == (
+        "An overlay layer was given but no overlay rule is chosen: choose must_be_inside "
+        "and/or must_not_overlap_with, or check without the overlay layer."
+    )
+
+
+def test_default_rules_leave_out_the_overlay_rules():
+    from labelguard.core.topology import DEFAULT_RULES, RULES
+
+    assert "must_be_inside" not in DEFAULT_RULES
+    assert "must_not_overlap_with" not in DEFAULT_RULES
+    assert set(DEFAULT_RULES) < set(RULES)
+
+
+def test_only_the_chosen_overlay_rule_runs():
+    # Tiles as the overlay: features inside a tile are not flagged by must_not_overlap_with
+    # when only must_be_inside is chosen (before, both ran and every feature was flagged).
+    tiles = np.array([shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10)], dtype=object)
+    geoms = [shapely.box(1, 1, 2, 2), shapely.box(12, 1, 13, 2), shapely.box(19, 9, 21, 11)]
+    result = run(geoms, ("invalid", "must_be_inside"), overlay=tiles)
+    assert result.counts == {"invalid": 0, "must_be_inside": 1}
+    assert by_rule(result, "must_be_inside") == [
+        (3, None, "POLYGON ((19 11, 21 11, 21 9, 20 9, 20 10, 19 10, 19 11))")
+    ]
+
+
+def test_areas_name_the_crs_unit_given():
+    cells = [shapely.box(0, 0, 2, 2), shapely.box(1, 1, 3, 3)]
+    feet = run(cells, ("overlap", "min_area"), min_area=5.0, area_unit="ft²")
+    assert [f.message for f in feet.findings] == [
+        "Overlap of 1 ft² between features 1 and 2 (tolerance 0).",
+        "Area 4 ft² is below the minimum of 5 ft².",
+        "Area 4 ft² is below the minimum of 5 ft².",
+    ]
+    unknown = run(cells, ("overlap",))
+    assert unknown.findings[0].message == (
+        "Overlap of 1 square units between features 1 and 2 (tolerance 0)."
+    )

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import yaml
+from labelguard.core.errors import InputError
 from labelguard.core.geos import shapely
 from labelguard.core.training.export import (
     AnnotationSource,
@@ -15,6 +16,7 @@ from labelguard.core.training.export import (
     export_training,
 )
 from labelguard.core.training.geo import pixel_to_world
+from labelguard.core.training.labelmap import read_labelmap
 
 GT = (500000.0, 0.5, 0.0, 4000000.0, 0.0, -0.5)
 
@@ -190,3 +192,44 @@ def test_yolo_data_yaml_passes_ultralytics_dataset_rules(tmp_path, fmt):
 def test_a_class_named_null_is_a_class(tmp_path):
     res, out = _export(tmp_path, [shapely.box(10, 10, 60, 60)], ["null"], fmt=0)
     assert (res.features_used, res.labelmap.names) == (1, ("null",))
+
+
+def _labelmap_file(tmp_path, ids):
+    path = tmp_path / "map.json"
+    path.write_text(json.dumps(dict(zip(("a", "b", "c"), ids))))
+    return read_labelmap(str(path)), str(path)
+
+
+def test_masks_refuse_label_map_ids_from_255(tmp_path):
+    # 255 is ultralytics' "ignore" mask value, and 8-bit masks cannot hold 300
+    labelmap, path = _labelmap_file(tmp_path, (3, 255, 300))
+    with pytest.raises(InputError) as info:
+        _export(tmp_path, [shapely.box(10, 10, 60, 60)], ["a"], fmt=3, labelmap=labelmap)
+    assert str(info.value) == (
+        f"Label map '{path}' gives 'b' id 255, 'c' id 300; mask pixels are 8-bit class ids and "
+        "255 is the 'ignore' value of semantic trainers (ultralytics, mmsegmentation), so the "
+        "masks format takes ids 1-254. Renumber these classes in LABEL_MAP."
+    )
+    assert not (tmp_path / "ds").exists()
+    res, _out = _export(tmp_path, [shapely.box(10, 10, 60, 60)], ["a"], fmt=0, labelmap=labelmap)
+    assert res.labelmap.ids == (3, 255, 300)  # COCO ids have no such limit
+
+
+def test_masks_take_id_254_in_8_bit(tmp_path):
+    labelmap, _path = _labelmap_file(tmp_path, (3, 254, 7))
+    writer = MemWriter()
+    _export(tmp_path, [shapely.box(10, 10, 60, 60)], ["b"], writer, fmt=3, labelmap=labelmap)
+    mask = writer.masks["img_x000000_y000000"]
+    assert (mask.dtype, int((mask == 254).sum())) == (np.uint8, 50 * 50)
+
+
+def test_masks_refuse_more_than_254_numbered_classes(tmp_path):
+    pix = [shapely.box(2 * k, 0, 2 * k + 1, 1) for k in range(255)]
+    with pytest.raises(InputError) as info:
+        _export(tmp_path, pix, [f"c{k:03d}" for k in range(255)], fmt=3)
+    assert str(info.value) == (
+        "Class field 'cls' of 'labels' has 255 classes, numbered 1-255; mask pixels are 8-bit "
+        "class ids and 255 is the 'ignore' value of semantic trainers (ultralytics, "
+        "mmsegmentation), so the masks format takes ids 1-254. Merge classes with a LABEL_MAP "
+        "file, or export as COCO or YOLO."
+    )

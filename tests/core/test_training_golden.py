@@ -79,8 +79,8 @@ CASES = {
     "yolo_boxes": ExportOptions(fmt=1),
     "yolo_segments": ExportOptions(fmt=2),
     "masks": ExportOptions(fmt=3),
-    "masks_uint16": ExportOptions(
-        fmt=3, labelmap=LabelMap(names=("house", "road", "tree"), ids=(3, 300, 7))
+    "masks_labelmap": ExportOptions(
+        fmt=3, labelmap=LabelMap(names=("house", "road", "tree"), ids=(3, 254, 7))
     ),
 }
 

@@ -109,6 +109,38 @@ def test_matches_never_chain(tmp_path, dataset):
     assert sorted(res.merged_from.tolist()) == [1, 2]
 
 
+def _polygon(image_id, xy, score):
+    flat = [float(v) for pt in xy for v in pt]
+    return {"image_id": image_id, "category_id": 1, "segmentation": [flat], "score": score}
+
+
+# A diamond at the corner of tiles 1, 2, 4 and 5 (image x/y 250-274, centre 262, 262): it
+# reaches tile 2 above y 256 and tile 4 left of x 256 but not the square the four tiles share
+# (192-256 both ways), so the pieces in the diagonal tiles 2 and 4 share no pixel of it.
+DIAMOND = shapely.Polygon([(262, 250), (274, 262), (262, 274), (250, 262)])
+TOP = _polygon(2, [(64, 256), (70, 250), (76, 256)], 0.9)  # tile 2 is at x 192
+FULL = _polygon(5, [(70, 58), (82, 70), (70, 82), (58, 70)], 0.8)  # tile 5 is at 192, 192
+LEFT = _polygon(4, [(256, 64), (250, 70), (256, 76)], 0.7)  # tile 4 is at y 192
+
+
+def test_object_at_a_four_tile_corner_is_one_object(tmp_path, dataset):
+    # the best piece (tile 2) matches tile 5; tile 4 matches only tile 5 and is not
+    # contradicted by tile 2, which saw nothing of the object in the pixels both saw
+    res = _run(tmp_path, dataset, [TOP, FULL, LEFT])
+    assert len(res) == 1
+    assert (res.merged_from.tolist(), res.scores.tolist()) == ([3], [0.9])
+    assert shapely.equals(_pixels(res.geoms[0]).normalize(), DIAMOND.normalize())
+
+
+def test_corner_piece_that_a_diagonal_tile_contradicts_stays_apart(tmp_path, dataset):
+    # tile 4 also reports image x 252-256, y 252-258 (partly inside the square all four tiles
+    # saw), where tile 2 saw no object: it still matches tile 5 (IoU 36/58) but is not joined
+    left = _polygon(4, [(252, 60), (256, 60), (256, 76), (250, 70), (254, 66), (252, 66)], 0.7)
+    res = _run(tmp_path, dataset, [TOP, FULL, left])
+    assert sorted(res.merged_from.tolist()) == [1, 2]
+    assert sorted(res.scores.tolist()) == [0.7, 0.9]
+
+
 def test_no_predictions_give_an_empty_result(tmp_path, dataset):
     res = _run(tmp_path, dataset, [])
     assert (len(res), res.read) == (0, 0)

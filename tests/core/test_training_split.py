@@ -16,7 +16,8 @@ from labelguard.core.training.export import (
     export_training,
 )
 from labelguard.core.training.geo import pixel_to_world
-from labelguard.core.training.splits import assign_splits
+from labelguard.core.training.splits import assign_splits, guard_band_splits, val_share
+from labelguard.core.training.tiling import plan_tiles
 
 GT = (500000.0, 0.5, 0.0, 4000000.0, 0.0, -0.5)
 
@@ -64,7 +65,13 @@ def _export(tmp_path, width, height, **kw):
 def test_demo_sized_image_with_defaults_gets_a_val_split(tmp_path):
     res, doc, out = _export(tmp_path, 1024, 1024, fmt=1)
     assert res.split_tiles == {"train": 3, "val": 1}
-    assert doc["split"] == {"val_fraction_asked": 0.2, "val_fraction": 0.25, "block_tiles": 1}
+    assert doc["split"] == {
+        "val_fraction_asked": 0.2,
+        "val_fraction": 0.25,
+        "block_tiles": 1,
+        "method": "blocks",
+        "dropped_tiles": 0,
+    }
     assert res.val_share == 0.25
     assert any("Split blocks of 1 tile(s) per side were used" in w for w in res.warnings)
     data = yaml.safe_load((out / "data.yaml").read_text())
@@ -79,9 +86,85 @@ def test_larger_image_meets_the_asked_share_closely(tmp_path):
 
 
 def test_image_too_small_to_split_is_a_clear_error(tmp_path):
+    # 512 px tiles at offsets 0 and 88 each way: every tile shares pixels with the 3 others,
+    # so no guard band can separate two of them either
     with pytest.raises(InputError, match=r"VAL_FRACTION 0.2 cannot be met: only 4 tile\(s\)"):
         _export(tmp_path, 600, 600)
     assert list(tmp_path.iterdir()) == []
+    with pytest.raises(InputError, match=r"hold annotations and each shares pixels with every"):
+        _export(tmp_path, 600, 600)
+
+
+def _shared_pixels(tiles, width, height):
+    """Pixels that a train window and a val window both cover, painted on the image."""
+    cover = {s: np.zeros((height, width), dtype=bool) for s in ("train", "val")}
+    for t in tiles:
+        cover[t["split"]][
+            t["row_off"] : t["row_off"] + t["height"], t["col_off"] : t["col_off"] + t["width"]
+        ] = True  # noqa: E501
+    return int((cover["train"] & cover["val"]).sum())
+
+
+def test_guard_band_when_split_blocks_are_too_coarse(tmp_path):
+    # 1024 x 700 px, 512 px tiles at x 0, 448, 512 and y 0, 188, all holding labels. Split
+    # blocks give two blocks of 3 tiles at best (val 50%); the overlapping grid with val at
+    # (0, 188) and the three tiles sharing its pixels, (0, 0), (448, 0) and (448, 188),
+    # dropped gives 1 val of 3 tiles written.
+    res, doc, _ = _export(tmp_path, 1024, 700, fmt=0)
+    tiles = [(t["col_off"], t["row_off"], t["split"]) for t in doc["tiles"]]
+    assert tiles == [(512, 0, "train"), (0, 188, "val"), (512, 188, "train")]
+    assert doc["split"] == {
+        "val_fraction_asked": 0.2,
+        "val_fraction": 0.3333,
+        "block_tiles": 0,
+        "method": "guard_band",
+        "dropped_tiles": 3,
+    }
+    assert (res.split_tiles, res.dropped_tiles, res.split_method) == (
+        {"train": 2, "val": 1},
+        3,
+        "guard_band",
+    )
+    assert res.warnings[-1] == (
+        "Split blocks cannot meet VAL_FRACTION 0.2 on 'img', so a guard band was used: 3 "
+        "tile(s) sharing pixels with a val tile were left out, and validation holds 33.3% of "
+        "the 3 tiles."
+    )
+    assert _shared_pixels(doc["tiles"], 1024, 700) == 0
+
+
+def test_guard_band_tiles_and_share_on_a_2d_grid():
+    # 2000 x 1100 px in 512 px tiles overlapping by 64: x 0, 448, 896, 1344, 1488 and
+    # y 0, 448, 588, every tile kept. Val grows from (1488, 448) to (1488, 588); the four
+    # tiles sharing pixels with them are dropped; 2 val of 11 written tiles.
+    grid = plan_tiles(2000, 1100, 512, 64)
+    keep = np.ones(len(grid), dtype=bool)
+    splits, drop = guard_band_splits(
+        grid.col_off, grid.row_off, grid.width, grid.height, keep, 0.2, 42
+    )
+    at = list(zip(grid.col_off.tolist(), grid.row_off.tolist()))
+    assert [at[k] for k in np.flatnonzero(splits == "val")] == [(1488, 448), (1488, 588)]
+    assert [at[k] for k in np.flatnonzero(drop)] == [(1344, 0), (1488, 0), (1344, 448), (1344, 588)]
+    assert val_share(splits, keep & ~drop) == 2 / 11
+    tiles = [
+        {"split": str(splits[k]), "col_off": c, "row_off": r, "width": 512, "height": 512}
+        for k, (c, r) in enumerate(at)
+        if not drop[k]
+    ]
+    assert _shared_pixels(tiles, 2000, 1100) == 0
+    # each dropped tile shares pixels with a val tile: none was dropped for nothing
+    for k in np.flatnonzero(drop).tolist():
+        window = {"split": "train", "col_off": at[k][0], "row_off": at[k][1]}
+        pair = [window | {"width": 512, "height": 512}]
+        pair += [t for t in tiles if t["split"] == "val"]
+        assert _shared_pixels(pair, 2000, 1100) > 0, at[k]
+
+
+def test_guard_band_is_none_when_every_tile_shares_pixels_with_every_other():
+    grid = plan_tiles(600, 600, 512, 64)
+    keep = np.ones(len(grid), dtype=bool)
+    args = (grid.col_off, grid.row_off, grid.width, grid.height, keep, 0.2, 42)
+    assert guard_band_splits(*args) is None
 
 
 def test_val_fraction_zero_still_writes_both_yolo_keys(tmp_path):
@@ -89,7 +172,13 @@ def test_val_fraction_zero_still_writes_both_yolo_keys(tmp_path):
     data = yaml.safe_load((out / "data.yaml").read_text())
     assert (data["train"], data["val"]) == ("images/train", "images/val")
     assert (out / "images" / "val").is_dir()
-    assert doc["split"] == {"val_fraction_asked": 0.0, "val_fraction": 0.0, "block_tiles": 0}
+    assert doc["split"] == {
+        "val_fraction_asked": 0.0,
+        "val_fraction": 0.0,
+        "block_tiles": 0,
+        "method": "none",
+        "dropped_tiles": 0,
+    }
 
 
 def test_assignment_does_not_overshoot_with_a_big_first_block():

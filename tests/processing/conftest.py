@@ -30,6 +30,46 @@ def run_alg(labelguard_provider):
     return _run
 
 
+@pytest.fixture
+def run_and_load(labelguard_provider):
+    """Runs a LabelGuard algorithm by id as the toolbox dialog does (outputs loaded into the
+    project, then QGIS's result handling); returns (results, the layers QGIS reported as not
+    correctly generated, the layers added to the project). Loaded layers are removed after."""
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsProject
+
+    class Feedback(QgsProcessingFeedback):
+        def __init__(self):
+            super().__init__()
+            self.errors = []
+
+        def reportError(self, error, fatal_error=False):  # noqa: N802 (QGIS API)
+            self.errors.append(error)
+
+    added = []
+    project = QgsProject.instance()
+
+    def _run(alg_id, params):
+        context = QgsProcessingContext()
+        context.setProject(project)
+        feedback = Feedback()
+        before = set(project.mapLayers())
+        results = processing.runAndLoadResults(alg_id, dict(params), feedback, context)
+        new = sorted(set(project.mapLayers()) - before)
+        added.extend(new)
+        wrong = [
+            line[2:]
+            for error in feedback.errors
+            if "not correctly generated" in error
+            for line in error.splitlines()
+            if line.startswith("• ")
+        ]
+        return results, wrong, [project.mapLayer(i).name() for i in new]
+
+    yield _run
+    project.removeMapLayers(added)
+
+
 @pytest.fixture(scope="session")
 def plugin_dir(tmp_path_factory):
     """A folder holding the checkout as ``labelguard/``, for QGIS_PLUGINPATH."""

@@ -359,3 +359,13 @@ def test_qgis_process_gate(qgis_process, tmp_path, dataset, gis):
     assert gate.returncode != 0
     assert "1 CRS errors (missing_crs); see the CRS issues table" in gate.stdout + gate.stderr
     assert "Traceback" not in gate.stdout + gate.stderr
+
+
+def test_a_run_from_the_toolbox_loads_the_issue_table(run_and_load, tmp_path, dataset):
+    results, wrong, loaded = run_and_load(
+        ALG,
+        {"LAYERS": [str(dataset["tif"]), str(dataset["gpkg"])], "OUTPUT": "TEMPORARY_OUTPUT"},
+    )
+    assert results["ISSUE_COUNT"] == 0
+    assert wrong == []
+    assert loaded == ["CRS issues"]

@@ -199,6 +199,21 @@ def test_import_errors(tmp_path, scene, training_algs, run_alg):
         run_alg(IMPORT, {"INPUT": str(pred), "DATASET": str(tmp_path), "OUTPUT": "memory:"})
 
 
+def test_a_run_from_the_toolbox_loads_the_predictions(
+    tmp_path, scene, training_algs, run_alg, run_and_load
+):
+    out = tmp_path / "ds"
+    _export(run_alg, scene, out, 1)
+    labels = sorted((out / "labels").rglob("*.txt"))
+    assert labels
+    res, wrong, loaded = run_and_load(
+        IMPORT, {"INPUT": str(labels[0].parent), "DATASET": str(out), "OUTPUT": "TEMPORARY_OUTPUT"}
+    )
+    assert res["FEATURE_COUNT"] > 0
+    assert wrong == []
+    assert len(loaded) == 1
+
+
 def test_no_predictions_give_an_empty_layer(tmp_path, scene, training_algs, run_alg):
     out = tmp_path / "ds"
     _export(run_alg, scene, out, 0)

@@ -56,6 +56,10 @@ CONTRACT = {
         {"INPUT", "DATASET", "MIN_SCORE", "OUTPUT"},
         {"OUTPUT", "FEATURE_COUNT"},
     ),
+    "featurehistory": (
+        {"MANIFEST", "INPUT", "FEATURE_ID", "POINT", "OUTPUT", "REPORT"},
+        {"OUTPUT", "REPORT", "VERSION_COUNT", "PRESENT_COUNT", "CHANGE_COUNT"},
+    ),
 }
 ORDER = list(CONTRACT)
 GROUPS = {
@@ -67,6 +71,7 @@ GROUPS = {
     "diffversions": "versioning",
     "exporttraining": "trainingdata",
     "importpredictions": "trainingdata",
+    "featurehistory": "versioning",
 }
 
 

@@ -13,6 +13,7 @@ RULES_INDEX = {
     for k, r in enumerate(
         ("invalid", "empty", "duplicate", "near_duplicate", "overlap", "gap", "sliver")
         + ("min_area", "multipart", "dangle", "must_be_inside", "must_not_overlap_with")
+        + ("self_crossing", "duplicate_vertex", "spike", "hole", "contained")
     )
 }
 
@@ -364,3 +365,130 @@ def test_snapped_line_ends_and_snap_tolerance(alg_registered, run_alg, tmp_path)
     ]
     _, exact = _run(run_alg, layer, tmp_path, "exact", RULES=dangle, SNAP_TOLERANCE=0.0)
     assert exact["counts"] == {"dangle": 4}
+
+
+def _memory_polygons(wkts, name="mem"):
+    from qgis.core import QgsFeature, QgsGeometry, QgsVectorLayer
+
+    layer = QgsVectorLayer("Polygon?crs=EPSG:3857", name, "memory")
+    feats = []
+    for wkt in wkts:
+        f = QgsFeature()
+        f.setGeometry(QgsGeometry.fromWkt(wkt))
+        feats.append(f)
+    assert layer.dataProvider().addFeatures(feats)
+    return layer
+
+
+def test_default_rules_leave_out_the_overlay_rules(alg_registered):
+    from qgis.core import QgsApplication
+
+    alg = QgsApplication.processingRegistry().algorithmById(ALG)
+    default = alg.parameterDefinition("RULES").defaultValue()
+    assert RULES_INDEX["must_be_inside"] not in default
+    assert RULES_INDEX["must_not_overlap_with"] not in default
+    assert [k for k in range(10) if k not in default] == []
+
+
+def test_overlay_with_the_default_rules_is_an_error_naming_the_overlay_rules(
+    alg_registered, run_alg, gpkg_layer, tmp_path
+):
+    from qgis.core import QgsProcessingException
+
+    tiles = _memory_polygons(["POLYGON ((-1 -1, 30 -1, 30 4, -1 4, -1 -1))"], "tiles")
+    with pytest.raises(QgsProcessingException) as err:
+        run_alg(
+            ALG,
+            {"INPUT": gpkg_layer, "OVERLAY": tiles, "OUTPUT": "TEMPORARY_OUTPUT"},
+        )
+    assert str(err.value) == (
+        "An overlay layer (OVERLAY) is given but no overlay rule is chosen in Rules (RULES): "
+        "choose must_be_inside and/or must_not_overlap_with, or leave OVERLAY empty."
+    )
+
+
+def test_overlay_with_must_be_inside_flags_only_the_features_outside(
+    alg_registered, run_alg, tmp_path
+):
+    labels = _memory_polygons(
+        ["POLYGON ((1 1, 2 1, 2 2, 1 2, 1 1))", "POLYGON ((9 9, 11 9, 11 10, 9 10, 9 9))"]
+    )
+    tiles = _memory_polygons(["POLYGON ((0 0, 10 0, 10 10, 0 10, 0 0))"], "tiles")
+    results, report = _run(
+        run_alg, labels, tmp_path, RULES=[RULES_INDEX["must_be_inside"]], OVERLAY=tiles
+    )
+    assert results["ERROR_COUNT"] == 1
+    assert [(f["rule"], f["fid"], f["location"]) for f in report["findings"]] == [
+        ("must_be_inside", 2, "POLYGON ((11 10, 11 9, 10 9, 10 10, 11 10))")
+    ]
+
+
+def test_a_run_from_the_toolbox_loads_every_error_layer_it_announces(
+    alg_registered, run_and_load, gpkg_layer, tmp_path
+):
+    """Before: parameterAsOutputLayer() registered a second layer to load per sink, and every
+    run ended with "The following layers were not correctly generated"."""
+    results, wrong, loaded = run_and_load(
+        ALG,
+        {
+            "INPUT": gpkg_layer,
+            "RULES": list(range(9)),
+            "OUTPUT": "TEMPORARY_OUTPUT",
+            "OUTPUT_POINTS": "TEMPORARY_OUTPUT",
+            "OUTPUT_LINES": "TEMPORARY_OUTPUT",
+        },
+    )
+    assert results["ERROR_COUNT"] == 8
+    assert wrong == []
+    assert sorted(loaded) == ["Errors (areas)", "Errors (points)"]
+    errors = tmp_path / "errors.gpkg"
+    _results, wrong, loaded = run_and_load(
+        ALG, {"INPUT": gpkg_layer, "RULES": list(range(9)), "OUTPUT": str(errors)}
+    )
+    assert wrong == []
+    assert loaded == ["Errors (areas)"]  # only OUTPUT was given to load
+    assert errors.exists()
+
+
+@pytest.mark.parametrize(("crs", "unit"), [("EPSG:3857", "m²"), ("EPSG:2263", "ft²")])
+def test_areas_name_the_crs_unit(alg_registered, run_alg, tmp_path, crs, unit):
+    from qgis.core import QgsCoordinateReferenceSystem
+
+    layer = _memory_polygons(
+        ["POLYGON ((0 0, 2 0, 2 2, 0 2, 0 0))", "POLYGON ((1 1, 3 1, 3 3, 1 3, 1 1))"]
+    )
+    layer.setCrs(QgsCoordinateReferenceSystem(crs))
+    _, report = _run(run_alg, layer, tmp_path, RULES=[RULES_INDEX["overlap"]])
+    assert [f["message"] for f in report["findings"]] == [
+        f"Overlap of 1 {unit} between features 1 and 2 (tolerance 0)."
+    ]
+
+
+def test_geometry_checker_rules_by_index(alg_registered, run_alg, tmp_path):
+    from qgis.core import QgsFeature, QgsGeometry, QgsVectorLayer
+
+    polygons = _memory_polygons(
+        [
+            "POLYGON ((0 0, 10 0, 10 10, 0 10, 0 0), (1 1, 2 1, 2 2, 1 2, 1 1))",
+            "POLYGON ((5 5, 6 5, 6 6, 5 6, 5 5))",
+            "POLYGON ((20 0, 30 0, 30 0, 20 0.1, 20 0))",
+        ]
+    )
+    rules = [RULES_INDEX[r] for r in ("duplicate_vertex", "spike", "hole", "contained")]
+    results, report = _run(run_alg, polygons, tmp_path, "polys", RULES=rules, SPIKE_ANGLE=2.0)
+    assert [(f["rule"], f["fid"], f["other_fid"], f["location"]) for f in report["findings"]] == [
+        ("duplicate_vertex", 3, None, "POINT (30 0)"),
+        ("spike", 3, None, "POINT (30 0)"),
+        ("hole", 1, None, "POLYGON ((1 1, 2 1, 2 2, 1 2, 1 1))"),
+        ("contained", 2, 1, "POLYGON ((5 5, 6 5, 6 6, 5 6, 5 5))"),
+    ]
+    assert report["findings"][2]["message"] == "Hole of 1 m² in a polygon; holes are not allowed."
+    assert results["ERROR_COUNT"] == 4
+    lines = QgsVectorLayer("LineString?crs=EPSG:3857", "roads", "memory")
+    f = QgsFeature()
+    f.setGeometry(QgsGeometry.fromWkt("LINESTRING (0 0, 2 2, 2 0, 0 2)"))
+    assert lines.dataProvider().addFeatures([f])
+    _, report = _run(run_alg, lines, tmp_path, "lines", RULES=[RULES_INDEX["self_crossing"]])
+    assert [(f["rule"], f["fid"], f["location"]) for f in report["findings"]] == [
+        ("self_crossing", 1, "POINT (1 1)")
+    ]

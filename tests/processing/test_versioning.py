@@ -248,11 +248,20 @@ def test_diff_by_id_and_by_content(run_alg, dataset, tmp_path, gis):
     assert rows == {
         "1": ("geometry_changed", "", "head"),
         "2": ("attributes_changed", "class", "head"),
-        "3": ("removed", "", ""),
+        "3": ("removed", "", "base"),  # kept in the base feature index
         "4": ("added", "", "head"),
     }
-    by_content = run_alg("labelguard:diffversions", {"BASE": v1["OUTPUT"], "HEAD": v2["OUTPUT"]})
-    assert (by_content["ADDED"], by_content["REMOVED"], by_content["UNCHANGED"]) == (3, 3, 0)
+    # Without the ID field, the GeoPackage fid is checked (feature 2 kept its geometry and
+    # its fid) and used as the key.
+    no_id_report = tmp_path / "diff-no-id.json"
+    no_id = run_alg(
+        "labelguard:diffversions",
+        {"BASE": v1["OUTPUT"], "HEAD": v2["OUTPUT"], "REPORT": str(no_id_report)},
+    )
+    assert (no_id["ADDED"], no_id["REMOVED"], no_id["UNCHANGED"], no_id["MODIFIED"]) == (0, 0, 0, 3)
+    assert no_id["BOTH_CHANGED"] == 1
+    (per_layer,) = json.loads(no_id_report.read_text())["per_layer"].values()
+    assert (per_layer["matching"], per_layer["key"]) == ("fid", "fid")
     doc = json.loads(report.read_text())
     assert doc["counts"]["removed"] == 1
     assert len(doc["findings"]) == 4
@@ -281,6 +290,23 @@ def test_an_unwritable_output_folder_is_one_clear_message(run_alg, dataset, tmp_
             {"LAYERS": [str(dataset["gpkg"])], "OUTPUT_FOLDER": str(blocker / "sidecars")},
         )
     assert blocker.read_text(encoding="utf-8") == "a file where a folder should be\n"
+
+
+def test_runs_from_the_toolbox_load_every_layer_they_announce(
+    run_and_load, run_alg, dataset, tmp_path
+):
+    v1 = _build(run_alg, dataset)
+    res, wrong, loaded = run_and_load(
+        "labelguard:verifymanifest", {"MANIFEST": v1["OUTPUT"], "OUTPUT": "TEMPORARY_OUTPUT"}
+    )
+    assert (res["OK_COUNT"], res["MISMATCH_COUNT"], wrong) == (2, 0, [])
+    assert len(loaded) == 1
+    res, wrong, loaded = run_and_load(
+        "labelguard:diffversions",
+        {"BASE": v1["OUTPUT"], "HEAD": v1["OUTPUT"], "OUTPUT": "TEMPORARY_OUTPUT"},
+    )
+    assert (res["UNCHANGED"], wrong) == (3, [])
+    assert len(loaded) == 1
 
 
 def test_buildmanifest_stops_on_a_locked_geopackage(run_alg, dataset, monkeypatch):

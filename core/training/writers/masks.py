@@ -14,7 +14,8 @@ from .base import DatasetContext, FormatWriter, TileLabels, categories
 
 
 class MaskWriter(FormatWriter):
-    """Masks are 8-bit unless a category id is above 255; the adapter writes the pixels."""
+    """8-bit masks (ids above 254 are refused before, see ``check_mask_ids``); the adapter
+    writes the pixels."""
 
     name = "masks"
     below_min_visible = "in mask"  # a mask shows every labelled pixel
@@ -22,7 +23,7 @@ class MaskWriter(FormatWriter):
 
     def __init__(self, context: DatasetContext) -> None:
         super().__init__(context)
-        self.dtype = np.uint8 if max(context.labelmap.ids, default=0) <= 255 else np.uint16
+        self.dtype = np.uint8
 
     def add_tile(self, tile: TileWindow, labels: TileLabels) -> Dict[str, str]:
         values = labels.category_ids.tolist()
