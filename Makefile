@@ -9,13 +9,13 @@ export PROJ_DATA ?= /usr/share/proj
 export QT_QPA_PLATFORM ?= offscreen
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: bootstrap test test-core test-qgis test-matrix demo bench install uninstall package lint clean
+.PHONY: bootstrap test test-core test-qgis test-matrix demo bench bench-dask install uninstall package lint clean
 
 bootstrap:
 	./tools/bootstrap.sh
 
 test: bootstrap
-	$(PY) -m pytest -p no:qgis tests/core tests/gdalio
+	$(PY) -m pytest -p no:qgis tests/core tests/gdalio tests/cli
 	$(PY) -m pytest -o qgis_qui_enabled=false tests/processing tests/ui
 
 # `make test` here and in Debian 13 and sid chroots (QGIS 3.22, 3.40, 3.44); root; one line per
@@ -24,13 +24,16 @@ test-matrix:
 	./tools/matrix.sh
 
 test-core: bootstrap
-	$(PY) -m pytest -p no:qgis tests/core tests/gdalio
+	$(PY) -m pytest -p no:qgis tests/core tests/gdalio tests/cli
 
 demo: bootstrap
 	$(PY) tools/demo.py --out out/demo --qgis-process $(QGIS_PROCESS)
 
 bench: bootstrap
 	$(PY) benchmarks/bench_hashing.py
+
+bench-dask: bootstrap
+	$(PY) benchmarks/bench_dask.py
 
 install:
 	mkdir -p "$(PROFILE_PLUGINS)"

@@ -199,12 +199,22 @@ def vector_content(
         seen += len(fh.fids)
         if progress is not None and total:
             progress(min(1.0, seen / total))
-    feature_hashes.sort()
+    return combine_vector_content([(feature_hashes, index)])
+
+
+def combine_vector_content(
+    parts: Sequence[Tuple[List[str], List[IndexRow]]],
+) -> VectorContent:
+    """The content of a layer from the (feature hashes, index rows) of its parts, e.g. fid
+    ranges hashed on different workers: the layer hash is over the sorted feature hashes, so
+    how the features were split does not change it."""
+    feature_hashes = sorted(h for hashes, _ in parts for h in hashes)
     digest = hashlib.sha256(f"{VECTOR_METHOD}\n".encode())
     for h in feature_hashes:
         digest.update(bytes.fromhex(h))
+    index = [row for _, rows in parts for row in rows]
     index.sort(key=lambda row: row[0])
-    return VectorContent(digest.hexdigest(), seen, index)
+    return VectorContent(digest.hexdigest(), len(feature_hashes), index)
 
 
 def write_feature_index(rows: Sequence[Sequence[Any]]) -> bytes:

@@ -281,3 +281,36 @@ def crs_difference(a: CrsLike, b: CrsLike) -> str:
     if _kind(ia) == _kind(ib) and ia.axis_order != ib.axis_order:
         parts.append(f"axis order {','.join(ia.axis_order)} vs {','.join(ib.axis_order)}")
     return "; ".join(parts) if parts else "definitions differ in details (names or parameters)"
+
+
+def ellipsoid_of(crs: CrsLike) -> Optional[Tuple[float, float]]:
+    """(semi-major axis in metres, inverse flattening) of a geographic CRS, else None: what
+    the topology rules need to give areas in square metres on longitude/latitude data."""
+    if crs is None:
+        return None
+    parsed = to_pyproj(crs)
+    if not parsed.is_geographic:
+        return None
+    ellipsoid = parsed.ellipsoid
+    if ellipsoid is None or not ellipsoid.semi_major_metre:
+        return (6378137.0, 298.257223563)
+    return (float(ellipsoid.semi_major_metre), float(ellipsoid.inverse_flattening))
+
+
+# Area units as QGIS abbreviates them (QgsUnitTypes), by the CRS's linear unit.
+_AREA_UNITS = {
+    "metre": "m²",
+    "kilometre": "km²",
+    "foot": "ft²",
+    "US survey foot": "ft²",
+    "yard": "yd²",
+    "degree": "deg²",
+}
+
+
+def area_unit_of(crs: CrsLike) -> str:
+    """The CRS's unit squared as topology messages name it ("m²", "ft²"); "" when unknown."""
+    if crs is None:
+        return ""
+    axes = to_pyproj(crs).axis_info
+    return _AREA_UNITS.get(axes[0].unit_name, "") if axes else ""

@@ -52,3 +52,7 @@ class CrsError(InputError):
 
 class OutputExists(InputError):
     """An output would overwrite or mix with existing data."""
+
+
+class ContentMismatch(InputError):
+    """A file's pixels or features are not the content its sidecar describes."""

@@ -42,6 +42,17 @@ def sidecar_path(
     return (output_folder if output_folder is not None else data_path.parent) / name
 
 
+def has_sidecar(data_path: Path) -> bool:
+    """True when a sidecar of ``data_path`` (of any of its layers) is next to it."""
+    if (data_path.parent / (data_path.name + SUFFIX)).is_file():
+        return True
+    prefix = data_path.name + "."
+    return any(
+        p.name.startswith(prefix) and p.name.endswith(SUFFIX) and p.is_file()
+        for p in data_path.parent.iterdir()
+    )
+
+
 # Metadata values longer than this are not recorded (embedded XML, thumbnails, ...).
 MAX_METADATA_VALUE = 500
 

@@ -47,6 +47,7 @@ from .vector import read_ogr
 ROWS_PER_READ = 256
 
 __all__ = [
+    "current_sidecar",
     "describe",
     "detect_kind",
     "observe",
@@ -149,6 +150,15 @@ def _raster_description(path: Path, digest: str, f: RasterFacts) -> DataDescript
     )
 
 
+def current_sidecar(path: Path, digest: str, facts: Union[RasterFacts, VectorFacts]) -> Dict:
+    """The sidecar document (without class counts or provenance) a file with these facts and
+    content hash would get now: what restoremetadata compares with the recorded one."""
+    if isinstance(facts, RasterFacts):
+        return build_sidecar(_raster_description(path, digest, facts), "")
+    vc = content_mod.VectorContent(digest, facts.feature_count)
+    return build_sidecar(_vector_description(path, facts, vc, None, None), "")
+
+
 def _describe_vector(
     path: Path, f: VectorFacts, class_field: Optional[str], should_stop: StopFn
 ) -> DataDescription:
@@ -248,8 +258,12 @@ def observe(
     sidecar: Optional[Path] = None,
     progress=None,
     should_stop: StopFn = None,
+    content=None,
 ) -> Observation:
     """Measure a data file now: bytes, companion files, content, CRS and its sidecar.
+
+    ``content``: what hashes a vector layer's content, with ``vector_content``'s signature
+    (default: ``vector_content``, in this process; the cluster backend hashes parts on workers).
 
     ``file_hash``/``component_hashes`` may be passed when already computed (bulk hashing).
     ``kind``: what the manifest recorded ("file" skips GDAL). ``sidecar``: where its sidecar is
@@ -284,7 +298,7 @@ def observe(
             obs = replace(obs, description=build_sidecar(desc, ""))
     elif kind == "vector":
         vfacts = facts if isinstance(facts, VectorFacts) else vector_facts(path, layer)
-        vc, _ = vector_content(
+        vc, _ = (content or vector_content)(
             path,
             vfacts.layer,
             keep_index=keep_index,

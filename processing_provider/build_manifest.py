@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict
 
 from qgis.core import (
     QgsProcessingContext,
@@ -19,95 +19,12 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
-from ..core.errors import InputError, OutputExists
-from ..core.hashing import companion_files, hash_files
 from ..core.lineage import newest_manifest, next_version_label
-from ..core.manifest import build_manifest, read_manifest, write_manifest
-from ..core.paths import shorten
-from ..core.progress import Ticker
-from ..core.timeutil import utc_now_iso
+from ..core.manifest import read_manifest
 from ..gdalio.facts import detect_kind
-from ..gdalio.observe import observe, refresh_sidecar, sidecar_for, stale_sidecar
+from ..gdalio.versioning import make_manifest
 from .base import LabelGuardAlgorithm
 from .compat import TYPE_MAPLAYER
-
-
-def collect_observations(
-    sources: List[Tuple[Path, Optional[str]]], keep_index: bool, progress=None, should_stop=None
-):
-    """Hash every file and its companions in parallel threads (first half of the progress),
-    then measure content, CRS and sidecar per source (second half)."""
-    plans = []
-    all_files: List[Path] = []
-    for path, layer in sources:
-        comps = companion_files(path)
-        plans.append((path, layer, len(all_files), 1 + len(comps)))
-        all_files.extend([path] + [c.path for c in comps])
-    half = None if progress is None else (lambda f: progress(0.5 * f))
-    hashed = hash_files(all_files, progress=half, should_stop=should_stop)
-    stage = Ticker(len(plans), progress, should_stop, start=0.5, end=1.0)
-    out = []
-    for path, layer, start, n in plans:
-        out.append(
-            observe(
-                path,
-                layer,
-                file_hash=hashed[start],
-                component_hashes=hashed[start + 1 : start + n],
-                keep_index=keep_index,
-                sidecar=sidecar_for(path, layer),
-                should_stop=should_stop,
-            )
-        )
-        stage.advance()
-    return out
-
-
-def make_manifest(
-    sources,
-    *,
-    root: Path,
-    manifest_path: Path,
-    version: str,
-    parent: Optional[Path],
-    keep_index: bool,
-    creator: Dict[str, str],
-    refresh_sidecars: bool = True,
-    progress=None,
-    should_stop=None,
-):
-    """Measure, refresh stale sidecars (or refuse), build and write a manifest; returns
-    (document, manifest SHA-256, the sidecars exported again)."""
-    if os.path.lexists(manifest_path):  # before hours of hashing, not after
-        raise OutputExists(
-            f"Manifest '{manifest_path}' exists; a version is never overwritten. Choose a new "
-            "file name (e.g. the next version label), or delete the old manifest yourself."
-        )
-    observations = collect_observations(sources, keep_index, progress, should_stop)
-    stale = [obs for obs in observations if stale_sidecar(obs)]
-    if stale and not refresh_sidecars:
-        names = ", ".join(shorten(str(obs.sidecar.path.name)) for obs in stale[:5])
-        more = f" and {len(stale) - 5} more" if len(stale) > 5 else ""
-        raise InputError(
-            f"{len(stale)} sidecar(s) describe other content than their data file: {names}"
-            f"{more}. Turn on 'Refresh stale sidecars', or run Export metadata sidecars on "
-            "them, then build again; nothing was written."
-        )
-    refreshed = []
-    for n, obs in enumerate(observations):
-        if stale_sidecar(obs):
-            observations[n] = refresh_sidecar(obs, should_stop)
-            refreshed.append(obs.sidecar.path)
-    doc, extra = build_manifest(
-        observations,
-        root=root,
-        manifest_path=manifest_path,
-        version=version,
-        creator=creator,
-        created_at=utc_now_iso(),
-        parent_path=parent,
-    )
-    return doc, write_manifest(manifest_path, doc, extra), refreshed
 
 
 class BuildManifestAlgorithm(LabelGuardAlgorithm):

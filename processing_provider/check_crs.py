@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from qgis.core import (
     QgsCoordinateReferenceSystem,
@@ -31,16 +29,11 @@ from ..core.crs_checks import (
     CrsFinding,
     LayerRecord,
     check_crs,
-    crs_problem,
-    read_sidecar_crs,
-    require_source,
     write_crs_report,
 )
-from ..core.errors import FileVanished, InputError
-from ..core.georef import east_first, extent_from_geotransform
 from ..core.progress import StopFn, check_stop
-from ..core.sidecar import sidecar_path
 from ..gdalio import facts
+from ..gdalio.crs_records import file_record
 from .base import LabelGuardAlgorithm
 from .compat import TYPE_MAPLAYER, TYPE_VECTOR_POLYGON
 
@@ -269,45 +262,12 @@ def layer_record(layer: QgsMapLayer) -> LayerRecord:
             else (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())
         )
         return LayerRecord(name=name, source=layer.source(), kind=kind, crs=text, extent=extent)
-    require_source(name, path, exists=facts.exists)
-    if kind == RASTER:
-        found = _facts(name, lambda: facts.raster_facts(path))
-        extent = extent_from_geotransform(found.geotransform, found.width, found.height)
-        # A geotransform's x is the column direction, whatever the CRS's axis order says.
-        sublayer, multi = None, False
-    else:
+    layer_ref = None
+    if kind != RASTER:
         sublayer = parts.get("layerName") if isinstance(parts.get("layerName"), str) else None
         layer_id = parts.get("layerId") if isinstance(parts.get("layerId"), int) else None
-        found = _facts(name, lambda: facts.vector_facts(path, sublayer or layer_id))
-        extent = found.extent
-        if extent is not None and found.crs_wkt is not None:
-            extent = east_first(extent, found.north_first)
-        sublayer, multi = found.layer, found.layer_count > 1
-    prj = facts.prj_text(path)
-    prj_name = os.path.basename(os.path.splitext(path)[0] + ".prj")
-    problem = crs_problem(found.crs_messages, prj_name, prj)
-    sidecar = None
-    if not path.startswith("/vsi"):
-        sidecar = read_sidecar_crs(str(sidecar_path(Path(path), layer=sublayer, multi_layer=multi)))
-    return LayerRecord(
-        name=name,
-        source=path,
-        kind=kind,
-        crs=found.crs_wkt,
-        extent=extent,
-        crs_problem=problem,
-        sidecar=sidecar,
-    )
-
-
-def _facts(name: str, read: Callable[[], T]) -> T:
-    """Facts read by the data layer, with GDAL's failure prefixed by the layer's name."""
-    try:
-        return read()
-    except FileVanished as exc:
-        raise FileVanished(f"Layer '{name}': {exc}") from exc
-    except InputError as exc:
-        raise InputError(f"Layer '{name}': {exc}") from exc
+        layer_ref = sublayer or layer_id
+    return file_record(name, path, kind, layer_ref)
 
 
 def _footprint(finding: CrsFinding) -> Optional[QgsGeometry]:

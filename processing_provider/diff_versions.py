@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-import numpy as np
 from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
@@ -21,159 +18,12 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
-from ..core.content import normalized_wkb
-from ..core.diff import DEFAULT_IOU, FEATURE_STATUSES, diff_features, index_rows
-from ..core.errors import InputError
-from ..core.manifest import (
-    entry_file,
-    manifest_root,
-    paired_entries,
-    read_manifest,
-)
-from ..core.progress import Ticker
-from ..gdalio.vector import read_ogr
+from ..core.diff import DEFAULT_IOU, FEATURE_STATUSES
+from ..core.versioning import DIFF_FIELDS as FIELDS
+from ..core.versioning import diff_outcome
+from ..gdalio.versioning import run_diff
 from ..render.styles import RuleStylePostProcessor
 from .base import LabelGuardAlgorithm
-
-FIELDS = (
-    ("status", "str"),
-    ("path", "str"),
-    ("layer", "str"),
-    ("feature_id", "str"),
-    ("base_fid", "int"),
-    ("head_fid", "int"),
-    ("changed_fields", "str"),
-    ("geometry_from", "str"),
-    ("iou", "float"),
-    ("matched_by", "str"),
-)
-
-
-def _geometries(
-    path: Optional[Path], layer: Optional[str], wanted: Dict[int, str], should_stop
-) -> Dict[int, bytes]:
-    """WKB of the wanted fids whose normalized geometry hash still matches the index."""
-    out: Dict[int, bytes] = {}
-    if not wanted or path is None:
-        return out
-    try:
-        batches = list(read_ogr(str(path), layer, should_stop=should_stop))
-    except InputError:
-        return out
-    for batch in batches:
-        mask = np.isin(batch.fids, np.fromiter(wanted, dtype=np.int64))
-        if not mask.any():
-            continue
-        fids, wkbs = batch.fids[mask], batch.wkb[mask]
-        for fid, raw, norm in zip(fids.tolist(), wkbs.tolist(), normalized_wkb(wkbs).tolist()):
-            if norm is not None and hashlib.sha256(norm).hexdigest() == wanted[fid]:
-                out[fid] = raw
-    return out
-
-
-def _legacy_geometries(root: Path, entry: Optional[Dict[str, Any]], key, rows, should_stop):
-    """fid -> WKB from the entry's data file, for an index that keeps no geometry (built
-    before indexes kept them), where the file still holds the recorded geometry."""
-    if entry is None or not rows or any(len(r) > 4 and r[4] for r in rows):
-        return {}
-    return _geometries(entry_file(root, entry), key[1], {r[0]: r[1] for r in rows}, should_stop)
-
-
-def _part(progress, n: int, total: int):
-    """Progress of entry ``n`` of ``total`` (its first 90 %; fetching geometries is the rest)."""
-    return lambda f: progress((n + 0.9 * f) / total)
-
-
-def run_diff(
-    base: Path,
-    head: Path,
-    id_field: Optional[str],
-    iou_threshold: float = DEFAULT_IOU,
-    progress=None,
-    should_stop=None,
-):
-    """Per-entry feature changes and, where the data still holds them, their geometries."""
-    base_doc, head_doc = read_manifest(base), read_manifest(head)
-    base_root, head_root = manifest_root(base, base_doc), manifest_root(head, head_doc)
-    b_entries, h_entries, all_keys = paired_entries(base_doc, head_doc)
-    keys = [k for k in all_keys if (b_entries.get(k) or h_entries.get(k))["kind"] == "vector"]
-    ticker = Ticker(max(len(keys), 1), progress, should_stop)
-    rows: List[Dict[str, Any]] = []
-    wkbs: List[Optional[bytes]] = []
-    crs_wkts: List[Optional[str]] = []
-    per_entry: Dict[str, Dict[str, Any]] = {}
-    for n, key in enumerate(keys):
-        b, h = b_entries.get(key), h_entries.get(key)
-        b_rows = index_rows(base, b, base_doc["version"]) if b else []
-        h_rows = index_rows(head, h, head_doc["version"]) if h else []
-        both_gpkg = all(e is not None and e["path"].lower().endswith(".gpkg") for e in (b, h))
-        result = diff_features(
-            b_rows,
-            h_rows,
-            id_field=id_field,
-            stable_fid=both_gpkg,
-            iou_threshold=iou_threshold,
-            base_wkb=_legacy_geometries(base_root, b, key, b_rows, should_stop),
-            head_wkb=_legacy_geometries(head_root, h, key, h_rows, should_stop),
-            base_label=f"'{key[0]}' of {base_doc['version']}",
-            head_label=f"'{key[0]}' of {head_doc['version']}",
-            progress=None if progress is None else _part(progress, n, len(keys)),
-            should_stop=should_stop,
-        )
-        per_entry[key[0] + (f"|{key[1]}" if key[1] else "")] = {
-            **result.counts(),
-            "matching": result.matching,
-            "key": result.key,
-            "note": result.note,
-        }
-        # Geometries kept in the indexes first; the data files only for what they lack.
-        head_g = {r[0]: r[4] for r in h_rows if r[4]}
-        base_g = {r[0]: r[4] for r in b_rows if r[4]}
-        h_geom = {r[0]: r[1] for r in h_rows}
-        b_geom = {r[0]: r[1] for r in b_rows}
-        head_wanted = {
-            c.head_fid: h_geom[c.head_fid]
-            for c in result.changes
-            if c.head_fid is not None and c.head_fid not in head_g
-        }
-        base_wanted = {
-            c.base_fid: b_geom[c.base_fid]
-            for c in result.changes
-            if c.head_fid is None and c.base_fid is not None and c.base_fid not in base_g
-        }
-        if h:
-            head_g.update(_geometries(entry_file(head_root, h), key[1], head_wanted, should_stop))
-        if b:
-            base_g.update(_geometries(entry_file(base_root, b), key[1], base_wanted, should_stop))
-        crs = (h or b)["crs"]
-        for c in result.changes:
-            geom, source = None, ""
-            if c.head_fid is not None and c.head_fid in head_g:
-                geom, source = head_g[c.head_fid], "head"
-            elif c.base_fid is not None and c.base_fid in base_g:
-                geom, source = base_g[c.base_fid], "base"
-            rows.append(
-                {
-                    "status": c.status,
-                    "path": key[0],
-                    "layer": key[1],
-                    "feature_id": None
-                    if c.feature_id is None
-                    else json.dumps(c.feature_id)
-                    if not isinstance(c.feature_id, str)
-                    else c.feature_id,
-                    "base_fid": c.base_fid,
-                    "head_fid": c.head_fid,
-                    "changed_fields": ",".join(c.changed_fields),
-                    "geometry_from": source,
-                    "iou": None if c.iou is None else round(c.iou, 6),
-                    "matched_by": result.matching,
-                }
-            )
-            wkbs.append(geom)
-            crs_wkts.append(None if crs is None else crs["wkt2"])
-        ticker.advance()
-    return rows, wkbs, crs_wkts, per_entry, (base_doc["version"], head_doc["version"])
 
 
 class DiffVersionsAlgorithm(LabelGuardAlgorithm):
@@ -307,38 +157,14 @@ class DiffVersionsAlgorithm(LabelGuardAlgorithm):
         if dest is not None and context.willLoadLayerOnCompletion(dest):
             details = context.layerToLoadOnCompletionDetails(dest)
             details.setPostProcessor(RuleStylePostProcessor.create("diff"))
-        counts = {s: 0 for s in FEATURE_STATUSES}
-        for r in rows:
-            counts[r["status"]] += 1
-        findings = [
-            dict(rule=r["status"], severity="info", message=_message(r), location=None, **r)
-            for r in rows
-            if r["status"] != "unchanged"
-        ]
-        extra = {
-            "base": str(base),
-            "head": str(head),
-            "versions": list(versions),
-            "id_field": id_field,
-            "iou_threshold": iou,
-            "matching": sorted({info["matching"] for info in per_entry.values()}),
-            "per_layer": per_entry,
-        }
-        written[self.REPORT] = self.write_report(parameters, context, findings, counts, extra)
+        outcome = diff_outcome(base, head, id_field, rows, per_entry, versions, iou)
+        counts = outcome.counts
+        written[self.REPORT] = self.write_report(
+            parameters, context, outcome.findings, counts, outcome.extra
+        )
         for name in FEATURE_STATUSES:
             feedback.pushInfo(f"{name}: {counts[name]}")
-        modified = (
-            counts["geometry_changed"] + counts["attributes_changed"] + counts["both_changed"]
-        )
-        results = {
-            self.ADDED: counts["added"],
-            self.REMOVED: counts["removed"],
-            self.MODIFIED: modified,
-            self.UNCHANGED: counts["unchanged"],
-            "GEOMETRY_CHANGED": counts["geometry_changed"],
-            "ATTRIBUTES_CHANGED": counts["attributes_changed"],
-            "BOTH_CHANGED": counts["both_changed"],
-        }
+        results = dict(outcome.results)
         return self.finish(parameters, context, results, optional=written)
 
 
@@ -380,17 +206,3 @@ def _to_multi(g: QgsGeometry) -> QgsGeometry:
     g = QgsGeometry(g)
     g.convertToMultiType()
     return g
-
-
-def _message(row: Dict[str, Any]) -> str:
-    who = (
-        f"feature {row['feature_id']}"
-        if row["feature_id"] is not None
-        else (f"feature fid {row['head_fid'] if row['head_fid'] is not None else row['base_fid']}")
-    )
-    text = f"{row['path']}: {who} {row['status'].replace('_', ' ')}"
-    if row["changed_fields"]:
-        text += f" ({row['changed_fields']})"
-    if row["iou"] is not None and row["status"] != "unchanged":
-        text += f", IoU {row['iou']:.3f}"
-    return text

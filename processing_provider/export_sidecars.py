@@ -15,10 +15,7 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
-from ..core.io import atomic_write_bytes
-from ..core.sidecar import build_sidecar, dump_sidecar, sidecar_path
-from ..core.version import generator
-from ..gdalio.observe import describe
+from ..gdalio.sidecars import plan_sidecar, write_sidecar
 from .base import LabelGuardAlgorithm
 from .compat import TYPE_MAPLAYER
 
@@ -98,16 +95,15 @@ class ExportSidecarsAlgorithm(LabelGuardAlgorithm):
         for i, (path, sublayer) in enumerate(sources):
             self.check_canceled(feedback)
             feedback.pushInfo(self.tr("Describing {}").format(path.name))
-            desc = self.call(describe, path, sublayer, class_field, should_stop=feedback.isCanceled)
+            target, data, desc = self.call(
+                plan_sidecar, path, sublayer, folder, class_field, should_stop=feedback.isCanceled
+            )
             self._warn_about(feedback, path, desc)
-            data = self.call(dump_sidecar, build_sidecar(desc, generator()))
-            planned.append((sidecar_path(path, folder, desc.layer, desc.multi_layer), data))
+            planned.append((target, data))
             feedback.setProgress(100.0 * (i + 1) / len(sources))
         written = []
         for target, data in planned:
-            unchanged = target.is_file() and target.read_bytes() == data
-            if not unchanged:
-                self.call(atomic_write_bytes, target, data)
+            unchanged = not self.call(write_sidecar, target, data)
             state = self.tr("unchanged") if unchanged else self.tr("written")
             feedback.pushInfo(self.tr("{}: {}").format(state, target))
             written.append(str(target))

@@ -14,6 +14,7 @@ from .export_sidecars import ExportSidecarsAlgorithm
 from .export_training import ExportTrainingAlgorithm
 from .feature_history import FeatureHistoryAlgorithm
 from .import_predictions import ImportPredictionsAlgorithm
+from .restore_metadata import RestoreMetadataAlgorithm
 from .validate_topology import ValidateTopologyAlgorithm
 from .verify_manifest import VerifyManifestAlgorithm
 
@@ -28,6 +29,7 @@ ALGORITHMS = (
     ExportTrainingAlgorithm,
     ImportPredictionsAlgorithm,
     FeatureHistoryAlgorithm,
+    RestoreMetadataAlgorithm,
 )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,12 +35,11 @@ from ..core.topology import (
     ExceptionEntry,
     Finding,
     TopologyResult,
-    as_exception_entries,
     check_topology_batches,
 )
-from ..core.topology.exceptions import FIELDS as EXCEPTION_FIELDS
-from ..core.topology.exceptions import exceptions_path_for, load_exceptions
-from ..gdalio.vector import read_ogr
+from ..core.topology.exceptions import exceptions_path_for
+from ..core.topology.findings import report_extra
+from ..gdalio.topology_inputs import read_exceptions
 from ..render.styles import RuleStylePostProcessor
 from .base import LabelGuardAlgorithm
 from .compat import TYPE_VECTOR_ANY, TYPE_VECTOR_POLYGON
@@ -396,17 +394,14 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
             "labelguard/findings_file": data,
         }
         written = self._write_sinks(parameters, context, crs, result.findings, run)
-        extra = {
-            "input": source.sourceName(),
-            "crs": crs.authid() or crs.toWkt(),
-            "area_units": "m2" if ellipsoid is not None else "crs_units2",
-            "checked": result.checked,
-            "exceptions": result.exception_count,
-            "rules": [r for r in RULES if r in rules],
-            "parameters": {
-                k: number[k] for k in ("tolerance", "min_area", "max_gap_area", "snap_tolerance")
-            },
-        }
+        extra = report_extra(
+            source.sourceName(),
+            crs.authid() or crs.toWkt(),
+            result,
+            rules,
+            number,
+            ellipsoid is not None,
+        )
         findings = [f.to_dict() for f in result.findings]
         written[self.REPORT] = self.write_report(
             parameters, context, findings, result.counts, extra
@@ -525,17 +520,10 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
             path = str(beside)
             feedback.pushInfo(self.tr("Accepted exceptions from {}").format(path))
         try:
-            if Path(path).suffix.lower() in (".json", ".geojson", ".csv"):
-                return load_exceptions(path)
-            rows: list[dict[str, Any]] = []
-            for batch in read_ogr(path, fields=EXCEPTION_FIELDS):
-                names = [n for n in EXCEPTION_FIELDS if n in batch.columns]
-                for k in range(len(batch)):
-                    rows.append({n: batch.columns[n][k] for n in names})
-            return as_exception_entries(rows)
-        except (InputError, ValueError, TypeError) as exc:
+            return read_exceptions(path)
+        except InputError as exc:
             raise QgsProcessingException(
-                self.tr("Cannot read accepted exceptions from {}: {}").format(path, exc)
+                self.tr("Cannot read accepted exceptions from {}: {}").format(path, exc.__cause__)
             ) from exc
 
     def _write_sinks(

@@ -15,40 +15,10 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 
 from ..core import status
-from ..core.manifest import summarize, verify_manifest
-from ..gdalio.observe import observe
+from ..core.versioning import VERIFY_FIELDS as FIELDS
+from ..core.versioning import verify_outcome
+from ..gdalio.versioning import run_verify
 from .base import LabelGuardAlgorithm
-
-FIELDS = (
-    ("path", "str"),
-    ("layer", "str"),
-    ("kind", "str"),
-    ("status", "str"),
-    ("message", "str"),
-    ("details", "str"),
-    ("expected_sha256", "str"),
-    ("actual_sha256", "str"),
-)
-
-
-def _measure(abs_path: Path, entry: Dict[str, Any], root: Path, should_stop):
-    side = root / entry["sidecar"]["path"] if entry.get("sidecar") else None
-    return observe(
-        abs_path, entry.get("layer"), kind=entry["kind"], sidecar=side, should_stop=should_stop
-    )
-
-
-def run_verify(manifest: Path, scan_untracked: bool, progress=None, should_stop=None):
-    from ..core.manifest import manifest_root, read_manifest
-
-    root = manifest_root(manifest, read_manifest(manifest))
-    return verify_manifest(
-        manifest,
-        lambda p, e: _measure(p, e, root, should_stop),
-        scan_untracked=scan_untracked,
-        progress=progress,
-        should_stop=should_stop,
-    )
 
 
 class VerifyManifestAlgorithm(LabelGuardAlgorithm):
@@ -139,69 +109,38 @@ class VerifyManifestAlgorithm(LabelGuardAlgorithm):
         scan = self.parameterAsBoolean(parameters, self.SCAN_UNTRACKED, context)
         feedback.pushInfo(self.tr("Verifying {}").format(manifest))
         statuses, chain = self.run_core(feedback, run_verify, manifest, scan)
-        rows = [
-            {
-                "path": s.path,
-                "layer": s.layer,
-                "kind": s.kind,
-                "status": s.status,
-                "message": s.message,
-                "details": "; ".join(s.details),
-                "expected_sha256": s.expected_sha256,
-                "actual_sha256": s.actual_sha256,
-            }
-            for s in statuses
-        ]
+        outcome = verify_outcome(manifest, statuses, chain)
+        counts = outcome.counts
         written: Dict[str, Any] = {
             self.OUTPUT: self.write_sink(
                 parameters,
                 context,
                 self.OUTPUT,
                 FIELDS,
-                (([r[name] for name, _ in FIELDS], None) for r in rows),
+                (([r[name] for name, _ in FIELDS], None) for r in outcome.rows),
             )
         }
-        counts = summarize(statuses)
-        ok = sum(counts[s] for s in status.VERIFIED)
-        mismatch = len(statuses) - ok
-        findings = [
-            dict(
-                rule=r["status"],
-                severity=status.severity(r["status"]),
-                message=r["message"],
-                location=None,
-                **{k: r[k] for k, _ in FIELDS if k not in ("message",)},
-            )
-            for r in rows
-        ]
-        extra = {
-            "manifest": str(manifest),
-            "chain_ok": chain.ok,
-            "chain": list(chain.versions),
-            "chain_message": chain.message,
-        }
-        written[self.REPORT] = self.write_report(parameters, context, findings, counts, extra)
+        written[self.REPORT] = self.write_report(
+            parameters, context, outcome.findings, counts, outcome.extra
+        )
         for name in status.VERIFY_STATUSES:
             if counts[name] and name != status.OK:
                 feedback.pushInfo(self.tr("{}: {}").format(name, counts[name]))
         if not chain.ok:
             feedback.reportError(self.tr("Manifest chain broken: {}").format(chain.message), False)
         results = {
-            self.OK_COUNT: ok,
-            self.MISMATCH_COUNT: mismatch,
+            self.OK_COUNT: outcome.ok,
+            self.MISMATCH_COUNT: outcome.mismatch,
             self.REWRITTEN_COUNT: counts[status.REWRITTEN],
             self.CHAIN_OK: 1 if chain.ok else 0,
         }
-        problems = [f"{counts[s]} {s}" for s in counts if counts[s] and not status.is_verified(s)]
-        if not chain.ok:
-            problems.append("broken manifest chain")
         return self.finish(
             parameters,
             context,
             results,
             optional=written,
-            failures=mismatch + (0 if chain.ok else 1),
+            failures=outcome.failures,
             failure_message=self.tr("Dataset does not match manifest {}: {}.").format(
-                manifest.name, ", ".join(problems)
+                manifest.name, ", ".join(outcome.problems)
             ),
         )

@@ -36,6 +36,7 @@ from qgis.PyQt.QtWidgets import (
 from ..core import status
 from ..core.errors import LabelGuardError
 from ..core.lineage import VersionPlan, plan_next_version
+from ..core.sidecar import has_sidecar
 from ..render.styles import apply_style
 from .models import Column, LayerStatus, LayerStatusModel, LineageModel, Role
 from .tasks import AlgorithmsTask, AlgorithmStep, LayerStatusTask, layer_ref
@@ -496,8 +497,9 @@ class LabelGuardDock(QgsDockWidget):
             self.build_next_version(label.strip())
 
     def build_next_version(self, label: Optional[str] = None) -> Optional[AlgorithmsTask]:
-        """Refresh the sidecars of the dataset's files, then build the next manifest with the
-        newest one as parent, in one background task; the dock checks again when it is done."""
+        """Build the next manifest with the newest one as parent (buildmanifest refreshes stale
+        sidecars itself), first exporting sidecars only for files that have none yet, in one
+        background task; the dock checks again when it is done."""
         plan = self._plan()
         if plan is None:
             return None
@@ -512,10 +514,10 @@ class LabelGuardDock(QgsDockWidget):
         }
         if plan.parent is not None:
             manifest_params["PARENT"] = str(plan.parent)
-        steps = [
-            AlgorithmStep("labelguard:exportsidecars", {"LAYERS": files}),
-            AlgorithmStep("labelguard:buildmanifest", manifest_params),
-        ]
+        steps = [AlgorithmStep("labelguard:buildmanifest", manifest_params)]
+        new = [str(f) for f in plan.files if not has_sidecar(Path(f))]
+        if new:
+            steps.insert(0, AlgorithmStep("labelguard:exportsidecars", {"LAYERS": new}))
         return self._start_action(
             AlgorithmsTask(self.tr("LabelGuard: building version {}").format(label), steps),
             lambda task: self._built(task, label, output),

@@ -112,6 +112,21 @@ def _key(rule: str, fid: int, other_fid: int | None, anchor: np.ndarray, geograp
     return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
 
 
+_RULE_ORDER = {r: k for k, r in enumerate(RULES)}
+
+
+def finding_order(f: Finding) -> tuple[int, int, int, str, str]:
+    """How findings are sorted: by rule (in ``RULES`` order), fid, other fid, location and
+    message."""
+    return (
+        _RULE_ORDER[f.rule],
+        f.fid,
+        -1 if f.other_fid is None else f.other_fid,
+        f.wkt,
+        f.message,
+    )
+
+
 def build_result(
     raw: Sequence[RawFinding],
     active: Sequence[str],
@@ -134,18 +149,33 @@ def build_result(
         key = _key(rule, fid, other, anchor, geographic)
         accepted = key in keys or (rule, fid, other) in loose or (rule, fid) in loose_any_other
         findings.append(Finding(rule, SEVERITY[rule], fid, other, message, wkt, accepted, key))
-    order = {r: k for k, r in enumerate(RULES)}
-    findings.sort(
-        key=lambda f: (
-            order[f.rule],
-            f.fid,
-            -1 if f.other_fid is None else f.other_fid,
-            f.wkt,
-            f.message,
-        )
-    )
+    findings.sort(key=finding_order)
     counts = {r: 0 for r in active}
     for f in findings:
         if not f.is_exception:
             counts[f.rule] += 1
     return TopologyResult(tuple(findings), checked, counts)
+
+
+def report_extra(
+    input_name: str,
+    crs: str,
+    result: TopologyResult,
+    rules: Sequence[str],
+    parameters: dict[str, float],
+    geographic: bool,
+) -> dict[str, Any]:
+    """The extra keys of a validatetopology report: the input's name and CRS (authority id or
+    WKT), the area units, what was checked, the ``rules`` in ``RULES`` order and the area
+    ``parameters`` (tolerance, min_area, max_gap_area, snap_tolerance)."""
+    return {
+        "input": input_name,
+        "crs": crs,
+        "area_units": "m2" if geographic else "crs_units2",
+        "checked": result.checked,
+        "exceptions": result.exception_count,
+        "rules": [r for r in RULES if r in rules],
+        "parameters": {
+            k: parameters[k] for k in ("tolerance", "min_area", "max_gap_area", "snap_tolerance")
+        },
+    }

@@ -1,5 +1,6 @@
 """Guards the dependency direction: core never imports QGIS, Qt, Processing, GDAL, the data layer
-or the adapters; the data layer (gdalio) never imports QGIS or the adapters; no import cycles."""
+or the adapters; the data layer (gdalio) never imports QGIS or the adapters; the command line
+(cli) and the Dask backend (cluster) use core and gdalio only; no import cycles."""
 
 from __future__ import annotations
 
@@ -66,6 +67,23 @@ def test_data_layer_imports_no_qgis_and_no_adapter(path):
             bad.append(f"{path.name}:{line} imports {module}")
         target = _resolved(path, level, module).split(".")[0]
         if level >= 1 and target in DATA_LAYER_FORBIDDEN_RELATIVE + ("<above>",):
+            bad.append(f"{path.name}:{line} imports {'.' * level}{module}")
+    assert bad == []
+
+
+CLI_FILES = sorted((ROOT / "cli").rglob("*.py")) + sorted((ROOT / "cluster").rglob("*.py"))
+CLI_FORBIDDEN_RELATIVE = ("processing_provider", "ui", "plugin")
+
+
+@pytest.mark.parametrize("path", CLI_FILES, ids=[p.relative_to(ROOT).as_posix() for p in CLI_FILES])
+def test_command_line_and_cluster_use_core_and_gdalio_only(path):
+    bad = []
+    for level, module, line in _imports(path):
+        top = module.split(".")[0]
+        if level == 0 and top in DATA_LAYER_FORBIDDEN + ("osgeo",):
+            bad.append(f"{path.name}:{line} imports {module}")
+        target = _resolved(path, level, module).split(".")[0]
+        if level >= 1 and target in CLI_FORBIDDEN_RELATIVE + ("<above>",):
             bad.append(f"{path.name}:{line} imports {'.' * level}{module}")
     assert bad == []
 

@@ -267,3 +267,17 @@ def test_class_counts_and_guess() -> None:
     assert class_counts(["a", None, 1, "a", "1"]) == {"a": 2, "<null>": 1, "1": 2}
     assert guess_class_field(["fid", "Label", "class_id"]) == "Label"
     assert guess_class_field(["fid", "area"]) is None
+
+
+def test_has_sidecar_sees_file_and_per_layer_sidecars(tmp_path):
+    from labelguard.core.sidecar import has_sidecar
+
+    data = tmp_path / "labels.gpkg"
+    data.write_bytes(b"")
+    assert has_sidecar(data) is False
+    (tmp_path / "labels.gpkg.roads.labelguard.yaml").write_text("x")
+    assert has_sidecar(data) is True
+    other = tmp_path / "ortho.tif"
+    assert has_sidecar(other) is False
+    (tmp_path / "ortho.tif.labelguard.yaml").write_text("x")
+    assert has_sidecar(other) is True

@@ -60,6 +60,10 @@ CONTRACT = {
         {"MANIFEST", "INPUT", "FEATURE_ID", "POINT", "OUTPUT", "REPORT"},
         {"OUTPUT", "REPORT", "VERSION_COUNT", "PRESENT_COUNT", "CHANGE_COUNT"},
     ),
+    "restoremetadata": (
+        {"INPUT", "SIDECAR", "DRY_RUN", "OUTPUT", "REPORT"},
+        {"OUTPUT", "REPORT", "CHANGED_COUNT", "NOT_HELD_COUNT"},
+    ),
 }
 ORDER = list(CONTRACT)
 GROUPS = {
@@ -72,6 +76,7 @@ GROUPS = {
     "exporttraining": "trainingdata",
     "importpredictions": "trainingdata",
     "featurehistory": "versioning",
+    "restoremetadata": "versioning",
 }
 
 

@@ -231,6 +231,7 @@ def test_history_of_a_label_added_later_and_by_fid(run_alg, labels, tmp_path):
 
     written = QgsVectorLayer(res["OUTPUT"], "history", "ogr")  # a GeoPackage has its own fid
     got = [(f["version"], f["status"], f["present"]) for f in written.getFeatures()]
+    del written
     assert got == [("v2", "added", True), ("v1", "absent", False)]
     assert (res["VERSION_COUNT"], res["PRESENT_COUNT"], res["CHANGE_COUNT"]) == (2, 1, 0)
     with pytest.raises(QgsProcessingException, match="The layer has no feature with fid 99"):

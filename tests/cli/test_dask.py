@@ -1,0 +1,267 @@
+"""The Dask backend on a local cluster of 2 workers: partitioned validation finds what one
+process finds, with defects on the partition borders; manifests hash the same."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cli_fixtures import defects, sq, write_layer  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client(cli_env):
+    from distributed import Client
+
+    # Worker processes import labelguard by name, and multiprocessing hands them this
+    # process's sys.path: put the folder holding the checkout as "labelguard" on it.
+    paths = cli_env["PYTHONPATH"].split(os.pathsep)
+    sys.path[:0] = paths
+    c = Client(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+    )
+    yield c
+    c.close()
+    for entry in paths:
+        sys.path.remove(entry)
+
+
+GRID_HOLES = {(9, 9), (10, 10), (9, 10)} | {(i, j) for i in range(3, 7) for j in range(12, 17)}
+
+
+def border_layer(x: float = 100.0, y: float = 100.0):
+    """A 20 x 20 coverage of 10 m squares with a hole wider than the halo, a null geometry, and
+    defects whose locations span the lines through ``x`` and ``y`` (put them on partition
+    borders): an overlap, a copy, a bowtie, a sliver below the minimum area, lines that touch
+    only across the border, and two gaps."""
+    holes = set(GRID_HOLES)
+    i, j = int(x // 10), int(y // 10)
+    holes |= {(i - 1, 2), (i, 2)}  # a 20 x 10 gap across x
+    holes |= {(2, j - 1), (2, j)}  # and one across y
+    rows = [sq(a * 10, b * 10) for a in range(20) for b in range(20) if (a, b) not in holes]
+    rows += [sq(x - 7, y - 7, 14, 14)]  # overlaps the squares on all four sides of (x, y)
+    for bx, by, dx, dy in ((x - 7, 300.0, 0, 20), (300.0, y - 7, 20, 0)):
+        # One set across x (stacked up), one across y (side by side).
+        rows += [sq(bx, by, 14, 14), sq(bx, by, 14, 14)]  # two copies
+        ax, ay = bx + dx, by + dy
+        rows.append(  # a bowtie
+            f"POLYGON(({ax} {ay},{ax + 14} {ay + 14},{ax + 14} {ay},{ax} {ay + 14},{ax} {ay}))"
+        )
+        ax, ay = bx + 2 * dx, by + 2 * dy
+        rows.append(sq(ax, ay, 14, 0.05) if dy else sq(ax, ay, 0.05, 14))  # sliver, min_area
+    rows += [
+        f"LINESTRING({x - 5} 550,{x + 5} 550)",  # touches the next line only across x
+        f"LINESTRING({x + 5} 550,{x + 5} 560)",
+        f"LINESTRING({x - 1} 570,{x + 1} 571)",  # two dangling ends
+        None,  # a null geometry
+    ]
+    return rows
+
+
+def borders(path: Path, partitions: int):
+    """(inner x edges, inner y edges) of the partition plan of the layer at ``path``."""
+    from labelguard.core.geos import shapely
+    from labelguard.core.topology.partition import feature_bounds, plan_partitions
+    from labelguard.gdalio.topology_inputs import read_layer
+
+    _, wkb = read_layer(str(path)).batches[0]
+    bounds = feature_bounds(shapely.from_wkb(wkb.to_objects(), on_invalid="ignore"))
+    cells = np.array([p.cell for p in plan_partitions(bounds, partitions)])
+    return set(cells[:, 2]) - {cells[:, 2].max()}, set(cells[:, 3]) - {cells[:, 3].max()}
+
+
+def _single_and_partitioned(client, path, rules, partitions, **options):
+    from labelguard.cluster.topology import check_topology_partitioned
+    from labelguard.core.topology import check_topology_batches
+    from labelguard.gdalio.topology_inputs import read_layer
+
+    inp = read_layer(str(path))
+    single = check_topology_batches(iter(inp.batches), rules, total=inp.count, **options)
+    spread = check_topology_partitioned(
+        client, inp.batches, rules, partitions=partitions, **options
+    )
+    return single, spread
+
+
+@pytest.mark.parametrize("partitions", [2, 4, 9], ids=["2", "4", "9"])
+def test_partitioned_findings_equal_single_process(client, tmp_path, partitions):
+    from labelguard.core.geos import shapely
+    from labelguard.core.topology import RULES
+
+    # Put the defects on the borders the plan draws for this layer.
+    xs, ys = borders(write_layer(tmp_path / "a.gpkg", border_layer()), partitions)
+    x = min(xs, default=100.0)
+    y = min(ys, default=100.0)
+    path = write_layer(tmp_path / "b.gpkg", border_layer(x, y))
+    xs, ys = borders(path, partitions)
+    single, spread = _single_and_partitioned(client, path, list(RULES), partitions, min_area=1.0)
+    assert spread == single
+    # contained turns up where the overlapping square covers a hole-side square whole.
+    assert {f.rule for f in single.findings} - {"contained"} == {
+        "empty",
+        "invalid",
+        "duplicate",
+        "overlap",
+        "gap",
+        "sliver",
+        "min_area",
+        "dangle",
+    }
+
+    def crosses(f) -> bool:
+        b = shapely.bounds(shapely.from_wkt(f.wkt))
+        return any(b[0] < e < b[2] for e in xs) or any(b[1] < e < b[3] for e in ys)
+
+    crossing = sorted({f.rule for f in single.findings if f.wkt and crosses(f)})
+    assert [r for r in crossing if r != "contained"] == [
+        "duplicate",
+        "gap",
+        "min_area",
+        "overlap",
+        "sliver",
+    ]
+
+
+def test_gap_wider_than_the_halo_is_found_once(client, tmp_path):
+    ring = [
+        sq(i * 10, j * 10)
+        for i in range(20)
+        for j in range(20)
+        if not (6 <= i < 14 and 6 <= j < 14)
+    ]
+    path = write_layer(tmp_path / "ring.gpkg", ring)
+    for partitions in (4, 16):
+        single, spread = _single_and_partitioned(client, path, ["gap"], partitions)
+        assert spread == single
+        assert [(f.fid, f.other_fid) for f in single.findings] == [(107, 108)]
+
+
+def test_options_and_exceptions_carry_over(client, tmp_path):
+    from labelguard.core.topology import RULES
+
+    path = write_layer(tmp_path / "d.gpkg", defects())
+    single0, _ = _single_and_partitioned(client, path, list(RULES), 4)
+    accepted = [single0.findings[0].to_dict()]
+    accepted[0]["is_exception"] = True
+    single, spread = _single_and_partitioned(
+        client, path, list(RULES), 4, tolerance=1.5, max_gap_area=50.0, exceptions=accepted
+    )
+    assert spread == single
+    assert single.exception_count == 1
+
+
+def test_cli_workers_report_is_byte_equal(cli, tmp_path):
+    write_layer(tmp_path / "b.gpkg", border_layer())
+    one = cli("validate", "b.gpkg", "--report", "one.json", "--min-area", "1")
+    two = cli(
+        "validate",
+        "b.gpkg",
+        "--report",
+        "two.json",
+        "--min-area",
+        "1",
+        "--workers",
+        "2",
+        "--partitions",
+        "6",
+    )
+    assert one.code == two.code == 0
+    assert one.results["ERROR_COUNT"] == two.results["ERROR_COUNT"]
+    assert (tmp_path / "one.json").read_bytes() == (tmp_path / "two.json").read_bytes()
+
+
+def test_cancel_drops_the_tasks(client, tmp_path):
+    from labelguard.cluster.topology import check_topology_partitioned
+    from labelguard.core.errors import Cancelled
+    from labelguard.core.topology import RULES
+    from labelguard.gdalio.topology_inputs import read_layer
+
+    inp = read_layer(str(write_layer(tmp_path / "b.gpkg", border_layer())))
+    with pytest.raises(Cancelled):
+        check_topology_partitioned(
+            client, inp.batches, list(RULES), partitions=4, should_stop=lambda: True
+        )
+
+
+def test_progress_runs_up_to_one(client, tmp_path):
+    from labelguard.cluster.topology import check_topology_partitioned
+    from labelguard.core.topology import RULES
+    from labelguard.gdalio.topology_inputs import read_layer
+
+    inp = read_layer(str(write_layer(tmp_path / "b.gpkg", border_layer())))
+    seen = []
+    check_topology_partitioned(client, inp.batches, list(RULES), partitions=4, progress=seen.append)
+    assert seen[-1] == 1.0
+    assert seen == sorted(seen)
+
+
+def test_manifest_hashes_equal_single_process(client, tmp_path, monkeypatch):
+    from labelguard.cluster import hashing
+    from labelguard.gdalio.provenance import creator_versions
+    from labelguard.gdalio.versioning import make_manifest
+
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    write_layer(ds / "b.gpkg", border_layer())
+    write_layer(ds / "d.geojson", defects())
+    (ds / "notes.txt").write_text("not a dataset\n")
+    sources = [(ds / "b.gpkg", None), (ds / "d.geojson", None), (ds / "notes.txt", None)]
+    monkeypatch.setattr(hashing, "MIN_FEATURES_PER_PART", 50)  # several fid ranges per layer
+    common = dict(root=ds, version="v1", parent=None, keep_index=True, creator=creator_versions())
+    one, _, _ = make_manifest(sources, manifest_path=ds / "one.json", **common)
+    two, _, _ = make_manifest(
+        sources,
+        manifest_path=ds / "two.json",
+        hasher=hashing.dask_hasher(client),
+        content=hashing.dask_vector_content(client, parts=5),
+        **common,
+    )
+    for a, b in zip(one["entries"], two["entries"]):
+        assert (a["path"], a["sha256"], a["content_sha256"], a["size"]) == (
+            b["path"],
+            b["sha256"],
+            b["content_sha256"],
+            b["size"],
+        )
+    index = [e for e in one["entries"] if e["path"] == "b.gpkg"][0]["feature_index"]
+    index2 = [e for e in two["entries"] if e["path"] == "b.gpkg"][0]["feature_index"]
+    assert (ds / index["path"]).read_bytes() == (ds / index2["path"]).read_bytes()
+    column, ranges = hashing.fid_ranges(str(ds / "b.gpkg"), None, 5)
+    assert column == "fid"
+    assert len(ranges) == 5
+
+
+def test_verify_on_workers_equals_single_process(client, tmp_path):
+    from labelguard.cluster.hashing import dask_verify
+    from labelguard.core.versioning import verify_outcome
+    from labelguard.gdalio.provenance import creator_versions
+    from labelguard.gdalio.versioning import make_manifest, run_verify
+
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    write_layer(ds / "a.gpkg", defects())
+    write_layer(ds / "b.gpkg", [sq(0, 0)])
+    write_layer(ds / "c.gpkg", [sq(0, 0)])
+    sources = [(ds / n, None) for n in ("a.gpkg", "b.gpkg", "c.gpkg")]
+    make_manifest(
+        sources,
+        root=ds,
+        manifest_path=ds / "m.json",
+        version="v1",
+        parent=None,
+        keep_index=False,
+        creator=creator_versions(),
+    )
+    write_layer(ds / "b.gpkg", [sq(1, 0)])
+    (ds / "c.gpkg").unlink()
+    one = verify_outcome(ds / "m.json", *run_verify(ds / "m.json", True))
+    two = verify_outcome(ds / "m.json", *dask_verify(client, ds / "m.json", True))
+    assert two.rows == one.rows
+    assert [r["status"] for r in one.rows] == ["ok", "modified", "missing"]
+    assert json.dumps(two.findings) == json.dumps(one.findings)
