@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 APT_PACKAGES="qgis qgis-providers python3-qgis python3-gdal python3-pyproj python3-yaml \
-python3-numpy python3-jsonschema python3-venv python3-pip gdal-bin xvfb xauth"
+python3-numpy python3-jsonschema python3-venv python3-pip python3-setuptools gdal-bin xvfb xauth"
 
 missing=""
 for p in $APT_PACKAGES; do

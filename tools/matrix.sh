@@ -22,7 +22,8 @@ ATTEMPTS=3
 RECIPE=2
 # What tools/bootstrap.sh checks for, plus make: then bootstrap finds nothing to install.
 PACKAGES="qgis qgis-providers python3-qgis python3-gdal python3-pyproj python3-yaml python3-numpy \
-python3-shapely python3-jsonschema python3-venv python3-pip gdal-bin xvfb xauth make ca-certificates"
+python3-shapely python3-jsonschema python3-venv python3-pip python3-setuptools gdal-bin xvfb xauth make \
+ca-certificates"
 HOST_FILES="/etc/resolv.conf /etc/ssl/certs/ca-certificates.crt /etc/pip.conf"
 
 die() { echo "matrix: error: $*" >&2; exit 1; }
