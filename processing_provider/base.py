@@ -56,6 +56,7 @@ from ..core.report import write_report as _write_report
 from ..core.version import plugin_version
 from ..gdalio.provenance import creator_versions
 from ..gdalio.vector import feature_count
+from ..render.styles import PLAIN, RuleStylePostProcessor
 from .compat import FLAG_ADVANCED, make_field
 from .layers import layer_file
 
@@ -401,9 +402,13 @@ class LabelGuardAlgorithm(QgsProcessingAlgorithm):
         crs: Optional[QgsCoordinateReferenceSystem] = None,
         layer_options: Optional[List[str]] = None,
         feedback: Optional[QgsProcessingFeedback] = None,
+        style: str = PLAIN,
+        properties: Optional[Dict[str, str]] = None,
     ) -> Optional[str]:
         """Write rows to the sink parameter ``name``; its id, or None when the optional sink
-        was not requested. A failed write or a cancel raises; nothing is reported written."""
+        was not requested. A failed write or a cancel raises; nothing is reported written.
+        When the layer is loaded on completion it is marked as a LabelGuard result, styled
+        with ``style`` and given the custom ``properties`` (``render.styles``)."""
         qfields = QgsFields()
         for field_name, kind in fields:
             qfields.append(make_field(field_name, kind))
@@ -433,6 +438,9 @@ class LabelGuardAlgorithm(QgsProcessingAlgorithm):
             written += 1
         del sink  # flushes and closes the output before it is loaded or post-processed
         self._check_written(dest, written)
+        if context.willLoadLayerOnCompletion(dest):
+            details = context.layerToLoadOnCompletionDetails(dest)
+            details.setPostProcessor(RuleStylePostProcessor.create(style, properties))
         return dest
 
     def _check_written(self, dest: str, expected: int) -> None:

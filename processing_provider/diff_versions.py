@@ -22,7 +22,6 @@ from ..core.diff import DEFAULT_IOU, FEATURE_STATUSES
 from ..core.versioning import DIFF_FIELDS as FIELDS
 from ..core.versioning import diff_outcome
 from ..gdalio.versioning import run_diff
-from ..render.styles import RuleStylePostProcessor
 from .base import LabelGuardAlgorithm
 
 
@@ -151,12 +150,9 @@ class DiffVersionsAlgorithm(LabelGuardAlgorithm):
                 wkb_type=wkb_type,
                 crs=target,
                 feedback=feedback,
+                style="diff",
             )
         }
-        dest = written[self.OUTPUT]
-        if dest is not None and context.willLoadLayerOnCompletion(dest):
-            details = context.layerToLoadOnCompletionDetails(dest)
-            details.setPostProcessor(RuleStylePostProcessor.create("diff"))
         outcome = diff_outcome(base, head, id_field, rows, per_entry, versions, iou)
         counts = outcome.counts
         written[self.REPORT] = self.write_report(

@@ -14,6 +14,7 @@ from qgis.core import (
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
+    QgsProcessingOutputVectorLayer,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSource,
@@ -40,8 +41,9 @@ from ..core.training.labelmap import read_labelmap
 from ..core.training.labels import REFUSE, REPAIR
 from ..core.training.stretch import STRETCHES, parse_bands
 from ..gdalio.facts import vector_facts
-from ..gdalio.provenance import source_record, write_export_provenance
+from ..gdalio.provenance import TILE_INDEX, source_record, write_export_provenance
 from ..gdalio.tiles import GdalTileWriter, raster_facts
+from ..render.styles import RuleStylePostProcessor
 from .base import LabelGuardAlgorithm
 from .compat import TYPE_VECTOR_POLYGON
 
@@ -72,7 +74,8 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
         "(class-id images and classes.json).\n\n"
         "Every tile keeps its georeferencing: GeoTIFF tiles, or PNG/JPEG with a world file "
         "and .aux.xml; COCO image entries carry the tile geotransform and CRS; tiles.gpkg "
-        "holds the tile footprints with their split; labelguard_dataset.json records the "
+        "(TILE_INDEX) holds the tile footprints with their split and is loaded styled by "
+        "split when the run ends; labelguard_dataset.json records the "
         "tiles, parameters, label fixes and the SHA-256 of the source image, annotations "
         "and every written file. Import model predictions uses it to map predictions "
         "back.\n\n"
@@ -87,8 +90,9 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
         "The dataset is built in a hidden folder next to OUTPUT_FOLDER and renamed at the "
         "end: a cancelled or failed run leaves nothing behind. A non-empty OUTPUT_FOLDER "
         "is refused unless OVERWRITE is set and it holds a previous LabelGuard export.\n\n"
-        "Results: OUTPUT_FOLDER, TILE_COUNT (tiles written), ANNOTATION_COUNT (clipped "
-        "annotations written), TRAIN_TILE_COUNT, VAL_TILE_COUNT, REPAIRED_COUNT.",
+        "Results: OUTPUT_FOLDER, TILE_INDEX (tiles.gpkg), TILE_COUNT (tiles written), "
+        "ANNOTATION_COUNT (clipped annotations written), TRAIN_TILE_COUNT, VAL_TILE_COUNT, "
+        "REPAIRED_COUNT.",
     )
 
     RASTER = "RASTER"
@@ -111,6 +115,7 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
     OVERWRITE = "OVERWRITE"
     COCO_HOLES = "COCO_HOLES"
 
+    TILE_INDEX = "TILE_INDEX"
     TILE_COUNT = "TILE_COUNT"
     ANNOTATION_COUNT = "ANNOTATION_COUNT"
     TRAIN_TILE_COUNT = "TRAIN_TILE_COUNT"
@@ -195,6 +200,11 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
         self._add_advanced()
         self._add_label_options()
         # OUTPUT_FOLDER, a destination parameter, is an output of its own.
+        self.addOutput(
+            QgsProcessingOutputVectorLayer(
+                self.TILE_INDEX, self.tr("Tile index"), TYPE_VECTOR_POLYGON
+            )
+        )
         self.add_counts(
             (self.TILE_COUNT, self.tr("Tiles written")),
             (self.ANNOTATION_COUNT, self.tr("Annotations written")),
@@ -436,6 +446,7 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
         )
         results = {
             self.OUTPUT_FOLDER: target,
+            self.TILE_INDEX: self._load_tile_index(target, context),
             self.TILE_COUNT: result.tile_count,
             self.ANNOTATION_COUNT: result.annotation_count,
             self.TRAIN_TILE_COUNT: result.split_tiles["train"],
@@ -443,6 +454,17 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
             self.REPAIRED_COUNT: result.repaired,
         }
         return self.finish(parameters, context, results)
+
+    def _load_tile_index(self, target: str, context: QgsProcessingContext) -> str:
+        """The tile index of the export, loaded styled by split when the run ends (from the
+        toolbox; headless runs load nothing)."""
+        uri = f"{Path(target) / TILE_INDEX}|layername=tiles"
+        details = QgsProcessingContext.LayerDetails(
+            self.tr("Tiles {}").format(Path(target).name), context.project(), self.TILE_INDEX
+        )
+        details.setPostProcessor(RuleStylePostProcessor.create("splits"))
+        context.addLayerToLoadOnCompletion(uri, details)
+        return uri
 
     def _layer_in_file(self, ann_layer) -> str:
         """The layer name inside the annotation file (a GeoPackage opened by path alone shows

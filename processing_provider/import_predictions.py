@@ -19,7 +19,6 @@ from qgis.PyQt.QtCore import QT_TRANSLATE_NOOP
 from ..core.geos import shapely
 from ..core.training.geo import polygonal_parts
 from ..core.training.predictions import BAD_ROW_MODES, import_predictions
-from ..render.styles import RuleStylePostProcessor
 from .base import LabelGuardAlgorithm
 
 FIELDS = (
@@ -188,10 +187,8 @@ class ImportPredictionsAlgorithm(LabelGuardAlgorithm):
             wkb_type=QgsWkbTypes.Type.MultiPolygon,
             crs=crs,
             feedback=feedback,
+            style="predictions",
         )
-        if sink_id is not None and context.willLoadLayerOnCompletion(sink_id):
-            details = context.layerToLoadOnCompletionDetails(sink_id)
-            details.setPostProcessor(RuleStylePostProcessor.create("predictions"))
         results = {
             self.OUTPUT: sink_id,
             self.FEATURE_COUNT: len(wkbs),

@@ -40,7 +40,6 @@ from ..core.topology import (
 from ..core.topology.exceptions import exceptions_path_for
 from ..core.topology.findings import report_extra
 from ..gdalio.topology_inputs import read_exceptions
-from ..render.styles import RuleStylePostProcessor
 from .base import LabelGuardAlgorithm
 from .compat import TYPE_VECTOR_ANY, TYPE_VECTOR_POLYGON
 from .layers import iter_layer_wkb, layer_file, read_features_wkb
@@ -557,13 +556,11 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
                 wkb_type=wkb_type,
                 crs=crs,
                 layer_options=["FID=error_id"] if ".gpkg" in target.lower() else [],
+                style="rules",
+                properties=run,
             )
-            if dest is None:
-                continue
-            out[param] = dest
-            if context.willLoadLayerOnCompletion(dest):
-                details = context.layerToLoadOnCompletionDetails(dest)
-                details.setPostProcessor(RuleStylePostProcessor.create("rules", run))
+            if dest is not None:
+                out[param] = dest
         return out
 
 

@@ -1,5 +1,6 @@
 """Styles for LabelGuard result layers: findings by rule (readable on any basemap), feature
-changes by change type, predictions by class with the score as opacity."""
+changes by change type, predictions by class with the score as opacity, training tiles by
+split; and the mark that tells a LabelGuard result layer from the user's data."""
 
 from __future__ import annotations
 
@@ -40,6 +41,11 @@ RULE_COLORS: dict[str, str] = {
     "dangle": "#f1b6da",
     "must_be_inside": "#404040",
     "must_not_overlap_with": "#b2182b",
+    "self_crossing": "#ff7f00",
+    "duplicate_vertex": "#6a3d9a",
+    "spike": "#b15928",
+    "hole": "#1f78b4",
+    "contained": "#fb9a99",
 }
 
 
@@ -53,6 +59,14 @@ CHANGE_STYLE: dict[str, tuple[str, str, bool]] = {
     "both_changed": ("#7b3294", "#7b3294", False),
     "unchanged": ("#bababa", "#969696", False),
 }
+# Training tile footprints by split: (fill, outline).
+SPLIT_STYLE: dict[str, tuple[str, str]] = {
+    "train": ("#2c7bb6", "#2c7bb6"),
+    "val": ("#fdae61", "#e66101"),
+}
+# Set on every layer LabelGuard styles or loads as a result; the value is the style kind.
+RESULT_PROPERTY = "labelguard/result"
+PLAIN = "plain"  # a result layer LabelGuard marks but does not style (tables, CRS issues)
 PREDICTION_COLORS = ("#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf")
 
 
@@ -155,10 +169,34 @@ def prediction_renderer(classes: list[str]) -> QgsCategorizedSymbolRenderer:
     return QgsCategorizedSymbolRenderer("class", categories)
 
 
+def split_renderer() -> QgsCategorizedSymbolRenderer:
+    """Training tiles by ``split``: train blue, val orange; faint fills so overlapping tiles
+    and the image below stay readable."""
+    categories = []
+    for name, (fill, outline) in SPLIT_STYLE.items():
+        symbol = _outlined_fill(QColor(outline), 40, 0.6)
+        color = QColor(fill)
+        color.setAlpha(40)
+        symbol.symbolLayer(1).setFillColor(color)
+        categories.append(QgsRendererCategory(name, symbol, name))
+    return QgsCategorizedSymbolRenderer("split", categories)
+
+
+def mark_result(layer, kind: str) -> None:
+    """Mark ``layer`` as a LabelGuard result (error layer, changes, predictions, tiles)."""
+    layer.setCustomProperty(RESULT_PROPERTY, kind)
+
+
+def is_result_layer(layer) -> bool:
+    """True for a layer LabelGuard made (marked by ``mark_result``; kept in the project)."""
+    return layer is not None and bool(layer.customProperty(RESULT_PROPERTY))
+
+
 class RuleStylePostProcessor(QgsProcessingLayerPostProcessorInterface):
-    """Applies a style to a result layer once Processing has loaded it: ``rule_renderer``
-    by default, or the renderer of ``kind`` ("diff", "predictions"). ``properties`` are set
-    as custom properties of the layer (the findings panel finds its run by them)."""
+    """Marks a result layer and applies its style once Processing has loaded it:
+    ``rule_renderer`` by default, the renderer of ``kind`` ("diff", "predictions",
+    "splits"), or none for ``PLAIN``. ``properties`` are set as custom properties of the
+    layer (the findings panel finds its run by them)."""
 
     _alive: set[RuleStylePostProcessor] = set()
 
@@ -182,18 +220,23 @@ class RuleStylePostProcessor(QgsProcessingLayerPostProcessorInterface):
     ) -> None:
         try:
             if isinstance(layer, QgsVectorLayer):
+                mark_result(layer, self.kind)
                 for key, value in self.properties.items():
                     layer.setCustomProperty(key, value)
-                if layer.isSpatial():
+                if layer.isSpatial() and self.kind != PLAIN:
                     apply_style(layer, self.kind)
         finally:
             type(self)._alive.discard(self)
 
 
 def apply_style(layer: QgsVectorLayer, kind: str = "rules") -> None:
-    """Style a loaded LabelGuard result layer: "rules" (findings), "diff" or "predictions"."""
+    """Style a loaded LabelGuard result layer and mark it as one: "rules" (findings), "diff",
+    "predictions" or "splits" (training tiles)."""
+    mark_result(layer, kind)
     if kind == "diff":
         layer.setRenderer(diff_renderer())
+    elif kind == "splits":
+        layer.setRenderer(split_renderer())
     elif kind == "predictions":
         idx = layer.fields().indexOf("class")
         classes = [str(v) for v in layer.uniqueValues(idx)] if idx >= 0 else []

@@ -37,7 +37,7 @@ from ..core import status
 from ..core.errors import LabelGuardError
 from ..core.lineage import VersionPlan, plan_next_version
 from ..core.sidecar import has_sidecar
-from ..render.styles import apply_style
+from ..render.styles import apply_style, is_result_layer
 from .models import Column, LayerStatus, LayerStatusModel, LineageModel, Role
 from .tasks import AlgorithmsTask, AlgorithmStep, LayerStatusTask, layer_ref
 
@@ -315,7 +315,8 @@ class LabelGuardDock(QgsDockWidget):
         if self.task is not None:
             self._pending = True
             return
-        layers = list(self.project.mapLayers().values())
+        # LabelGuard's own results (error layers, changes, tiles) are not data to version.
+        layers = [lyr for lyr in self.project.mapLayers().values() if not is_result_layer(lyr)]
         if not layers:
             self.show_statuses([])
             return
@@ -344,6 +345,8 @@ class LabelGuardDock(QgsDockWidget):
     def show_statuses(self, statuses) -> None:
         """Show the rows, keeping the selected layer selected and the detail on it."""
         keep = self._selected_id
+        # Processing marks a result only after adding it: a check may have started in between.
+        statuses = [s for s in statuses if not is_result_layer(self.project.mapLayer(s.layer_id))]
         self._statuses = {s.layer_id: s for s in statuses}
         self.layer_model.set_statuses(statuses)
         for col in (Column.LAYER, Column.FILE, Column.STATUS, Column.VERSION):

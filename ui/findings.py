@@ -36,6 +36,7 @@ from qgis.PyQt.QtWidgets import QComboBox, QLabel, QMenu, QTableView, QToolButto
 from ..core.errors import LabelGuardError
 from ..core.topology import ExceptionEntry, Finding
 from ..core.topology.exceptions import add_exceptions, exceptions_path_for
+from ..core.topology.rules import SNAP_TOLERANCE
 from .models import ACCEPTED, FIXED, OPEN, FindingsModel
 
 FORM_CLASS, _ = uic.loadUiType(str(Path(__file__).resolve().parent / "findings.ui"))
@@ -47,7 +48,7 @@ RUN_LAYER = "labelguard/findings_layer"
 RUN_FILE = "labelguard/findings_file"
 ZOOM_ERROR, ZOOM_FEATURE = 0, 1
 # The fixes that are unambiguous, by rule; anything else is the reviewer's call.
-MAKE_VALID, DELETE_DUPLICATE = "make_valid", "delete"
+MAKE_VALID, DELETE_DUPLICATE, REMOVE_VERTEX = "make_valid", "delete", "remove_vertex"
 
 
 def _identity(f: Finding) -> Tuple[str, int, Optional[int]]:
@@ -75,6 +76,50 @@ def findings_from_layer(layer: QgsVectorLayer) -> List[Finding]:
             )
         )
     return out
+
+
+def without_duplicate_vertex(
+    geom: QgsGeometry, wkt: str, tolerance: float = SNAP_TOLERANCE
+) -> Optional[QgsGeometry]:
+    """``geom`` without the vertices that repeat, right after it in the same ring or line, the
+    vertex at the point ``wkt`` (where a duplicate_vertex finding is), keeping Z, M and the
+    parts; None when there is no such vertex or removing them would drop a part or ring.
+    ``tolerance`` (layer units) is the default snapping tolerance of validatetopology."""
+    at = QgsGeometry.fromWkt(wkt) if wkt else QgsGeometry()
+    if geom is None or geom.isNull() or at.isNull():
+        return None
+    spot = at.vertexAt(0)  # the error layer holds it as a one-point multipoint
+    count = geom.constGet().nCoordinates()
+    for nr in range(count - 1):
+        if geom.vertexAt(nr).distance(spot) > tolerance:
+            continue
+        ring = _ring_of(geom, nr)
+        end = nr + 1  # the run: consecutive vertices within the tolerance, as the rule sees it
+        while (
+            end < count
+            and _ring_of(geom, end) == ring
+            and geom.vertexAt(end).distance(geom.vertexAt(end - 1)) <= tolerance
+        ):
+            end += 1
+        if end == nr + 1:
+            continue
+        fixed = QgsGeometry(geom)
+        for _ in range(end - nr - 1):
+            fixed.deleteVertex(nr + 1)  # the ring stays closed: QGIS moves the closing point
+        kept = not fixed.isEmpty() and _rings(fixed) == _rings(geom)
+        return fixed if kept else None
+    return None
+
+
+def _ring_of(geom: QgsGeometry, nr: int) -> Tuple[int, int]:
+    _ok, vid = geom.vertexIdFromVertexNr(nr)
+    return (vid.part, vid.ring)
+
+
+def _rings(geom: QgsGeometry) -> Tuple[int, ...]:
+    """Rings (or lines) per part."""
+    shape = geom.constGet()
+    return tuple(shape.ringCount(part) for part in range(shape.partCount()))
 
 
 def findings_from_report(path: str) -> List[Finding]:
@@ -341,7 +386,7 @@ class LabelGuardFindingsDock(QgsDockWidget):
 
     def fix_kind(self, row: int) -> Optional[str]:
         """The unambiguous fix of a finding, or None: make valid for invalid, delete the second
-        of an exact duplicate pair."""
+        of an exact duplicate pair, remove the repeated points of a duplicate vertex."""
         if row < 0 or self.target is None or self.model.states[row] != OPEN:
             return None
         finding = self.model.findings[row]
@@ -349,7 +394,12 @@ class LabelGuardFindingsDock(QgsDockWidget):
             return DELETE_DUPLICATE
         if finding.rule == "invalid" and self._feature_geometry(finding.fid) is not None:
             return MAKE_VALID
+        if finding.rule == "duplicate_vertex" and self._without_vertex(finding) is not None:
+            return REMOVE_VERTEX
         return None
+
+    def _without_vertex(self, finding: Finding) -> Optional[QgsGeometry]:
+        return without_duplicate_vertex(self._feature_geometry(finding.fid), finding.wkt)
 
     def _update_buttons(self) -> None:
         row = self.selected_row()
@@ -360,6 +410,7 @@ class LabelGuardFindingsDock(QgsDockWidget):
             {
                 MAKE_VALID: self.tr("Make valid"),
                 DELETE_DUPLICATE: self.tr("Delete duplicate"),
+                REMOVE_VERTEX: self.tr("Remove duplicate vertex"),
             }.get(kind, self.tr("Fix"))
         )
         self.ui.acceptButton.setEnabled(is_open)
@@ -384,11 +435,14 @@ class LabelGuardFindingsDock(QgsDockWidget):
         label = {
             MAKE_VALID: self.tr("LabelGuard: make feature {} valid"),
             DELETE_DUPLICATE: self.tr("LabelGuard: delete duplicate feature {}"),
+            REMOVE_VERTEX: self.tr("LabelGuard: remove duplicate vertex of feature {}"),
         }[kind]
         target_fid = finding.other_fid if kind == DELETE_DUPLICATE else finding.fid
         layer.beginEditCommand(label.format(target_fid))
         if kind == DELETE_DUPLICATE:
             ok = layer.deleteFeature(target_fid)
+        elif kind == REMOVE_VERTEX:
+            ok = layer.changeGeometry(finding.fid, self._without_vertex(finding))
         else:
             geom = self._feature_geometry(finding.fid).makeValid()
             if layer.geometryType() != geom.type():  # a collection: keep the layer's type

@@ -514,3 +514,30 @@ def test_sources_record_the_geopackage_layer_name(tmp_path, training_algs, run_a
     params = {"RASTER": str(image), "ANNOTATIONS": str(ann), "VAL_FRACTION": 0.0}
     run_alg(ALG, _params({"image": image, "annotations": ann}, out, **params))
     assert _index(out)["sources"]["annotations"]["layer"] == "buildings"
+
+
+def test_tile_index_loads_styled_by_split(
+    tmp_path, scene, training_algs, run_alg, qgis_new_project
+):
+    import processing
+    from labelguard.render.styles import is_result_layer
+    from qgis.core import QgsProject
+
+    headless = run_alg(ALG, _params(scene, tmp_path / "headless"))
+    assert headless["TILE_INDEX"] == f"{tmp_path / 'headless' / 'tiles.gpkg'}|layername=tiles"
+    assert QgsProject.instance().mapLayers() == {}  # a headless run loads nothing
+    out = tmp_path / "shown"
+    res = processing.runAndLoadResults(ALG, _params(scene, out))  # what the toolbox does
+    assert res["TILE_INDEX"] == f"{out / 'tiles.gpkg'}|layername=tiles"
+    (tiles,) = QgsProject.instance().mapLayersByName("Tiles shown")
+    assert tiles.source() == res["TILE_INDEX"]
+    assert tiles.featureCount() == res["TILE_COUNT"]
+    split = tiles.fields().indexOf("split")
+    assert sorted(tiles.uniqueValues(split)) == ["train", "val"]
+    renderer = tiles.renderer()
+    assert renderer.classAttribute() == "split"
+    categories = renderer.categories()  # the symbols belong to these copies: keep them
+    assert [(c.value(), c.label()) for c in categories] == [("train", "train"), ("val", "val")]
+    outlines = [c.symbol().symbolLayer(1).strokeColor().name() for c in categories]
+    assert outlines == ["#2c7bb6", "#e66101"]  # over a white halo
+    assert is_result_layer(tiles)

@@ -318,6 +318,45 @@ def test_show_changes_loads_a_styled_diff_layer(
     dock.unload()
 
 
+def test_labelguard_result_layers_are_not_listed(
+    qgis_iface, qgis_new_project, labelguard_provider, versioned, tmp_path
+):
+    import processing
+    from labelguard.render.styles import is_result_layer
+    from qgis.core import QgsProject, QgsVectorLayer
+
+    dock, _ = _dock(qgis_iface)
+    project = QgsProject.instance()
+    labels = QgsVectorLayer(str(versioned["gpkg"]), "labels", "ogr")
+    project.addMapLayer(labels)
+    manifests = versioned["root"] / "manifests"
+    # What the toolbox does: error layers in a file and in memory, a diff, all loaded.
+    processing.runAndLoadResults(
+        "labelguard:validatetopology",
+        {
+            "INPUT": labels.id(),
+            "OUTPUT": str(tmp_path / "errors.gpkg"),
+            "OUTPUT_POINTS": "TEMPORARY_OUTPUT",
+            "OUTPUT_LINES": "TEMPORARY_OUTPUT",
+        },
+    )
+    processing.runAndLoadResults(
+        "labelguard:diffversions",
+        {
+            "BASE": str(manifests / "v1.json"),
+            "HEAD": str(manifests / "v2.json"),
+            "OUTPUT": "TEMPORARY_OUTPUT",
+        },
+    )
+    _settle(dock)
+    results = sorted(lyr.name() for lyr in project.mapLayers().values() if is_result_layer(lyr))
+    assert results == ["Errors (areas)", "Feature changes"]
+    assert not is_result_layer(labels)
+    assert dock.layer_model.rows() == [("labels", "labels.gpkg", "ok")]
+    assert dock.ui.summaryLabel.text() == "1 verified"
+    dock.unload()
+
+
 def test_double_click_zooms_to_the_layer(
     qgis_iface, qgis_new_project, labelguard_provider, versioned
 ):

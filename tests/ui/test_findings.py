@@ -181,3 +181,99 @@ def test_empty_panel_says_how_to_start(qgis_iface, qgis_new_project):
     assert panel.ui.countsLabel.text().startswith("No findings yet. Run Validate annotation")
     assert panel.model.rowCount() == 0
     panel.unload()
+
+
+DUP_VERTEX = (
+    "POLYGON((500300 5000000,500310 5000000,500310 5000000,500310 5000010,500300 5000010,"
+    "500300 5000000))"
+)
+
+
+@pytest.fixture
+def vertex_review(qgis_iface, qgis_new_project, labelguard_provider, tmp_path, gis):
+    """One feature repeating its vertex 500310 5000000, validated with the duplicate_vertex rule."""
+    import processing
+    from qgis.core import QgsApplication, QgsProject, QgsVectorLayer
+
+    path = gis.write_vector(tmp_path / "vertices.gpkg", [(5, "roof", DUP_VERTEX)])
+    canvas = _canvas()  # referenced until the end: the panel holds only a raw pointer
+    panel, _messages = _panel(qgis_iface, canvas)
+    layer = QgsVectorLayer(str(path), "vertices", "ogr")
+    QgsProject.instance().addMapLayer(layer)
+    outputs = {k: "TEMPORARY_OUTPUT" for k in ("OUTPUT", "OUTPUT_POINTS", "OUTPUT_LINES")}
+    processing.runAndLoadResults(
+        "labelguard:validatetopology", {"INPUT": layer.id(), "RULES": [13], **outputs}
+    )
+    QgsApplication.processEvents()
+    QgsApplication.processEvents()
+    yield panel, layer, canvas
+    if layer.isEditable():
+        layer.rollBack()
+    panel.unload()
+
+
+def test_remove_duplicate_vertex_is_an_undoable_edit(vertex_review):
+    panel, layer, _canvas = vertex_review
+    assert panel.model.rows() == [("duplicate_vertex", "1", "open")]
+    panel.select_row(0)
+    assert panel.ui.fixButton.isEnabled()
+    assert panel.ui.fixButton.text() == "Remove duplicate vertex"
+    assert panel.fix_selected()
+    assert layer.isEditable()
+    assert layer.isModified()
+    assert layer.getFeature(1).geometry().asWkt() == (
+        "Polygon ((500300 5000000, 500310 5000000, 500310 5000010, 500300 5000010, 500300 5000000))"
+    )
+    assert panel.model.rows() == [("duplicate_vertex", "1", "fixed")]
+    assert panel.ui.countsLabel.text() == "0 errors, 1 fixed, 0 accepted — vertices"
+    stack = layer.undoStack()
+    assert [stack.text(i) for i in range(stack.count())] == [
+        "LabelGuard: remove duplicate vertex of feature 1"
+    ]
+    stack.undo()
+    assert layer.getFeature(1).geometry().asWkt() == (
+        "Polygon ((500300 5000000, 500310 5000000, 500310 5000000, 500310 5000010, "
+        "500300 5000010, 500300 5000000))"
+    )
+    assert not panel.ui.fixButton.isEnabled()  # the row stays fixed until a re-check
+
+
+@pytest.mark.parametrize(
+    ("wkt", "at", "expected"),
+    [
+        (
+            "LineString (0 0, 1 1, 1 1, 1 1, 2 0)",
+            "Point (1 1)",
+            "LineString (0 0, 1 1, 2 0)",
+        ),
+        (
+            "Polygon ((0 0, 10 0, 10 10, 0 10, 0 0, 0 0))",
+            "Point (0 0)",
+            "Polygon ((0 0, 10 0, 10 10, 0 10, 0 0))",
+        ),
+        (
+            "MultiPolygonZ (((0 0 1, 10 0 2, 10 0 2, 10 10 3, 0 0 1)),"
+            "((20 20 0, 30 20 0, 30 30 0, 20 20 0)))",
+            "Point (10 0)",
+            "MultiPolygonZ (((0 0 1, 10 0 2, 10 10 3, 0 0 1)),"
+            "((20 20 0, 30 20 0, 30 30 0, 20 20 0)))",
+        ),
+        ("Polygon ((0 0, 10 0, 10 10, 0 0))", "Point (10 0)", None),
+        ("Polygon ((0 0, 1 0, 1 0, 0 0))", "Point (1 0)", None),
+    ],
+    ids=["run-of-three", "closing-vertex", "multipart-z", "no-duplicate", "ring-would-collapse"],
+)
+def test_without_duplicate_vertex(qgis_app, wkt, at, expected):
+    from labelguard.ui.findings import without_duplicate_vertex
+    from qgis.core import QgsGeometry
+
+    fixed = without_duplicate_vertex(QgsGeometry.fromWkt(wkt), at)
+    assert (fixed.asWkt() if fixed is not None else None) == expected
+
+
+def test_every_rule_has_its_own_colour():
+    from labelguard.core.topology import RULES
+    from labelguard.render.styles import RULE_COLORS
+
+    assert sorted(RULE_COLORS) == sorted(RULES)
+    assert len(set(RULE_COLORS.values())) == len(RULES)
