@@ -9,7 +9,7 @@ export PROJ_DATA ?= /usr/share/proj
 export QT_QPA_PLATFORM ?= offscreen
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: bootstrap test test-core test-qgis demo bench bench-dask install uninstall package lint clean
+.PHONY: bootstrap test test-core test-qgis test-matrix demo bench bench-dask install uninstall package lint clean
 
 bootstrap:
 	./tools/bootstrap.sh
@@ -17,6 +17,11 @@ bootstrap:
 test: bootstrap
 	$(PY) -m pytest -p no:qgis tests/core tests/gdalio tests/cli
 	$(PY) -m pytest -o qgis_qui_enabled=false tests/processing tests/ui
+
+# `make test` here and in Debian 13 and sid chroots (QGIS 3.22, 3.40, 3.44); root; one line per
+# release. The chroots are cached in LABELGUARD_CHROOTS (default /var/cache/labelguard/chroots).
+test-matrix:
+	./tools/matrix.sh
 
 test-core: bootstrap
 	$(PY) -m pytest -p no:qgis tests/core tests/gdalio tests/cli

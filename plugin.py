@@ -21,18 +21,21 @@ class LabelGuardPlugin:
         self.findings_action = None
 
     def _dependencies_ok(self) -> bool:
-        from .core.deps import missing_dependencies
+        import platform
+
+        from .core.deps import install_hint, missing_dependencies
 
         missing = missing_dependencies()
         if not missing:
             return True
-        message = (
-            "LabelGuard needs these Python packages: {}. Install them with pip into the "
-            "Python QGIS uses, then restart QGIS."
-        ).format("; ".join(missing))
-        QgsMessageLog.logMessage(message, LOG_TAG, Qgis.Critical)
+        message = "LabelGuard needs these Python packages: {}. {}, then restart QGIS.".format(
+            "; ".join(missing), install_hint(missing, platform.system())
+        )
+        QgsMessageLog.logMessage(message, LOG_TAG, Qgis.MessageLevel.Critical)
         if self.iface is not None:
-            self.iface.messageBar().pushMessage(LOG_TAG, message, level=Qgis.Critical, duration=0)
+            self.iface.messageBar().pushMessage(
+                LOG_TAG, message, level=Qgis.MessageLevel.Critical, duration=0
+            )
         return False
 
     def initProcessing(self) -> None:  # noqa: N802 (QGIS API)

@@ -6,8 +6,10 @@ problem, is decided in ``core``. GDAL failures become LabelGuard's own errors he
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
@@ -27,6 +29,10 @@ Extent = Tuple[float, float, float, float]
 
 # Words that mark a GDAL message as being about the CRS (checkcrs reports those as invalid_crs).
 _CRS_WORDS = ("proj", "crs", "srs", "spatial reference", "coordinate", "projection")
+# How much of a GeoJSON file is searched for its "crs" member. Writers (GDAL, QGIS, geopandas)
+# put it before "features"; a member after a megabyte of features is not looked for.
+_GEOJSON_HEAD_BYTES = 1 << 20
+_GEOJSON_CRS_KEY = re.compile(r'"crs"\s*:\s*\{')
 
 
 @dataclass(frozen=True)
@@ -262,9 +268,58 @@ def vector_facts_of(
         crs=_crs_info(wkt),
         crs_wkt=wkt,
         north_first=_north_first(srs),
-        crs_messages=tuple(crs_messages + srs_messages),
+        crs_messages=_crs_messages(ds, path, crs_messages + srs_messages),
         metadata=metadata_of(ds, path),
     )
+
+
+def _crs_messages(ds: Any, path: Union[str, Path], gdal_messages: List[str]) -> Tuple[str, ...]:
+    """GDAL's messages about a layer's CRS; for GeoJSON, one message naming the declared CRS
+    when PROJ cannot read it.
+
+    GDAL < 3.10 fails on an unknown CRS in a GeoJSON "crs" member, with a message that depends
+    on the PROJ version; GDAL 3.10+ says nothing and uses EPSG:4326. So the declaration is
+    read again here, and the message is the same on every version."""
+    if ds.GetDriver().ShortName != "GeoJSON":
+        return tuple(gdal_messages)
+    declared = geojson_declared_crs(path)
+    if declared is None:
+        return tuple(gdal_messages)
+    with GdalMessages():  # PROJ's reason varies by version; the message below does not
+        try:
+            readable = osr.SpatialReference().SetFromUserInput(declared) == 0
+        except RuntimeError:
+            readable = False
+    if readable:
+        return tuple(gdal_messages)
+    return (f"the GeoJSON crs member '{declared}' is not a CRS PROJ can read",)
+
+
+def geojson_declared_crs(path: Union[str, Path]) -> Optional[str]:
+    """The CRS a GeoJSON file names in its (pre-RFC 7946) "crs" member, as written: the
+    ``name`` of a "name" crs, "EPSG:n" of an "EPSG" crs; None when there is none or it is
+    another kind (links). Only the file's first megabyte is searched."""
+    fp = gdal.VSIFOpenL(str(path), "rb")
+    if fp is None:
+        return None
+    try:
+        head = gdal.VSIFReadL(1, _GEOJSON_HEAD_BYTES, fp)
+    finally:
+        gdal.VSIFCloseL(fp)
+    text = head.decode("utf-8", errors="replace")
+    for match in _GEOJSON_CRS_KEY.finditer(text):
+        try:
+            member, _ = json.JSONDecoder().raw_decode(text, match.end() - 1)
+        except ValueError:
+            continue
+        props = member.get("properties") if isinstance(member, dict) else None
+        if not isinstance(props, dict):
+            continue
+        if member.get("type") == "name" and isinstance(props.get("name"), str):
+            return props["name"]
+        if member.get("type") == "EPSG" and isinstance(props.get("code"), (int, str)):
+            return f"EPSG:{props['code']}"
+    return None
 
 
 def vector_facts(path: Union[str, Path], layer: Union[str, int, None] = None) -> VectorFacts:

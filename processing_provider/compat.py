@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qgis.core import QgsField, QgsProcessing, QgsProcessingParameterDefinition
-from qgis.PyQt.QtCore import QVariant
+from qgis.PyQt.QtCore import QMetaType, QVariant
 
 try:  # QGIS >= 3.36 moved these to Qgis.*; the class-scoped forms remain as aliases.
     FLAG_ADVANCED = QgsProcessingParameterDefinition.Flag.FlagAdvanced
@@ -29,14 +29,26 @@ except AttributeError:  # pragma: no cover
     TYPE_MAPLAYER = Qgis.ProcessingSourceType.MapLayer
     TYPE_FILE = Qgis.ProcessingSourceType.File
 
-# Sink field kinds by name. QGIS maps QVariant types on Qt6 builds (STYLE.md §3).
-FIELD_TYPES = {
-    "str": QVariant.String,
-    "int": QVariant.LongLong,
-    "int32": QVariant.Int,
-    "float": QVariant.Double,
-    "bool": QVariant.Bool,
-}
+# Sink field kinds by name. QGIS 3.38 added QgsField(name, QMetaType.Type) and deprecated the
+# QVariant.Type constructor (a DeprecationWarning per field on 3.40+); 3.22 has only the latter.
+try:
+    QgsField("probe", QMetaType.Type.QString)
+except TypeError:  # QGIS < 3.38
+    FIELD_TYPES = {
+        "str": QVariant.String,
+        "int": QVariant.LongLong,
+        "int32": QVariant.Int,
+        "float": QVariant.Double,
+        "bool": QVariant.Bool,
+    }
+else:
+    FIELD_TYPES = {
+        "str": QMetaType.Type.QString,
+        "int": QMetaType.Type.LongLong,
+        "int32": QMetaType.Type.Int,
+        "float": QMetaType.Type.Double,
+        "bool": QMetaType.Type.Bool,
+    }
 
 
 def make_field(name: str, kind: str) -> QgsField:

@@ -220,7 +220,8 @@ class LabelGuardDock(QgsDockWidget):
         QgsSettings().setValue(SETTINGS + "last_folder", str(Path(path).parent))
         if not is_manifest_file(path):
             self._notify(
-                self.tr("{} is not a LabelGuard manifest.").format(Path(path).name), Qgis.Warning
+                self.tr("{} is not a LabelGuard manifest.").format(Path(path).name),
+                Qgis.MessageLevel.Warning,
             )
             return
         self.bind_dataset(path)
@@ -349,9 +350,9 @@ class LabelGuardDock(QgsDockWidget):
             return
         self.task = None
         if task.error:
-            QgsMessageLog.logMessage(task.error, LOG_TAG, Qgis.Warning)
+            QgsMessageLog.logMessage(task.error, LOG_TAG, Qgis.MessageLevel.Warning)
             self.ui.summaryLabel.setText(self.tr("Check failed: {}").format(task.error))
-            self._notify(task.error, Qgis.Warning)
+            self._notify(task.error, Qgis.MessageLevel.Warning)
         elif not task.isCanceled():
             self.show_statuses(task.statuses)
         if self._pending:
@@ -503,7 +504,7 @@ class LabelGuardDock(QgsDockWidget):
     def _ask_build(self) -> None:
         plan = self._plan()
         if plan is None:
-            self._notify(self.tr("Add a layer with a data file first."), Qgis.Info)
+            self._notify(self.tr("Add a layer with a data file first."), Qgis.MessageLevel.Info)
             return
         label, ok = QInputDialog.getText(
             self,
@@ -545,7 +546,9 @@ class LabelGuardDock(QgsDockWidget):
         )
 
     def _built(self, task: AlgorithmsTask, label: str, output: Path) -> None:
-        self._notify(self.tr("Version {} written to {}").format(label, output), Qgis.Success)
+        self._notify(
+            self.tr("Version {} written to {}").format(label, output), Qgis.MessageLevel.Success
+        )
         self.refresh()
 
     def _diff_manifests(self):
@@ -617,8 +620,8 @@ class LabelGuardDock(QgsDockWidget):
             self.action_task = None
             if t.error or t.isCanceled():
                 message = t.error or self.tr("Cancelled.")
-                QgsMessageLog.logMessage(message, LOG_TAG, Qgis.Warning)
-                self._notify(message, Qgis.Warning)
+                QgsMessageLog.logMessage(message, LOG_TAG, Qgis.MessageLevel.Warning)
+                self._notify(message, Qgis.MessageLevel.Warning)
                 return
             done(t)
 

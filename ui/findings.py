@@ -427,7 +427,10 @@ class LabelGuardFindingsDock(QgsDockWidget):
         finding = self.model.findings[row]
         layer = self.target
         if not layer.isEditable() and not layer.startEditing():
-            self._notify(self.tr("Layer {} cannot be edited.").format(layer.name()), Qgis.Warning)
+            self._notify(
+                self.tr("Layer {} cannot be edited.").format(layer.name()),
+                Qgis.MessageLevel.Warning,
+            )
             return False
         label = {
             MAKE_VALID: self.tr("LabelGuard: make feature {} valid"),
@@ -449,7 +452,7 @@ class LabelGuardFindingsDock(QgsDockWidget):
             ok = layer.changeGeometry(finding.fid, geom)
         if not ok:
             layer.destroyEditCommand()
-            self._notify(self.tr("The fix could not be applied."), Qgis.Warning)
+            self._notify(self.tr("The fix could not be applied."), Qgis.MessageLevel.Warning)
             return False
         layer.endEditCommand()
         self.model.set_state(row, FIXED)
@@ -471,13 +474,13 @@ class LabelGuardFindingsDock(QgsDockWidget):
             try:
                 add_exceptions(path, [ExceptionEntry(f.rule, f.fid, f.other_fid, f.key)])
             except (LabelGuardError, OSError) as exc:
-                QgsMessageLog.logMessage(str(exc), LOG_TAG, Qgis.Warning)
-                self._notify(str(exc), Qgis.Warning)
+                QgsMessageLog.logMessage(str(exc), LOG_TAG, Qgis.MessageLevel.Warning)
+                self._notify(str(exc), Qgis.MessageLevel.Warning)
                 return None
         else:
             self._notify(
                 self.tr("The layer has no data file: the exception holds for this session only."),
-                Qgis.Info,
+                Qgis.MessageLevel.Info,
             )
         self.model.set_state(row, ACCEPTED)
         self._update_counts()
@@ -518,7 +521,10 @@ class LabelGuardFindingsDock(QgsDockWidget):
             return None
         alg = QgsApplication.processingRegistry().createAlgorithmById(VALIDATE_ALG)
         if alg is None:
-            self._notify(self.tr("The LabelGuard Processing provider is not loaded."), Qgis.Warning)
+            self._notify(
+                self.tr("The LabelGuard Processing provider is not loaded."),
+                Qgis.MessageLevel.Warning,
+            )
             return None
         folder = tempfile.mkdtemp(prefix="labelguard-recheck-")
         report = os.path.join(folder, "report.json")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from labelguard.core.errors import FileVanished, InputError
@@ -145,3 +147,67 @@ def test_describe_applies_core_policy(gpkg, tif):
     assert ras.acquisition_time is not None
     assert ras.acquisition_time.source == "TIFFTAG_DATETIME"
     assert ras.acquisition_time.offset_known is False
+
+
+def _geojson(path, crs=None, crs_last=False, padding=0):
+    """A one-point FeatureCollection; ``crs`` is the crs member, before or after the features."""
+    members = [
+        '"type": "FeatureCollection"',
+        '"features": [{"type": "Feature", "properties": {"note": "%s"}, '
+        '"geometry": {"type": "Point", "coordinates": [15.0, 45.0]}}]' % ("x" * padding),
+    ]
+    if crs is not None:
+        member = '"crs": ' + json.dumps(crs)
+        members.insert(len(members) if crs_last else 1, member)
+    path.write_text("{" + ", ".join(members) + "}", encoding="utf-8")
+    return path
+
+
+def _name(urn):
+    return {"type": "name", "properties": {"name": urn}}
+
+
+@pytest.mark.parametrize(
+    ("crs", "crs_last", "declared"),
+    [
+        (_name("urn:ogc:def:crs:EPSG::999999"), False, "urn:ogc:def:crs:EPSG::999999"),
+        (_name("urn:ogc:def:crs:OGC:1.3:CRS84"), True, "urn:ogc:def:crs:OGC:1.3:CRS84"),
+        ({"type": "EPSG", "properties": {"code": 32633}}, False, "EPSG:32633"),
+        ({"type": "link", "properties": {"href": "http://x/crs.prj"}}, False, None),
+        (None, False, None),
+    ],
+    ids=["name", "name-after-features", "epsg-code", "link-not-read", "none"],
+)
+def test_geojson_declared_crs(tmp_path, crs, crs_last, declared):
+    path = _geojson(tmp_path / "a.geojson", crs, crs_last)
+    assert facts.geojson_declared_crs(path) == declared
+
+
+def test_geojson_declared_crs_ignores_a_text_property_named_crs(tmp_path):
+    path = tmp_path / "a.geojson"
+    path.write_text(
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", '
+        '"properties": {"crs": "EPSG:1"}, "geometry": null}]}',
+        encoding="utf-8",
+    )
+    assert facts.geojson_declared_crs(path) is None
+
+
+def test_geojson_declared_crs_searches_only_the_first_megabyte(tmp_path):
+    path = _geojson(tmp_path / "a.geojson", _name("EPSG:32633"), crs_last=True, padding=1 << 20)
+    assert facts.geojson_declared_crs(path) is None
+
+
+def test_unknown_geojson_crs_is_reported_on_every_gdal_version(tmp_path):
+    # GDAL < 3.10 fails on the unknown code; 3.10+ silently uses EPSG:4326. Both must tell.
+    path = _geojson(tmp_path / "a.geojson", _name("urn:ogc:def:crs:EPSG::999999"))
+    found = facts.vector_facts(path)
+    assert found.crs_messages == (
+        "the GeoJSON crs member 'urn:ogc:def:crs:EPSG::999999' is not a CRS PROJ can read",
+    )
+
+
+def test_known_geojson_crs_gives_no_message(tmp_path):
+    path = _geojson(tmp_path / "a.geojson", _name("urn:ogc:def:crs:OGC:1.3:CRS84"))
+    assert facts.vector_facts(path).crs_messages == ()
+    assert facts.vector_facts(_geojson(tmp_path / "b.geojson")).crs_messages == ()

@@ -31,7 +31,7 @@ def run_alg(labelguard_provider):
 
 
 @pytest.fixture
-def run_and_load(labelguard_provider):
+def run_and_load(labelguard_provider, layer_tree_view):
     """Runs a LabelGuard algorithm by id as the toolbox dialog does (outputs loaded into the
     project, then QGIS's result handling); returns (results, the layers QGIS reported as not
     correctly generated, the layers added to the project). Loaded layers are removed after."""

@@ -128,7 +128,7 @@ def test_invalid_crs_that_gdal_replaced_silently(run_alg, tmp_path, dataset):
     finding = _report(tmp_path)["findings"][0]
     assert (finding["rule"], finding["found"]) == (
         "invalid_crs",
-        "GDAL: PROJ: proj_create: crs not found",
+        "GDAL: the GeoJSON crs member 'urn:ogc:def:crs:EPSG::999999' is not a CRS PROJ can read",
     )
 
 

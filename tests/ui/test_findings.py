@@ -62,7 +62,7 @@ def _wait(task):
 
 
 @pytest.fixture
-def reviewed(qgis_iface, qgis_new_project, labelguard_provider, labels_file):
+def reviewed(qgis_iface, qgis_new_project, labelguard_provider, labels_file, layer_tree_view):
     from qgis.core import QgsProject, QgsVectorLayer
 
     canvas = _canvas()
