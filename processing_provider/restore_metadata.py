@@ -63,7 +63,9 @@ class RestoreMetadataAlgorithm(LabelGuardAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802 (QGIS API)
         self.add(
-            QgsProcessingParameterMapLayer(self.INPUT, self.tr("Converted layer"), [TYPE_MAPLAYER]),
+            QgsProcessingParameterMapLayer(
+                self.INPUT, self.tr("Converted layer"), types=[TYPE_MAPLAYER]
+            ),
             self.tr(
                 "The raster or vector layer whose file lost metadata in a conversion. Its "
                 "file is rewritten in place (atomically); other files are not touched."

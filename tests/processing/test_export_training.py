@@ -517,7 +517,7 @@ def test_sources_record_the_geopackage_layer_name(tmp_path, training_algs, run_a
 
 
 def test_tile_index_loads_styled_by_split(
-    tmp_path, scene, training_algs, run_alg, qgis_new_project
+    tmp_path, scene, training_algs, run_alg, qgis_new_project, layer_tree_view
 ):
     import processing
     from labelguard.render.styles import is_result_layer
