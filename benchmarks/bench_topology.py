@@ -454,6 +454,8 @@ def _child(variant: str, path: str, layout: str = "grid") -> None:
     app.exitQgis()
 
 
+# Long on purpose: argument parsing, then one loop over layouts and sizes in the order the
+# table prints them (each run in a fresh process); splitting it would only move the loop.
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", nargs="*", type=int, default=[100_000, 1_000_000])

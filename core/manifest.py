@@ -496,62 +496,80 @@ class EntryStatus:
 Measure = Callable[[Path, Dict[str, Any]], Observation]
 
 
+def _component_changes(
+    entry: Dict[str, Any], obs: Observation, root: Path, details: List[str]
+) -> bool:
+    """Whether a required companion file is missing or changed; notes every change."""
+    changed = False
+    recorded = {c["path"]: c for c in entry["components"]}
+    current = {relative_to_root(fh.path, root): (fh, role) for fh, role in obs.components}
+    for rel, comp in sorted(recorded.items()):
+        now = current.get(rel)
+        required = comp.get("role") == "required"
+        if now is None:
+            changed = changed or required
+            details.append(
+                f"component {rel} is missing"
+                if required
+                else f"auxiliary file {rel} is gone (ignored)"
+            )
+        elif now[0].sha256 != comp["sha256"]:
+            changed = changed or required
+            details.append(
+                f"component {rel} changed"
+                if required
+                else f"auxiliary file {rel} was rewritten (ignored)"
+            )
+    for rel in sorted(set(current) - set(recorded)):
+        details.append(f"new companion file {rel}")
+    return changed
+
+
+def _crs_drift(entry: Dict[str, Any], obs: Observation) -> Optional[str]:
+    """ "CRS was X, is now Y" when the CRS differs from the recorded one, else None."""
+    if entry["crs"] is None and obs.crs is None:
+        return None
+    if entry["crs"] is not None and obs.crs is not None and same_crs(entry["crs"]["wkt2"], obs.crs):
+        return None
+    was = (
+        "none"
+        if entry["crs"] is None
+        else (f"EPSG:{entry['crs']['epsg']}" if entry["crs"]["epsg"] else "a custom CRS")
+    )
+    now_label = "none" if obs.crs is None else (obs.crs.authid or obs.crs.name)
+    return f"CRS was {was}, is now {now_label}"
+
+
+def _sidecar_problem(entry: Dict[str, Any], obs: Observation) -> Optional[str]:
+    """Why the sidecar no longer vouches for the data (missing, edited, other content)."""
+    if entry["sidecar"] is not None:
+        if obs.sidecar is None:
+            return f"sidecar {entry['sidecar']['path']} is missing"
+        if obs.sidecar.sha256 != entry["sidecar"]["sha256"]:
+            return f"sidecar {entry['sidecar']['path']} changed since the manifest"
+    if (
+        obs.sidecar_content_sha256 is not None
+        and obs.content_sha256 is not None
+        and obs.sidecar_content_sha256 != obs.content_sha256
+    ):
+        return "sidecar describes different content than the data file holds"
+    return None
+
+
 def compare_entry(entry: Dict[str, Any], obs: Observation, root: Path) -> EntryStatus:
     """Status of one manifest entry against a fresh observation of its file."""
     details: List[str] = []
     bytes_changed = obs.file.sha256 != entry["sha256"]
-    recorded_components = {c["path"]: c for c in entry["components"]}
-    current_components = {
-        relative_to_root(fh.path, root): (fh, role) for fh, role in obs.components
-    }
-    for rel, comp in sorted(recorded_components.items()):
-        now = current_components.get(rel)
-        if now is None:
-            if comp.get("role") == "required":
-                bytes_changed = True
-                details.append(f"component {rel} is missing")
-            else:
-                details.append(f"auxiliary file {rel} is gone (ignored)")
-        elif now[0].sha256 != comp["sha256"]:
-            if comp.get("role") == "required":
-                bytes_changed = True
-                details.append(f"component {rel} changed")
-            else:
-                details.append(f"auxiliary file {rel} was rewritten (ignored)")
-    for rel in sorted(set(current_components) - set(recorded_components)):
-        details.append(f"new companion file {rel}")
+    bytes_changed = _component_changes(entry, obs, root, details) or bytes_changed
     content_changed = (
         entry["content_sha256"] is not None and obs.content_sha256 != entry["content_sha256"]
     )
     if entry["content_sha256"] is None:
         content_changed = bytes_changed
-    crs_drift = False
-    if entry["crs"] is not None or obs.crs is not None:
-        if entry["crs"] is None or obs.crs is None:
-            crs_drift = True
-        else:
-            crs_drift = not same_crs(entry["crs"]["wkt2"], obs.crs)
-    if crs_drift:
-        was = (
-            "none"
-            if entry["crs"] is None
-            else (f"EPSG:{entry['crs']['epsg']}" if entry["crs"]["epsg"] else "a custom CRS")
-        )
-        now_label = "none" if obs.crs is None else (obs.crs.authid or obs.crs.name)
-        details.insert(0, f"CRS was {was}, is now {now_label}")
-    sidecar_problem = None
-    if entry["sidecar"] is not None:
-        if obs.sidecar is None:
-            sidecar_problem = f"sidecar {entry['sidecar']['path']} is missing"
-        elif obs.sidecar.sha256 != entry["sidecar"]["sha256"]:
-            sidecar_problem = f"sidecar {entry['sidecar']['path']} changed since the manifest"
-    if (
-        sidecar_problem is None
-        and obs.sidecar_content_sha256 is not None
-        and obs.content_sha256 is not None
-        and obs.sidecar_content_sha256 != obs.content_sha256
-    ):
-        sidecar_problem = "sidecar describes different content than the data file holds"
+    drift = _crs_drift(entry, obs)
+    if drift is not None:
+        details.insert(0, drift)
+    sidecar_problem = _sidecar_problem(entry, obs)
     if sidecar_problem:
         details.append(sidecar_problem)
     metadata_changes: List[str] = []
@@ -563,12 +581,11 @@ def compare_entry(entry: Dict[str, Any], obs: Observation, root: Path) -> EntryS
     ):
         metadata_changes = recorded_changes(obs.sidecar_record, obs.description)
         details.extend(metadata_changes)
-    crs_unreadable = obs.crs_problem is not None and entry["crs"] is not None
-    if crs_unreadable:
+    if obs.crs_problem is not None and entry["crs"] is not None:
         status, message = UNREADABLE, str(obs.crs_problem)
         details.insert(0, message)
-    elif crs_drift:
-        status, message = "crs_drift", details[0]
+    elif drift is not None:
+        status, message = "crs_drift", drift
     elif content_changed:
         status = "modified"
         message = "content changed" if entry["kind"] != "file" else "bytes changed"

@@ -175,6 +175,13 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
             ),
             self.tr("Pixels shared by neighbouring tiles; must be smaller than the tile size."),
         )
+        self._add_output_and_split()
+        self._add_advanced()
+        self._add_label_options()
+        self._add_outputs()
+
+    def _add_output_and_split(self) -> None:
+        """The output folder, the validation split and its seed."""
         self.add(
             QgsProcessingParameterFolderDestination(self.OUTPUT_FOLDER, self.tr("Output folder")),
             self.tr("New or empty folder for the dataset."),
@@ -197,8 +204,9 @@ class ExportTrainingAlgorithm(LabelGuardAlgorithm):
             QgsProcessingParameterNumber(self.SEED, self.tr("Random seed"), defaultValue=42),
             self.tr("Seed of the split; the same seed and inputs give the same split."),
         )
-        self._add_advanced()
-        self._add_label_options()
+
+    def _add_outputs(self) -> None:
+        """The tile index output and the counts."""
         # OUTPUT_FOLDER, a destination parameter, is an output of its own.
         self.addOutput(
             QgsProcessingOutputVectorLayer(
