@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import os
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Callable, Sequence
 
 # shapely is imported through core.geos, the one place that decides how (RTLD_DEEPBIND inside
 # QGIS); a plain import here would bind it to QGIS's older GEOS for the whole session.
@@ -18,6 +21,18 @@ _PIP = {
     "pyproj 3.0 or newer": '"pyproj>=3"',
     "PyYAML 5.1 or newer": '"pyyaml>=5.1"',
     "numpy 1.21 or newer": '"numpy>=1.21"',
+}
+
+
+# The folder LabelGuard owns for packages it installs itself, inside the QGIS profile.
+DEPS_FOLDER_NAME = "labelguard_deps"
+SHAPELY_LABEL = "shapely 2.0 or newer"
+# What pip installs into that folder, capped below the next major release LabelGuard never ran
+# with. numpy is named only when it is missing too: the install runs with --no-deps, so a numpy
+# in the folder never shadows the one QGIS's GDAL bindings were built against.
+_TARGET_PIP = {
+    SHAPELY_LABEL: "shapely>=2,<3",
+    "numpy 1.21 or newer": "numpy>=1.21",
 }
 
 
@@ -69,3 +84,89 @@ def install_hint(problems: list[str], system: str) -> str:
         f"--break-system-packages --upgrade {packages} (on Debian 13, Ubuntu 24.04 or newer, "
         "the distribution's python3-shapely is new enough instead)"
     )
+
+
+def deps_folder(settings_dir: str) -> Path:
+    """The folder LabelGuard installs packages into: ``<QGIS profile>/python/labelguard_deps``,
+    ``settings_dir`` being QgsApplication.qgisSettingsDirPath()."""
+    return Path(settings_dir) / "python" / DEPS_FOLDER_NAME
+
+
+def add_to_path(folder: Path, path: list[str]) -> bool:
+    """Puts ``folder`` first on ``path`` (sys.path), so what LabelGuard installed there wins over
+    an older copy elsewhere; only if the folder exists and is not on ``path`` yet. True when it
+    was added."""
+    entry = str(folder)
+    if entry in path or not os.path.isdir(entry):
+        return False
+    path.insert(0, entry)
+    return True
+
+
+def can_install(problems: list[str]) -> bool:
+    """Whether installing into LabelGuard's folder fixes what ``missing_dependencies()`` found:
+    shapely is missing or too old, and nothing else is but packages pip installs with it."""
+    if not any(p.startswith(SHAPELY_LABEL) for p in problems):
+        return False
+    return all(any(p.startswith(label) for label in _TARGET_PIP) for p in problems)
+
+
+def qgis_python(
+    executable: str,
+    exec_prefix: str,
+    system: str,
+    version: Sequence[int],
+    exists: Callable[[str], bool] = os.path.isfile,
+) -> str | None:
+    """The Python interpreter of the running QGIS, or None when none is found.
+
+    ``executable``, ``exec_prefix`` and ``version`` are sys.executable, sys.exec_prefix and
+    sys.version_info; ``system`` is platform.system(). Inside QGIS on Windows and macOS
+    sys.executable is QGIS itself, so the interpreter is looked for beside it and in
+    exec_prefix (OSGeo4W: ``apps\\Python312\\python.exe``; macOS: ``Contents/MacOS/bin/python3``).
+    """
+    pure = PureWindowsPath if system == "Windows" else PurePosixPath
+    exe = pure(executable) if executable else None
+    prefix = pure(exec_prefix)
+    exact = "python{}.{}".format(*version[:2])
+    candidates = [exe] if exe is not None and exe.name.lower().startswith("python") else []
+    if system == "Windows":
+        candidates += [prefix / "python.exe"]
+        if exe is not None:
+            candidates += [exe.parent / "python.exe", exe.parent / "python3.exe"]
+    elif system == "Darwin":
+        if exe is not None:
+            candidates += [exe.parent / "bin" / exact, exe.parent / "bin" / "python3"]
+        candidates += [prefix / "bin" / exact, prefix / "bin" / "python3"]
+    else:
+        if exe is not None:
+            candidates += [exe.parent / exact]
+        candidates += [prefix / "bin" / exact]
+    for candidate in candidates:
+        if exists(str(candidate)):
+            return str(candidate)
+    return None
+
+
+def pip_install_command(python: str, folder: Path, problems: list[str]) -> list[str]:
+    """The command line that installs into ``folder`` what ``problems`` names (see
+    ``can_install``). Wheels only, no cache, no dependencies beyond those named: pip writes
+    nothing outside ``folder``, and compiles nothing."""
+    specs = [
+        spec for label, spec in _TARGET_PIP.items() if any(p.startswith(label) for p in problems)
+    ]
+    return [
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--target",
+        str(folder),
+        "--upgrade",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--no-cache-dir",
+        "--disable-pip-version-check",
+        "--no-input",
+        *specs,
+    ]
