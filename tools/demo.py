@@ -45,6 +45,7 @@ ALGORITHM_IDS = (  # PRODUCT.md's contract, in its order
     "exporttraining",
     "importpredictions",
     "featurehistory",
+    "restoremetadata",
 )
 
 
@@ -105,6 +106,28 @@ def _pick_changed_label(demo: Demo) -> str:
             how = layer.get("matching") or next(iter(per_layer.values()), {}).get("matching")
             return f"fid {f['head_fid']}: {f['status']} (matched by {how}) - {f['message']}"
     raise RuntimeError("the diff found no changed label in the GeoPackage")
+
+
+def _convert_orthophoto(demo: Demo) -> str:
+    """A format conversion that loses what GDAL keeps outside the pixels: a baseline TIFF
+    copy without CRS, geotransform, time tag or band descriptions (PAM off, so nothing is
+    kept in an .aux.xml either)."""
+    from osgeo import gdal
+
+    gdal.UseExceptions()
+    target = demo.out / "converted" / make_sample.RASTER_NAME
+    target.parent.mkdir(parents=True, exist_ok=True)
+    previous = gdal.GetConfigOption("GDAL_PAM_ENABLED")
+    gdal.SetConfigOption("GDAL_PAM_ENABLED", "NO")
+    try:
+        gdal.Translate(
+            str(target),
+            str(demo.data / make_sample.RASTER_NAME),
+            creationOptions=["PROFILE=BASELINE"],
+        )
+    finally:
+        gdal.SetConfigOption("GDAL_PAM_ENABLED", previous)
+    return "baseline TIFF copy: no CRS, transform, time tag or band descriptions"
 
 
 def _fake_predictions(demo: Demo) -> str:
@@ -299,6 +322,25 @@ STEPS: Tuple[Step, ...] = (
         counts=("VERSION_COUNT", "PRESENT_COUNT", "CHANGE_COUNT"),
         output="REPORT",
         needs=("pick a changed label",),
+    ),
+    Step(
+        "convert orthophoto",
+        action=_convert_orthophoto,
+        output="{out}/converted/" + make_sample.RASTER_NAME,
+        needs=("manifest v2",),
+    ),
+    Step(
+        "restore metadata",
+        "restoremetadata",
+        (
+            ("INPUT", "{out}/converted/" + make_sample.RASTER_NAME),
+            ("SIDECAR", "{raster}.labelguard.yaml"),
+            ("OUTPUT", "{out}/converted/restored_fields.gpkg"),
+            ("REPORT", "{out}/converted/restore.json"),
+        ),
+        counts=("CHANGED_COUNT", "NOT_HELD_COUNT"),
+        output="REPORT",
+        needs=("convert orthophoto",),
     ),
     Step(
         "training export",
