@@ -124,6 +124,26 @@ def _named(exc: OSError, target: Path) -> OSError:
     return OSError(exc.errno, exc.strerror or str(exc), str(target))
 
 
+def _staged(target: Path, data: bytes) -> str:
+    """A synced temp file next to ``target`` holding ``data``, with the user's default mode;
+    its path. On failure nothing is left behind, and an OSError names ``target``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        apply_default_mode(tmp)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise _named(exc, target) from exc
+        raise
+    return tmp
+
+
 def atomic_write_all(items: Sequence[Tuple[PathLike, bytes]]) -> None:
     """Write several files, each atomically, replacing none of them unless all were written.
 
@@ -136,17 +156,7 @@ def atomic_write_all(items: Sequence[Tuple[PathLike, bytes]]) -> None:
     try:
         for path, data in items:
             target = Path(path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-            staged.append((tmp, target))
-            try:
-                apply_default_mode(tmp)
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-            except OSError as exc:
-                raise _named(exc, target) from exc
+            staged.append((_staged(target, data), target))
     except BaseException:
         for tmp, _ in staged:
             with contextlib.suppress(OSError):
@@ -164,17 +174,8 @@ def atomic_write_new(path: PathLike, data: bytes) -> None:
     has no hard links, the check and the rename are two steps.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp = _staged(target, data)
     try:
-        apply_default_mode(tmp)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        except OSError as exc:
-            raise _named(exc, target) from exc
         try:
             os.link(tmp, target)
         except FileExistsError:

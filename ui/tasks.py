@@ -141,26 +141,23 @@ def compute_statuses(
     return [out[r.layer_id] for r in refs if r.layer_id in out]
 
 
-class LayerStatusTask(QgsTask):
-    """Computes LayerStatus records in the background; touches no widget or layer."""
+class _FeedbackTask(QgsTask):
+    """A cancellable task whose work runs with a QgsProcessingFeedback it cancels; an
+    exception becomes ``error``, reported by the dock, never raised into the task manager."""
 
-    def __init__(self, refs: List[LayerRef], extra: Sequence[Path] = ()) -> None:
-        super().__init__(
-            QCoreApplication.translate("LabelGuardDock", "LabelGuard: verifying layers"),
-            QgsTask.Flag.CanCancel,
-        )
-        self.refs = refs
-        self.extra = tuple(extra)
-        self.statuses: List[LayerStatus] = []
+    def __init__(self, description: str) -> None:
+        super().__init__(description, QgsTask.Flag.CanCancel)
         self.error: Optional[str] = None
         # Not logged: a run the dock cancels (closing, unloading) is no news for the log.
         self._feedback = QgsProcessingFeedback(False)
 
+    def work(self) -> None:
+        raise NotImplementedError
+
     def run(self) -> bool:
-        self._feedback.progressChanged.connect(self.setProgress)
         try:
-            self.statuses = compute_statuses(self.refs, self._feedback, self.extra)
-        except Exception as exc:  # reported in the dock, never raised into the task manager
+            self.work()
+        except Exception as exc:  # any failure is reported (see the docstring)
             self.error = str(exc)
             return False
         return not self.isCanceled()
@@ -168,6 +165,22 @@ class LayerStatusTask(QgsTask):
     def cancel(self) -> None:
         self._feedback.cancel()
         super().cancel()
+
+
+class LayerStatusTask(_FeedbackTask):
+    """Computes LayerStatus records in the background; touches no widget or layer."""
+
+    def __init__(self, refs: List[LayerRef], extra: Sequence[Path] = ()) -> None:
+        super().__init__(
+            QCoreApplication.translate("LabelGuardDock", "LabelGuard: verifying layers")
+        )
+        self.refs = refs
+        self.extra = tuple(extra)
+        self.statuses: List[LayerStatus] = []
+
+    def work(self) -> None:
+        self._feedback.progressChanged.connect(self.setProgress)
+        self.statuses = compute_statuses(self.refs, self._feedback, self.extra)
 
 
 @dataclass(frozen=True)
@@ -213,27 +226,16 @@ class _ErrorCollector(QgsProcessingFeedback):
         self.last_error = error
 
 
-class AlgorithmsTask(QgsTask):
+class AlgorithmsTask(_FeedbackTask):
     """Runs a few algorithms by id one after the other in the background."""
 
     def __init__(self, description: str, steps: Sequence[AlgorithmStep]) -> None:
-        super().__init__(description, QgsTask.Flag.CanCancel)
+        super().__init__(description)
         self.steps = list(steps)
         self.results: List[Dict] = []
-        self.error: Optional[str] = None
-        self._feedback = QgsProcessingFeedback(False)
 
-    def run(self) -> bool:
-        try:
-            self.results = run_steps(self.steps, self._feedback)
-        except Exception as exc:  # reported by the dock, never raised into the task manager
-            self.error = str(exc)
-            return False
-        return not self.isCanceled()
-
-    def cancel(self) -> None:
-        self._feedback.cancel()
-        super().cancel()
+    def work(self) -> None:
+        self.results = run_steps(self.steps, self._feedback)
 
 
 HISTORY_ALG = "labelguard:featurehistory"
