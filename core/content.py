@@ -9,9 +9,10 @@ GeoJSON, Shapefile) do not matter. Per-feature hashes are what ``diffversions`` 
 
 The per-feature index (``write_feature_index``) also keeps each feature's normalized WKB, the
 bytes its geometry hash covers, when it is at most ``MAX_KEPT_WKB`` bytes: the size budget is
-1 KiB per feature, so at most 1 GiB of WKB per million features before gzip; measured, a whole
-index of a million 9-vertex polygons is 200 MB gzip'd with arbitrary coordinates, 86 MB on a
-grid (benchmarks/bench_diff.py). Indexes written before this column existed still read.
+1 KiB per feature, so at most 1 GiB of WKB per million features before gzip. Since format 3 the
+index is binary and columnar (raw digests and WKB instead of hex and base64 text), so it reads
+without building a Python object per feature. Indexes of formats 1 and 2 (gzip'd TSV) still
+read.
 
 Rasters: SHA-256 over a canonical header (size, band types, nodata, geotransform, CRS by EPSG or
 WKT2) followed by the pixel bytes of every band in row order.
@@ -219,30 +220,181 @@ def combine_vector_content(
     return VectorContent(digest.hexdigest(), len(feature_hashes), index)
 
 
-def write_feature_index(rows: Sequence[Sequence[Any]]) -> bytes:
-    """Deterministic gzip'd TSV of the per-feature index (mtime 0, so same rows, same bytes).
+INDEX_FORMAT_3 = b"labelguard.feature-index/3\n"
+_U64 = np.dtype("<u8")
+_I64 = np.dtype("<i8")
+_U32 = np.dtype("<u4")
 
-    Rows of four (fid, geometry hash, attributes hash, attributes JSON) give the first format;
-    rows of five add a ``geometry_wkb`` column: base64 of the kept normalized WKB, empty when
-    the row keeps none (None, null or over MAX_KEPT_WKB bytes).
+
+class FeatureIndex:
+    """A per-feature index held as columns (numpy arrays and byte blobs), as format 3 stores
+    it: building a million row tuples and hex strings cost more than the whole diff.
+
+    ``fids`` (int64), ``geometry`` and ``attributes`` (SHA-256 digests, uint8 of shape (n,
+    32)), ``attributes_text`` (the canonical attributes JSON, UTF-8, each ended by a newline;
+    canonical JSON escapes newlines) and the kept normalized WKB (``wkb_blob`` with n + 1
+    ``wkb_offsets``; an empty slice keeps none). ``rows()`` gives the row tuples that
+    ``read_feature_index`` returns.
     """
-    with_geometry = any(len(row) > 4 for row in rows)
+
+    __slots__ = (
+        "fids",
+        "geometry",
+        "attributes",
+        "attributes_text",
+        "text_offsets",
+        "wkb_blob",
+        "wkb_offsets",
+    )
+
+    def __init__(
+        self,
+        fids: np.ndarray,
+        geometry: np.ndarray,
+        attributes: np.ndarray,
+        attributes_text: bytes,
+        wkb_lengths: np.ndarray,
+        wkb_blob: bytes,
+    ) -> None:
+        n = len(fids)
+        self.fids = fids
+        self.geometry = geometry
+        self.attributes = attributes
+        self.attributes_text = attributes_text
+        ends = np.flatnonzero(np.frombuffer(attributes_text, np.uint8) == 10) + 1
+        if len(ends) != n or (n and ends[-1] != len(attributes_text)):
+            raise ValueError("the attributes column does not hold one line per feature")
+        self.text_offsets = np.concatenate([np.zeros(1, np.int64), ends.astype(np.int64)])
+        self.wkb_blob = wkb_blob
+        self.wkb_offsets = np.zeros(n + 1, np.int64)
+        np.cumsum(wkb_lengths, out=self.wkb_offsets[1:])
+        if self.wkb_offsets[-1] != len(wkb_blob):
+            raise ValueError("the geometry column is not as long as its lengths say")
+
+    def __len__(self) -> int:
+        return len(self.fids)
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Sequence[Any]]) -> FeatureIndex:
+        """Columns of row tuples (fid, geometry hash, attributes hash, attributes JSON[,
+        kept WKB]); ValueError when a hash is not hex or a text holds a newline."""
+        n = len(rows)
+        fids = np.fromiter((r[0] for r in rows), np.int64, n)
+        geometry = np.frombuffer(bytes.fromhex("".join(r[1] for r in rows)), np.uint8)
+        attributes = np.frombuffer(bytes.fromhex("".join(r[2] for r in rows)), np.uint8)
+        if len(geometry) != 32 * n or len(attributes) != 32 * n:
+            raise ValueError("a hash is not a SHA-256 digest")
+        text = "".join(f"{r[3]}\n" for r in rows).encode("utf-8")
+        wkbs = [r[4] if len(r) > 4 and r[4] else b"" for r in rows]
+        lengths = np.fromiter(map(len, wkbs), np.int64, n)
+        return cls(
+            fids, geometry.reshape(n, 32), attributes.reshape(n, 32), text, lengths, b"".join(wkbs)
+        )
+
+    def has_geometry(self) -> bool:
+        """Whether any feature keeps its WKB."""
+        return bool(len(self.wkb_blob))
+
+    def texts(self, idx: Sequence[int]) -> List[bytes]:
+        """The attributes JSON (UTF-8, without its newline) of the rows ``idx``."""
+        o, t = self.text_offsets, self.attributes_text
+        starts, ends = o[idx].tolist(), (o[1:][idx] - 1).tolist()
+        return [t[a:b] for a, b in zip(starts, ends)]
+
+    def wkbs(self, idx: Sequence[int]) -> List[Optional[bytes]]:
+        """The kept WKB of the rows ``idx`` (None where none is kept)."""
+        o, w = self.wkb_offsets, self.wkb_blob
+        starts, ends = o[idx].tolist(), o[1:][idx].tolist()
+        return [w[a:b] if b > a else None for a, b in zip(starts, ends)]
+
+    def geometry_hex(self, idx: Sequence[int]) -> List[str]:
+        return _hex_rows(self.geometry[idx])
+
+    def rows(self, with_geometry: bool = False) -> List[IndexRow]:
+        """The index as row tuples (hex hashes, attributes JSON text[, WKB or None])."""
+        n = len(self)
+        if not n:
+            return []
+        fids = self.fids.tolist()
+        geoms, attrs = _hex_rows(self.geometry), _hex_rows(self.attributes)
+        texts = self.attributes_text.decode("utf-8").split("\n")[:n]
+        if not with_geometry:
+            return list(zip(fids, geoms, attrs, texts))
+        return list(zip(fids, geoms, attrs, texts, self.wkbs(np.arange(n))))
+
+
+def _hex_rows(digests: np.ndarray) -> List[str]:
+    text = digests.tobytes().hex()
+    width = 2 * digests.shape[1] if digests.ndim == 2 else 64
+    return [text[k : k + width] for k in range(0, len(text), width)]
+
+
+def write_feature_index(rows: Sequence[Sequence[Any]]) -> bytes:
+    """Deterministic gzip'd feature index, format 3 (mtime 0, so same rows, same bytes).
+
+    Rows are (fid, geometry hash, attributes hash, attributes JSON[, kept normalized WKB or
+    None]), or a ``FeatureIndex``. Format 3 is binary and columnar: the line
+    ``labelguard.feature-index/3``, then little-endian uint64 n, n int64 fids, n raw 32-byte
+    geometry SHA-256, n raw attributes SHA-256, n uint32 WKB lengths (0: none kept), uint64
+    length of the attributes text, the attributes text (canonical JSON, UTF-8, one line per
+    feature), then the kept WKB back to back. ``read_feature_index`` still reads the gzip'd
+    TSV of formats 1 and 2.
+    """
+    index = rows if isinstance(rows, FeatureIndex) else FeatureIndex.from_rows(rows)
+    n = len(index)
+    lengths = np.diff(index.wkb_offsets).astype(_U32)
     buf = io.BytesIO()
     with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=1, mtime=0, filename="") as gz:
-        if not with_geometry:
-            gz.write(f"{INDEX_HEADER}\n".encode())
-            # One write: gzip's per-call overhead dominated with a write per feature.
-            text = "".join(f"{r[0]}\t{r[1]}\t{r[2]}\t{r[3]}\n" for r in rows)
-        else:
-            gz.write(f"{INDEX_HEADER_WKB}\n".encode())
-            b64 = base64.b64encode
-            text = "".join(
-                f"{r[0]}\t{r[1]}\t{r[2]}\t{r[3]}\t"
-                f"{b64(r[4]).decode() if len(r) > 4 and r[4] else ''}\n"
-                for r in rows
-            )
-        gz.write(text.encode())
+        gz.write(INDEX_FORMAT_3)
+        gz.write(np.array([n], _U64).tobytes())
+        gz.write(index.fids.astype(_I64).tobytes())
+        gz.write(np.ascontiguousarray(index.geometry, np.uint8).tobytes())
+        gz.write(np.ascontiguousarray(index.attributes, np.uint8).tobytes())
+        gz.write(lengths.tobytes())
+        gz.write(np.array([len(index.attributes_text)], _U64).tobytes())
+        gz.write(index.attributes_text)
+        gz.write(index.wkb_blob)
     return buf.getvalue()
+
+
+def _read_format_3(payload: memoryview, what: str) -> FeatureIndex:
+    """Columns of a format-3 payload (after the gzip), every length checked."""
+
+    def bad(why: str) -> SchemaError:
+        return SchemaError(f"{what} is not a LabelGuard feature index: {why}.")
+
+    pos = len(INDEX_FORMAT_3)
+    size = len(payload)
+    if size < pos + 8:
+        raise bad("it ends before its feature count")
+    n = int(np.frombuffer(payload, _U64, 1, pos)[0])
+    pos += 8
+    fixed = 76 * n + 8  # fid, two digests, WKB length; then the text length
+    if n > size or pos + fixed > size:
+        raise bad(f"it is shorter than its {n} features need")
+    fids = np.frombuffer(payload, _I64, n, pos).astype(np.int64)
+    pos += 8 * n
+    geometry = np.frombuffer(payload, np.uint8, 32 * n, pos).reshape(n, 32)
+    pos += 32 * n
+    attributes = np.frombuffer(payload, np.uint8, 32 * n, pos).reshape(n, 32)
+    pos += 32 * n
+    lengths = np.frombuffer(payload, _U32, n, pos).astype(np.int64)
+    pos += 4 * n
+    text_len = int(np.frombuffer(payload, _U64, 1, pos)[0])
+    pos += 8
+    if text_len > size - pos:
+        raise bad("its attributes column is cut short")
+    text = bytes(payload[pos : pos + text_len])
+    pos += text_len
+    if int(lengths.sum()) != size - pos:
+        raise bad("its geometry column does not match its lengths")
+    try:
+        text.decode("utf-8")
+        return FeatureIndex(fids, geometry, attributes, text, lengths, bytes(payload[pos:]))
+    except UnicodeDecodeError as exc:
+        raise bad(f"its attributes are not UTF-8 ({exc})") from None
+    except ValueError as exc:
+        raise bad(str(exc)) from None
 
 
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
@@ -264,19 +416,43 @@ def _gunzip(data: bytes, limit: int) -> bytes:
     return out
 
 
+def _payload(data: bytes, what: str) -> bytes:
+    try:
+        return _gunzip(data, max(64 << 20, 200 * len(data)))
+    except (ValueError, zlib.error) as exc:
+        raise SchemaError(f"{what} is not a LabelGuard feature index: {exc}.") from None
+
+
 def read_feature_index(
     data: bytes, what: str = "Feature index", *, with_geometry: bool = False
 ) -> List[Any]:
-    """Rows of a feature index written by ``write_feature_index``, either format.
+    """Rows of a feature index written by ``write_feature_index``, any format (1 and 2: gzip'd
+    TSV; 3: binary columns).
 
     Rows are (fid, geometry hash, attributes hash, attributes JSON); ``with_geometry`` adds the
     kept normalized WKB (None where the index keeps none, and always for the first format).
     Raises SchemaError naming ``what`` (the file and the manifest) for anything else: not gzip,
     a gzip bomb (over 64 MiB or 200 times its size unpacked), not UTF-8, a bad row.
     """
+    raw = _payload(data, what)
+    if raw.startswith(INDEX_FORMAT_3):
+        return _read_format_3(memoryview(raw), what).rows(with_geometry)
+    return _read_tsv(raw, what, with_geometry)
+
+
+def read_feature_columns(data: bytes, what: str = "Feature index") -> FeatureIndex:
+    """The feature index (any format) as columns; raises what ``read_feature_index`` raises."""
+    raw = _payload(data, what)
+    if raw.startswith(INDEX_FORMAT_3):
+        return _read_format_3(memoryview(raw), what)
+    return FeatureIndex.from_rows(_read_tsv(raw, what, True))
+
+
+def _read_tsv(raw: bytes, what: str, with_geometry: bool) -> List[Any]:
+    """Rows of formats 1 and 2 (gzip'd TSV, with a geometry_wkb column from format 2 on)."""
     try:
-        text = _gunzip(data, max(64 << 20, 200 * len(data))).decode("utf-8")
-    except (ValueError, zlib.error, UnicodeDecodeError) as exc:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise SchemaError(f"{what} is not a LabelGuard feature index: {exc}.") from None
     # Split on "\n" only: str.splitlines() also splits on U+2028, U+0085 and others, which
     # canonical JSON leaves unescaped inside attribute values.

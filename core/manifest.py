@@ -204,7 +204,7 @@ def build_manifest(
             digest = sha256_bytes(obs.feature_index)
             stem = f"{i:04d}-{_safe_name(rel)}" + (f"-{_safe_name(obs.layer)}" if obs.layer else "")
             stem = safe_component(stem, MAX_COMPONENT_BYTES - 20)
-            name = f"{index_dir}/{stem}-{digest[:12]}.tsv.gz"
+            name = f"{index_dir}/{stem}-{digest[:12]}.idx.gz"
             extra[name] = obs.feature_index
             entry["feature_index"] = {"path": name, "sha256": digest}
         entries.append(entry)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import json
@@ -12,13 +13,16 @@ import numpy as np
 import pytest
 from labelguard.core import content
 from labelguard.core.content import (
+    INDEX_FORMAT_3,
     INDEX_HEADER,
+    INDEX_HEADER_WKB,
     MAX_KEPT_WKB,
     RasterHeader,
     VectorContent,
     canonical_attributes,
     normalized_wkb,
     raster_content,
+    read_feature_columns,
     read_feature_index,
     vector_content,
     write_feature_index,
@@ -296,20 +300,40 @@ ROWS = [
 ]
 
 
+def _tsv_index(rows: Sequence[Sequence[Any]], with_geometry: bool) -> bytes:
+    """A feature index as formats 1 and 2 wrote it (gzip'd TSV; base64 WKB in format 2),
+    built here by hand so the old files stay readable whatever the writer does now."""
+    header = INDEX_HEADER_WKB if with_geometry else INDEX_HEADER
+    lines = [header]
+    for r in rows:
+        cells = [str(r[0]), r[1], r[2], r[3]]
+        if with_geometry:
+            cells.append(base64.b64encode(r[4]).decode() if len(r) > 4 and r[4] else "")
+        lines.append("\t".join(cells))
+    return gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0)
+
+
 def test_feature_index_bytes_are_deterministic() -> None:
     data = write_feature_index(ROWS)
     assert data == write_feature_index(list(ROWS))
     assert data[:2] == b"\x1f\x8b"
     assert data[4:8] == b"\x00\x00\x00\x00"  # gzip mtime 0
-    assert gzip.decompress(data).decode().split("\n")[:2] == [
-        "fid\tgeometry_sha256\tattributes_sha256\tattributes",
-        f'1\t{"a" * 64}\t{"b" * 64}\t{{"class":"building"}}',
-    ]
+    plain = gzip.decompress(data)
+    assert plain.startswith(b"labelguard.feature-index/3\n")
+    body = plain[len(INDEX_FORMAT_3) :]
+    assert body[:8] == (3).to_bytes(8, "little")
+    assert body[8:32] == b"".join(i.to_bytes(8, "little") for i in (1, 2, 3))
+    assert body[32 : 32 + 32] == b"\xaa" * 32  # raw digests, not hex
+    texts = "".join(r[3] + "\n" for r in ROWS).encode()
+    assert body[32 + 192 : 32 + 192 + 12] == bytes(12)  # no WKB kept: lengths 0
+    assert body[236:244] == len(texts).to_bytes(8, "little")
+    assert body[244:] == texts
 
 
 def test_feature_index_round_trips() -> None:
     assert read_feature_index(write_feature_index(ROWS)) == ROWS
     assert read_feature_index(write_feature_index([])) == []
+    assert len(read_feature_columns(write_feature_index([]))) == 0
 
 
 def test_feature_index_round_trips_real_layer(gpkg: Path) -> None:
@@ -317,7 +341,8 @@ def test_feature_index_round_trips_real_layer(gpkg: Path) -> None:
     data = write_feature_index(index)
     assert read_feature_index(data, with_geometry=True) == index
     assert read_feature_index(data) == [row[:4] for row in index]
-    assert gzip.decompress(data).decode().split("\n")[0].endswith("\tattributes\tgeometry_wkb")
+    assert read_feature_columns(data).rows(with_geometry=True) == index
+    assert gzip.decompress(data).startswith(INDEX_FORMAT_3)
 
 
 def test_feature_index_keeps_geometry_within_the_budget() -> None:
@@ -336,8 +361,60 @@ def test_feature_index_keeps_geometry_within_the_budget() -> None:
 
 
 def test_first_format_feature_indexes_still_read() -> None:
-    legacy = write_feature_index(ROWS)  # four columns: manifests built before geometry was kept
+    legacy = _tsv_index(ROWS, with_geometry=False)  # built before geometry was kept
+    assert read_feature_index(legacy) == ROWS
     assert read_feature_index(legacy, with_geometry=True) == [row + (None,) for row in ROWS]
+    columns = read_feature_columns(legacy)
+    assert not columns.has_geometry()
+    assert columns.rows() == ROWS
+
+
+def test_second_format_feature_indexes_still_read(gpkg: Path) -> None:
+    index = layer_content(gpkg).index
+    legacy = _tsv_index(index, with_geometry=True)  # gzip'd TSV with base64 WKB
+    assert read_feature_index(legacy, with_geometry=True) == index
+    columns = read_feature_columns(legacy)
+    assert columns.has_geometry()
+    assert columns.rows(with_geometry=True) == index
+    assert columns.fids.tolist() == [r[0] for r in index]
+    assert columns.geometry_hex([0]) == [index[0][1]]
+    # rewritten in format 3, the same rows
+    assert read_feature_index(write_feature_index(columns), with_geometry=True) == index
+
+
+def _format_3(rows: Sequence[Sequence[Any]]) -> bytes:
+    return gzip.decompress(write_feature_index(rows))
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda p: p[: len(INDEX_FORMAT_3) + 4], "it ends before its feature count"),
+        (lambda p: p[:100], "it is shorter than its 3 features need"),
+        (lambda p: p[:-1], "its attributes column is cut short"),
+        (lambda p: p + b"x", "its geometry column does not match its lengths"),
+        (lambda p: p[:-2] + b"\xff\n", "its attributes are not UTF-8"),
+        (lambda p: p[:-3] + b"\n}\n", "the attributes column does not hold one line per feature"),
+        (
+            lambda p: p[: len(INDEX_FORMAT_3)] + (10**12).to_bytes(8, "little") + p[40:],
+            "it is shorter than its 1000000000000 features need",
+        ),
+    ],
+    ids=["no-count", "short", "cut-text", "trailing", "not-utf8", "extra-line", "huge-count"],
+)
+def test_a_broken_format_3_index_is_a_schema_error(edit, message: str) -> None:
+    data = gzip.compress(edit(_format_3(ROWS)), mtime=0)
+    with pytest.raises(
+        SchemaError, match=rf"^Feature index 'x' is not a LabelGuard feature index: {message}"
+    ):
+        read_feature_index(data, "Feature index 'x'")
+    with pytest.raises(SchemaError, match=message):
+        read_feature_columns(data, "Feature index 'x'")
+
+
+def test_a_newline_inside_an_attributes_text_is_refused_by_the_writer() -> None:
+    with pytest.raises(ValueError, match="one line per feature"):
+        write_feature_index([(1, "a" * 64, "b" * 64, '{"a":"x\ny"}')])
 
 
 @pytest.mark.parametrize(

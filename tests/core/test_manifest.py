@@ -246,7 +246,7 @@ def test_build_write_read_round_trip(dataset: Path) -> None:
         },
         "feature_index": {
             "path": "v1.manifest.features/0000-data_labels.geojson-"
-            f"{hashlib.sha256(labels_obs.feature_index or b'').hexdigest()[:12]}.tsv.gz",
+            f"{hashlib.sha256(labels_obs.feature_index or b'').hexdigest()[:12]}.idx.gz",
             "sha256": hashlib.sha256(labels_obs.feature_index or b"").hexdigest(),
         },
     }
@@ -301,7 +301,7 @@ def test_manifest_in_subfolder_records_root(dataset: Path) -> None:
     write_manifest(path, doc, extra)
     assert doc["root"] == ".."
     assert manifest_root(path, doc) == dataset
-    (index,) = (dataset / "versions" / "v1.features").glob("0000-data_labels.geojson-*.tsv.gz")
+    (index,) = (dataset / "versions" / "v1.features").glob("0000-data_labels.geojson-*.idx.gz")
     assert index.is_file()
     statuses, chain = verify_manifest(path, measure)
     assert [s.status for s in statuses] == ["ok", "ok"]
@@ -772,7 +772,7 @@ def test_no_temp_files_after_success(dataset: Path) -> None:
     build_and_write(dataset)
     assert [p.name for p in dataset.rglob(".*.tmp")] == []
     (name,) = os.listdir(dataset / "v1.manifest.features")
-    assert re.fullmatch(r"0000-data_labels\.geojson-[0-9a-f]{12}\.tsv\.gz", name)
+    assert re.fullmatch(r"0000-data_labels\.geojson-[0-9a-f]{12}\.idx\.gz", name)
 
 
 def test_paired_entries_match_a_plain_path_with_its_named_layer() -> None:
