@@ -10,7 +10,8 @@ every cell touches eight others). Two edits of each: ``edited`` (the head is re-
 shuffled order with new fids; 5 % moved by a fifth of their size, 2 %
 reshaped, 2 % reclassified, 1 % deleted, 1 % new) and ``all moved`` (every geometry moved a
 little, so every feature goes through the IoU stage). The head and base feature indexes are
-written as buildmanifest writes them; the timed run parses both and diffs them, in a process
+written as buildmanifest writes them (format 3); the timed run reads both as diffversions does
+(``read_feature_columns``, side by side) and diffs them, in a process
 of its own per repeat, interleaved; the table shows the median with all runs. The
 straightforward way (a Python loop: one STRtree query and one intersection per pair) runs on
 ``--naive`` base features of the same data in the same process, scaled to the full size.
@@ -97,12 +98,12 @@ def _rows(geoms, classes, ids, fids):
 
 
 def make_data(layout: str, edit: str, n: int) -> Path:
-    """Base and head feature indexes (gzip'd TSV bytes) under benchmarks/data/."""
+    """Base and head feature indexes (as buildmanifest writes them) under benchmarks/data/."""
     from labelguard.core.content import write_feature_index
     from labelguard.core.geos import shapely
 
     target = DATA / f"diff_{layout}_{edit.replace(' ', '_')}_{n}"
-    if (target / "head.tsv.gz").is_file():
+    if (target / "head.idx.gz").is_file():
         return target
     rng = np.random.default_rng(13)
     geoms, size = _layer(layout, n, rng)
@@ -136,8 +137,8 @@ def make_data(layout: str, edit: str, n: int) -> Path:
     order = rng.permutation(len(hg))  # re-saved in shuffled order: new fids
     head = _rows(hg[order], hc[order], np.arange(len(hg)), np.arange(1, len(hg) + 1))
     target.mkdir(parents=True, exist_ok=True)
-    (target / "base.tsv.gz").write_bytes(write_feature_index(base))
-    (target / "head.tsv.gz").write_bytes(write_feature_index(head))
+    (target / "base.idx.gz").write_bytes(write_feature_index(base))
+    (target / "head.idx.gz").write_bytes(write_feature_index(head))
     (target / "truth.json").write_text(json.dumps(truth))
     return target
 
@@ -145,15 +146,15 @@ def make_data(layout: str, edit: str, n: int) -> Path:
 def run_once(folder: Path) -> dict:
     from concurrent.futures import ThreadPoolExecutor
 
-    from labelguard.core.content import read_feature_index
+    from labelguard.core.content import read_feature_columns
     from labelguard.core.diff import diff_features
 
     def read(name: str):
-        return read_feature_index((folder / name).read_bytes(), with_geometry=True)
+        return read_feature_columns((folder / name).read_bytes())
 
     t0 = time.perf_counter()
-    with ThreadPoolExecutor(2) as pool:  # side by side, as core.diff.index_rows_both reads them
-        base, head = pool.map(read, ["base.tsv.gz", "head.tsv.gz"])
+    with ThreadPoolExecutor(2) as pool:  # side by side, as core.diff.index_columns_both reads
+        base, head = pool.map(read, ["base.idx.gz", "head.idx.gz"])
     t1 = time.perf_counter()
     marks = []
     result = diff_features(base, head, stable_fid=True, progress=lambda f: marks.append(f))
@@ -175,8 +176,8 @@ def naive(folder: Path, limit: int) -> dict:
     from labelguard.core.content import read_feature_index
     from labelguard.core.geos import shapely
 
-    base = read_feature_index((folder / "base.tsv.gz").read_bytes(), with_geometry=True)
-    head = read_feature_index((folder / "head.tsv.gz").read_bytes(), with_geometry=True)
+    base = read_feature_index((folder / "base.idx.gz").read_bytes(), with_geometry=True)
+    head = read_feature_index((folder / "head.idx.gz").read_bytes(), with_geometry=True)
     hg = shapely.from_wkb(np.array([r[4] for r in head], dtype=object))
     tree = shapely.STRtree(hg)
     used = set()
@@ -199,12 +200,12 @@ def naive(folder: Path, limit: int) -> dict:
 
 
 def cancel_latency(folder: Path) -> float:
-    from labelguard.core.content import read_feature_index
+    from labelguard.core.content import read_feature_columns
     from labelguard.core.diff import diff_features
     from labelguard.core.errors import Cancelled
 
-    base = read_feature_index((folder / "base.tsv.gz").read_bytes(), with_geometry=True)
-    head = read_feature_index((folder / "head.tsv.gz").read_bytes(), with_geometry=True)
+    base = read_feature_columns((folder / "base.idx.gz").read_bytes())
+    head = read_feature_columns((folder / "head.idx.gz").read_bytes())
     start = time.perf_counter()
     try:
         diff_features(base, head, should_stop=lambda: time.perf_counter() - start > 1.0)

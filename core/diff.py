@@ -26,13 +26,25 @@ import re
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 import numpy as np
 
 from .bulk import paused_gc
-from .content import read_feature_index
+from .content import FeatureIndex, read_feature_columns
 from .errors import InputError, SchemaError
 from .geos import shapely
 from .manifest import load_feature_index
@@ -50,9 +62,11 @@ FEATURE_STATUSES = (
 )
 MATCHINGS = ("id_field", "fid", "key_field", "geometry", "content")
 IndexRow = Tuple[Any, ...]  # fid, geometry hash, attributes hash, attributes JSON[, kept WKB]
+Index = Union[Sequence[IndexRow], FeatureIndex]
 DEFAULT_IOU = 0.5
 KEY_AGREEMENT = 0.99
 _NULL_GEOMETRY = hashlib.sha256(b"null").hexdigest()  # as core.content hashes a null geometry
+_NULL_WORDS = np.frombuffer(hashlib.sha256(b"null").digest(), "<u8")
 _UUID = re.compile(
     r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\Z"
 )
@@ -252,7 +266,12 @@ def _agrees(evidence: Sequence[Tuple[int, int]], b_key: Sequence[Any], h_key: Se
 
 def _key_column(side: _Side, name: str) -> Optional[List[Any]]:
     """The field's values when every feature has a unique integer or UUID value, else None."""
-    values = [a.get(name) for a in side.attrs()]
+    return _key_values([a.get(name) for a in side.attrs()], name)
+
+
+def _key_values(values: List[Any], name: str) -> Optional[List[Any]]:
+    """``values`` as keys when all are unique integers (of a field named like an id) or UUIDs,
+    else None."""
     if not values:
         return None
     if all(type(v) is int for v in values):
@@ -364,8 +383,14 @@ def _polygons(side: _Side, idx: List[int]) -> Tuple[np.ndarray, np.ndarray]:
         wkbs = [src[i][4] if len(src[i]) > 4 and src[i][4] else None for i in idx]
     have = np.fromiter((w is not None for w in wkbs), bool, len(wkbs))
     rows = np.asarray(idx, dtype=np.int64)[have]
-    raw = np.empty(int(have.sum()), dtype=object)
-    raw[:] = [w for w in wkbs if w is not None]
+    return _valid_polygons(rows, [w for w in wkbs if w is not None])
+
+
+def _valid_polygons(rows: np.ndarray, wkbs: List[bytes]) -> Tuple[np.ndarray, np.ndarray]:
+    """(rows, geometries) of the WKB that parse to a geometry with an area; invalid ones made
+    valid first."""
+    raw = np.empty(len(wkbs), dtype=object)
+    raw[:] = wkbs
     geoms = shapely.from_wkb(raw, on_invalid="ignore") if len(raw) else raw
     if len(geoms):
         bad = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)
@@ -558,6 +583,276 @@ def _geometry_match(
     return changes, had_geometry
 
 
+# --- geometry matching on columns --------------------------------------------------------
+# The same matching as _stable_key and _geometry_match, on a FeatureIndex's arrays: hashes are
+# grouped by sorting 64-bit words instead of a dict of a million strings, attributes are
+# parsed only for the rows that need them (the first, class values of IoU candidates, pairs
+# whose attributes differ), and the changes are built in head-fid order without a sort key per
+# feature. Used when both fid columns ascend strictly, as every written index's do; anything
+# else (duplicate fids, an ID field, geometries from the data files) takes the row path.
+
+
+class _Columns:
+    """One version's feature index as columns, with attributes parsed on demand."""
+
+    def __init__(self, index: FeatureIndex, label: str) -> None:
+        self.index = index
+        self.label = label
+        self.fids = index.fids
+        self.gw = np.ascontiguousarray(index.geometry).view("<u8")  # (n, 4) words of SHA-256
+        self.aw = np.ascontiguousarray(index.attributes).view("<u8")
+        self.null = (self.gw == _NULL_WORDS).all(axis=1)
+        self._first: Optional[Dict[str, Any]] = None
+
+    def __len__(self) -> int:
+        return len(self.fids)
+
+    def attrs(self, idx: Sequence[int]) -> List[Dict[str, Any]]:
+        """Parsed attributes of the rows ``idx``; each distinct text is parsed once."""
+        texts = self.index.texts(idx)
+        distinct = list(dict.fromkeys(texts))
+        parsed = dict(zip(distinct, _parse_all_bytes(distinct, self.label)))
+        return [parsed[t] for t in texts]
+
+    def first(self) -> Dict[str, Any]:
+        if self._first is None:
+            self._first = self.attrs([0])[0]
+        return self._first
+
+
+def _parse_all_bytes(texts: List[bytes], label: str) -> List[Dict[str, Any]]:
+    """As ``_parse_all``, for UTF-8 texts."""
+    try:
+        values = json.loads(b"[" + b",".join(texts) + b"]") if texts else []
+    except (ValueError, RecursionError):
+        values = None
+    if (
+        values is None or len(values) != len(texts) or not all(type(v) is dict for v in values)  # noqa: E721 (exact type, fast)
+    ):
+        return [_attributes(t.decode("utf-8"), label) for t in texts]
+    return values
+
+
+def _groups(kb: np.ndarray, kh: np.ndarray) -> Tuple[np.ndarray, np.ndarray, int]:
+    """Group ids of the rows of two (n, words) uint64 key arrays: equal keys, equal ids.
+
+    Sorted by the XOR of the words; the full keys are then compared neighbour by neighbour,
+    and should two different keys share that 64-bit value (never seen with SHA-256 words),
+    sorted again by every word, so the groups are exact."""
+    k = np.concatenate([kb, kh])
+    n = len(k)
+    if not n:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), 0
+    prefix = np.bitwise_xor.reduce(k, axis=1)
+    order = np.argsort(prefix, kind="stable")
+    ks = k[order]
+    new = np.empty(n, bool)
+    new[0] = True
+    np.any(ks[1:] != ks[:-1], axis=1, out=new[1:])
+    ps = prefix[order]
+    if np.any(new[1:] & (ps[1:] == ps[:-1])):
+        order = np.lexsort(k.T[::-1])
+        ks = k[order]
+        np.any(ks[1:] != ks[:-1], axis=1, out=new[1:])
+    sorted_ids = np.cumsum(new) - 1
+    gid = np.empty(n, np.int64)
+    gid[order] = sorted_ids
+    return gid[: len(kb)], gid[len(kb) :], int(sorted_ids[-1]) + 1
+
+
+def _rank_pairs(gb: np.ndarray, gh: np.ndarray, ng: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Positions (base, head) paired one-to-one within each group, in position order: the
+    k-th base row of a group with its k-th head row, as ``_group_pairs`` pairs them."""
+    cb = np.bincount(gb, minlength=ng)
+    ch = np.bincount(gh, minlength=ng)
+
+    def ranked(g: np.ndarray, counts: np.ndarray, other: np.ndarray) -> np.ndarray:
+        order = np.argsort(g, kind="stable")
+        gs = g[order]
+        rank = np.arange(len(g)) - (np.cumsum(counts) - counts)[gs]
+        return order[rank < other[gs]]
+
+    return ranked(gb, cb, ch), ranked(gh, ch, cb)
+
+
+def _stable_key_columns(
+    base: _Columns, head: _Columns, stable_fid: bool, geometry_groups
+) -> Tuple[Optional[str], str]:
+    """(key name or None, note), as ``_stable_key`` decides them."""
+    if not len(base) or not len(head):
+        return None, "one version is empty"
+    gb, gh, ng = geometry_groups
+    unique = (np.bincount(gb, minlength=ng) == 1) & (np.bincount(gh, minlength=ng) == 1)
+    unique[gb[base.null]] = False
+    h_at = np.full(ng, -1, np.int64)
+    h_at[gh] = np.arange(len(head))
+    ev_b = np.flatnonzero(unique[gb])
+    ev_h = h_at[gb[ev_b]]
+    n_ev = len(ev_b)
+    if not n_ev:
+        return None, "no feature kept its geometry, so no key could be checked"
+    tried: List[str] = []
+    if stable_fid:
+        same = int(np.count_nonzero(base.fids[ev_b] == head.fids[ev_h]))
+        if same >= KEY_AGREEMENT * n_ev:
+            return "fid", (
+                f"the GeoPackage fid is kept between the versions ({same} of {n_ev} "
+                "features with an unchanged geometry keep their fid)"
+            )
+        tried.append(f"fid ({same} of {n_ev} unchanged geometries keep it)")
+    names = sorted(set(base.first()) & set(head.first()), key=lambda n: (n.lower() != "id", n))
+    for name in names:
+        bk = _key_values_of(base, name)
+        hk = _key_values_of(head, name) if bk is not None else None
+        if bk is None or hk is None:
+            continue
+        same = sum(1 for i, j in zip(ev_b.tolist(), ev_h.tolist()) if bk[i] == hk[j])
+        if same >= KEY_AGREEMENT * n_ev:
+            return name, (
+                f"field '{name}' is unique in both versions and kept ({same} of "
+                f"{n_ev} features with an unchanged geometry keep it)"
+            )
+        tried.append(f"'{name}' ({same} of {n_ev} unchanged geometries keep it)")
+    why = "no unique id field in both versions" if not tried else "not kept: " + ", ".join(tried)
+    return None, f"no stable key ({why})"
+
+
+def _key_values_of(side: _Columns, name: str) -> Optional[List[Any]]:
+    """``_key_column`` of a column side; a first value that is neither an integer nor a UUID
+    decides it without parsing the other rows (``_key_values`` would stop there too)."""
+    first = side.first().get(name)
+    if type(first) is not int and not (isinstance(first, str) and _UUID.match(first)):
+        return None
+    return _key_values([a.get(name) for a in side.attrs(np.arange(len(side)))], name)
+
+
+def _polygons_columns(side: _Columns, idx: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """As ``_polygons``, for rows ``idx`` of a column side."""
+    offsets = side.index.wkb_offsets
+    rows = idx[offsets[idx + 1] > offsets[idx]]
+    return _valid_polygons(rows, side.index.wkbs(rows))  # type: ignore[arg-type]
+
+
+def _same_class_columns(
+    base: _Columns, head: _Columns, class_field: str, bi: np.ndarray, hi: np.ndarray
+) -> np.ndarray:
+    """As ``_same_class``, parsing only the rows in ``bi`` and ``hi``. On text and empty
+    values, codes and ``==`` agree, so looking at these rows alone gives the same answer."""
+    ub, inv_b = np.unique(bi, return_inverse=True)
+    uh, inv_h = np.unique(hi, return_inverse=True)
+    bv = [a.get(class_field) for a in base.attrs(ub)]
+    hv = [a.get(class_field) for a in head.attrs(uh)]
+    if all(v is None or type(v) is str for v in itertools.chain(bv, hv)):  # noqa: E721
+        codes: Dict[Optional[str], int] = {}
+        cb = np.fromiter((codes.setdefault(v, len(codes)) for v in bv), np.int64, len(bv))
+        ch = np.fromiter((codes.setdefault(v, len(codes)) for v in hv), np.int64, len(hv))
+        return cb[inv_b] == ch[inv_h]
+    return np.fromiter(
+        (bv[b] == hv[h] for b, h in zip(inv_b.tolist(), inv_h.tolist())), bool, len(bi)
+    )
+
+
+_PAIR_STATUS = np.array(
+    ["unchanged", "geometry_changed", "attributes_changed", "both_changed", "added"], dtype=object
+)
+
+
+def _geometry_match_columns(
+    base: _Columns,
+    head: _Columns,
+    geometry_groups,
+    threshold: float,
+    class_field: Optional[str],
+    progress: ProgressFn,
+    should_stop: StopFn,
+) -> Tuple[List[FeatureChange], bool]:
+    """``_geometry_match`` on columns: the same pairs, statuses, IoU and order."""
+    report = progress or (lambda f: None)
+    nb, nh = len(base), len(head)
+    left_b, left_h = np.ones(nb, bool), np.ones(nh, bool)
+    # identical features
+    g1b, g1h, n1 = _groups(
+        np.concatenate([base.gw, base.aw], axis=1), np.concatenate([head.gw, head.aw], axis=1)
+    )
+    p1b, p1h = _rank_pairs(g1b, g1h, n1)
+    left_b[p1b] = left_h[p1h] = False
+    check_stop(should_stop)
+    report(0.1)
+    # identical geometries (not null ones)
+    gb, gh, ng = geometry_groups
+    rb, rh = np.flatnonzero(left_b & ~base.null), np.flatnonzero(left_h & ~head.null)
+    p2b, p2h = _rank_pairs(gb[rb], gh[rh], ng)
+    p2b, p2h = rb[p2b], rh[p2h]
+    left_b[p2b] = left_h[p2h] = False
+    check_stop(should_stop)
+    report(0.2)
+    p3b = p3h = np.zeros(0, np.int64)
+    iou3 = np.zeros(0)
+    had_geometry = True
+    bl, hl = np.flatnonzero(left_b), np.flatnonzero(left_h)
+    if len(bl) and len(hl):
+        # Side by side: parsing and validating WKB release the GIL.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            b_job = pool.submit(_polygons_columns, base, bl)
+            h_rows, hg = _polygons_columns(head, hl)
+            b_rows, bg = b_job.result()
+        bo, ho = base.index.wkb_offsets, head.index.wkb_offsets
+        had_geometry = bool((bo[bl + 1] > bo[bl]).any() or (ho[hl + 1] > ho[hl]).any())
+        report(0.35)
+        if len(bg) and len(hg):
+            sub = None if progress is None else (lambda f: progress(0.35 + 0.55 * f))
+            ci, cj, iou = iou_candidates(bg, hg, threshold, sub, should_stop)
+            order = np.lexsort((head.fids[h_rows[cj]], base.fids[b_rows[ci]], -iou))
+            used_b = np.zeros(len(bg), bool)
+            used_h = np.zeros(len(hg), bool)
+            taken: List[int] = []
+            if class_field:
+                same_class = _same_class_columns(base, head, class_field, b_rows[ci], h_rows[cj])
+                taken += _greedy(order[same_class[order]], ci, cj, used_b, used_h)
+            taken += _greedy(order, ci, cj, used_b, used_h)
+            pick = np.asarray(taken, dtype=np.int64)
+            p3b, p3h, iou3 = b_rows[ci[pick]], h_rows[cj[pick]], iou[pick]
+            left_b[p3b] = left_h[p3h] = False
+    check_stop(should_stop)
+    pb = np.concatenate([p1b, p2b, p3b])
+    ph = np.concatenate([p1h, p2h, p3h])
+    geom_diff = (base.gw[pb] != head.gw[ph]).any(axis=1)
+    attr_diff = (base.aw[pb] != head.aw[ph]).any(axis=1)
+    # Every head row is paired or added, so the changes in head-row order are in head-fid
+    # order (fids ascend), then the removed ones in base-fid order: _by_fid's order.
+    code = np.full(nh, 4, np.int64)
+    code[ph] = geom_diff + 2 * attr_diff
+    base_fid = np.full(nh, None, dtype=object)
+    base_fid[ph] = base.fids[pb].astype(object)
+    iou_h = np.full(nh, None, dtype=object)
+    iou_h[ph] = np.concatenate([np.ones(len(p1b) + len(p2b)), iou3])
+    fields: List[Tuple[str, ...]] = [()] * nh
+    if attr_diff.any():
+        cb, ch = pb[attr_diff], ph[attr_diff]
+        # A Python loop: field by field comparison of two dicts, only for pairs whose
+        # attributes hash differs.
+        for j, da, db in zip(ch.tolist(), base.attrs(cb), head.attrs(ch)):
+            fields[j] = _changed_fields(da, db)
+    new = partial(tuple.__new__, FeatureChange)
+    changes = list(
+        map(
+            new,
+            zip(
+                _PAIR_STATUS[code].tolist(),
+                base_fid.tolist(),
+                head.fids.tolist(),
+                itertools.repeat(None),
+                fields,
+                iou_h.tolist(),
+            ),
+        )
+    )
+    removed = base.fids[np.flatnonzero(left_b)].tolist()
+    changes.extend(new(("removed", f, None, None, (), None)) for f in removed)
+    report(1.0)
+    return changes, had_geometry
+
+
 def diff_features(
     base: Sequence[IndexRow],
     head: Sequence[IndexRow],
@@ -603,8 +898,8 @@ def diff_features(
 
 
 def _diff(
-    base: Sequence[IndexRow],
-    head: Sequence[IndexRow],
+    base: Index,
+    head: Index,
     id_field: Optional[str],
     stable_fid: bool,
     iou_threshold: float,
@@ -616,8 +911,33 @@ def _diff(
     progress: ProgressFn,
     should_stop: StopFn,
 ) -> DiffResult:
-    b = _Side(base, base_label, base_wkb)
-    h = _Side(head, head_label, head_wkb)
+    if not id_field and not base_wkb and not head_wkb:
+        cb, ch = _as_columns(base), _as_columns(head)
+        if cb is not None and ch is not None:
+            return _diff_columns(
+                _Columns(cb, base_label),
+                _Columns(ch, head_label),
+                stable_fid,
+                iou_threshold,
+                class_field,
+                progress,
+                should_stop,
+            )
+    b = _Side(_as_rows(base), base_label, base_wkb)
+    h = _Side(_as_rows(head), head_label, head_wkb)
+    return _diff_rows(b, h, id_field, stable_fid, iou_threshold, class_field, progress, should_stop)
+
+
+def _diff_rows(
+    b: _Side,
+    h: _Side,
+    id_field: Optional[str],
+    stable_fid: bool,
+    iou_threshold: float,
+    class_field: Optional[str],
+    progress: ProgressFn,
+    should_stop: StopFn,
+) -> DiffResult:
     if id_field:
         b_ids, h_ids = _ids(b, id_field), _ids(h, id_field)
         check_stop(should_stop)
@@ -638,6 +958,18 @@ def _diff(
     if class_field is None and b.rows and h.rows:
         class_field = guess_class_field(sorted(set(b.attrs()[0]) | set(h.attrs()[0])))
     changes, had_geometry = _geometry_match(b, h, iou_threshold, class_field, progress, should_stop)
+    return _geometry_result(changes, had_geometry, why, class_field, iou_threshold, b.rows, h.rows)
+
+
+def _geometry_result(
+    changes: List[FeatureChange],
+    had_geometry: bool,
+    why: str,
+    class_field: Optional[str],
+    iou_threshold: float,
+    b_rows: Sequence[Any],
+    h_rows: Sequence[Any],
+) -> DiffResult:
     cls = f"same class ('{class_field}') first, then any class" if class_field else "no class field"
     if had_geometry:
         note = f"matched by geometry (IoU >= {iou_threshold:g}, {cls}, one-to-one): {why}"
@@ -646,13 +978,67 @@ def _diff(
         f"matched by content only: {why}, and the feature indexes keep no geometry to match by "
         "IoU (rebuild the base manifest with this version to keep them)"
     )
-    if not (len(b.rows) and len(h.rows)):
+    if not (len(b_rows) and len(h_rows)):
         note = f"matched by content only: {why}"
     return DiffResult(changes, "content", class_field, note)
 
 
+def _as_columns(index: Index) -> Optional[FeatureIndex]:
+    """The index as columns when its fids ascend strictly (every written index's do), else
+    None: rows that are not a valid index, or duplicate fids, take the row path."""
+    if not isinstance(index, FeatureIndex):
+        try:
+            index = FeatureIndex.from_rows(index)
+        except (ValueError, TypeError, IndexError, OverflowError):
+            return None
+    fids = index.fids
+    return index if len(fids) < 2 or bool((fids[1:] > fids[:-1]).all()) else None
+
+
+def _as_rows(index: Index) -> Sequence[IndexRow]:
+    return index.rows(with_geometry=True) if isinstance(index, FeatureIndex) else index
+
+
+def _diff_columns(
+    b: _Columns,
+    h: _Columns,
+    stable_fid: bool,
+    iou_threshold: float,
+    class_field: Optional[str],
+    progress: ProgressFn,
+    should_stop: StopFn,
+) -> DiffResult:
+    groups = _groups(b.gw, h.gw)
+    key, why = _stable_key_columns(b, h, stable_fid, groups)
+    check_stop(should_stop)
+    if key is not None:
+        # A checked stable key pairs features by value, row by row (no geometry stage): the
+        # row path does that.
+        return _diff_rows(
+            _Side(b.index.rows(with_geometry=True), b.label, None),
+            _Side(h.index.rows(with_geometry=True), h.label, None),
+            None,
+            stable_fid,
+            iou_threshold,
+            class_field,
+            progress,
+            should_stop,
+        )
+    if class_field is None and len(b) and len(h):
+        class_field = guess_class_field(sorted(set(b.first()) | set(h.first())))
+    changes, had_geometry = _geometry_match_columns(
+        b, h, groups, iou_threshold, class_field, progress, should_stop
+    )
+    return _geometry_result(changes, had_geometry, why, class_field, iou_threshold, b.fids, h.fids)
+
+
 def index_rows(manifest_path: Path, entry: Dict[str, Any], version: str) -> List[IndexRow]:
     """Feature-index rows (with kept WKB) of a manifest entry; InputError when it has none."""
+    return index_columns(manifest_path, entry, version).rows(with_geometry=True)
+
+
+def index_columns(manifest_path: Path, entry: Dict[str, Any], version: str) -> FeatureIndex:
+    """The feature index of a manifest entry as columns; InputError when it has none."""
     data = load_feature_index(manifest_path, entry)
     if data is None:
         raise InputError(
@@ -660,21 +1046,30 @@ def index_rows(manifest_path: Path, entry: Dict[str, Any], version: str) -> List
             "(built with 'Store per-feature hashes' off); rebuild it to compare "
             "features."
         )
-    return read_feature_index(
-        data, f"Feature index of '{entry['path']}' in manifest {version}", with_geometry=True
-    )
+    return read_feature_columns(data, f"Feature index of '{entry['path']}' in manifest {version}")
 
 
-def index_rows_both(
+_EMPTY = FeatureIndex(
+    np.zeros(0, np.int64),
+    np.zeros((0, 32), np.uint8),
+    np.zeros((0, 32), np.uint8),
+    b"",
+    np.zeros(0, np.int64),
+    b"",
+)
+
+
+def index_columns_both(
     base: Tuple[Path, Optional[Dict[str, Any]], str],
     head: Tuple[Path, Optional[Dict[str, Any]], str],
-) -> Tuple[List[IndexRow], List[IndexRow]]:
-    """``index_rows`` of a base and a head (manifest path, entry or None, version), read side
-    by side: unpacking one index (zlib releases the GIL) overlaps parsing the other."""
+) -> Tuple[FeatureIndex, FeatureIndex]:
+    """``index_columns`` of a base and a head (manifest path, entry or None: empty, version),
+    read side by side: unpacking one index (zlib releases the GIL) overlaps reading the
+    other."""
 
-    def read(side: Tuple[Path, Optional[Dict[str, Any]], str]) -> List[IndexRow]:
+    def read(side: Tuple[Path, Optional[Dict[str, Any]], str]) -> FeatureIndex:
         path, entry, version = side
-        return index_rows(path, entry, version) if entry else []
+        return index_columns(path, entry, version) if entry else _EMPTY
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         b_job = pool.submit(read, base)

@@ -11,8 +11,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..core.content import normalized_wkb
-from ..core.diff import DEFAULT_IOU, diff_features, index_rows_both
+from ..core.content import FeatureIndex, normalized_wkb
+from ..core.diff import DEFAULT_IOU, diff_features, index_columns_both
 from ..core.errors import InputError, OutputExists
 from ..core.hashing import FileHash, companion_files, hash_files
 from ..core.manifest import (
@@ -165,12 +165,40 @@ def _geometries(
     return out
 
 
-def _legacy_geometries(root: Path, entry: Optional[Dict[str, Any]], key, rows, should_stop):
+def _legacy_geometries(
+    root: Path, entry: Optional[Dict[str, Any]], key, index: FeatureIndex, should_stop
+):
     """fid -> WKB from the entry's data file, for an index that keeps no geometry (built
     before indexes kept them), where the file still holds the recorded geometry."""
-    if entry is None or not rows or any(len(r) > 4 and r[4] for r in rows):
+    if entry is None or not len(index) or index.has_geometry():
         return {}
-    return _geometries(entry_file(root, entry), key[1], {r[0]: r[1] for r in rows}, should_stop)
+    wanted = dict(zip(index.fids.tolist(), index.geometry_hex(np.arange(len(index)))))
+    return _geometries(entry_file(root, entry), key[1], wanted, should_stop)
+
+
+def _positions(index: FeatureIndex, fids: List[Optional[int]]) -> np.ndarray:
+    """Row of each fid in the index (the last of equal fids), -1 for None or a missing fid."""
+    n = len(fids)
+    out = np.full(n, -1, np.int64)
+    known = np.fromiter((f is not None for f in fids), bool, n)
+    if not len(index) or not known.any():
+        return out
+    query = np.fromiter((0 if f is None else f for f in fids), np.int64, n)
+    order = np.argsort(index.fids, kind="stable")
+    ordered = index.fids[order]
+    k = np.clip(np.searchsorted(ordered, query, side="right") - 1, 0, None)
+    hit = known & (ordered[k] == query)
+    out[hit] = order[k[hit]]
+    return out
+
+
+def _kept(index: FeatureIndex, pos: np.ndarray) -> List[Optional[bytes]]:
+    """The kept WKB at each row (None where the row keeps none or is -1)."""
+    out: List[Optional[bytes]] = [None] * len(pos)
+    have = np.flatnonzero(pos >= 0)
+    for k, w in zip(have.tolist(), index.wkbs(pos[have])):
+        out[k] = w
+    return out
 
 
 def _part(progress, n: int, total: int):
@@ -198,18 +226,18 @@ def run_diff(
     per_entry: Dict[str, Dict[str, Any]] = {}
     for n, key in enumerate(keys):
         b, h = b_entries.get(key), h_entries.get(key)
-        b_rows, h_rows = index_rows_both(
+        b_idx, h_idx = index_columns_both(
             (base, b, base_doc["version"]), (head, h, head_doc["version"])
         )
         both_gpkg = all(e is not None and e["path"].lower().endswith(".gpkg") for e in (b, h))
         result = diff_features(
-            b_rows,
-            h_rows,
+            b_idx,
+            h_idx,
             id_field=id_field,
             stable_fid=both_gpkg,
             iou_threshold=iou_threshold,
-            base_wkb=_legacy_geometries(base_root, b, key, b_rows, should_stop),
-            head_wkb=_legacy_geometries(head_root, h, key, h_rows, should_stop),
+            base_wkb=_legacy_geometries(base_root, b, key, b_idx, should_stop),
+            head_wkb=_legacy_geometries(head_root, h, key, h_idx, should_stop),
             base_label=f"'{key[0]}' of {base_doc['version']}",
             head_label=f"'{key[0]}' of {head_doc['version']}",
             progress=None if progress is None else _part(progress, n, len(keys)),
@@ -222,29 +250,36 @@ def run_diff(
             "note": result.note,
         }
         # Geometries kept in the indexes first; the data files only for what they lack.
-        head_g = {r[0]: r[4] for r in h_rows if r[4]}
-        base_g = {r[0]: r[4] for r in b_rows if r[4]}
-        h_geom = {r[0]: r[1] for r in h_rows}
-        b_geom = {r[0]: r[1] for r in b_rows}
-        head_wanted = {
-            c.head_fid: h_geom[c.head_fid]
-            for c in result.changes
-            if c.head_fid is not None and c.head_fid not in head_g
-        }
-        base_wanted = {
-            c.base_fid: b_geom[c.base_fid]
-            for c in result.changes
-            if c.head_fid is None and c.base_fid is not None and c.base_fid not in base_g
-        }
+        changes = result.changes
+        h_pos = _positions(h_idx, [c.head_fid for c in changes])
+        b_pos = _positions(b_idx, [c.base_fid for c in changes])
+        h_kept, b_kept = _kept(h_idx, h_pos), _kept(b_idx, b_pos)
+        h_lack = np.flatnonzero(h_pos >= 0)
+        h_lack = h_lack[[h_kept[k] is None for k in h_lack.tolist()]]
+        b_lack = np.flatnonzero(b_pos >= 0)
+        b_lack = b_lack[
+            [b_kept[k] is None and changes[k].head_fid is None for k in b_lack.tolist()]
+        ]
+        head_wanted = dict(
+            zip([changes[k].head_fid for k in h_lack.tolist()], h_idx.geometry_hex(h_pos[h_lack]))
+        )
+        base_wanted = dict(
+            zip([changes[k].base_fid for k in b_lack.tolist()], b_idx.geometry_hex(b_pos[b_lack]))
+        )
+        head_g = base_g = {}
         if h:
-            head_g.update(_geometries(entry_file(head_root, h), key[1], head_wanted, should_stop))
+            head_g = _geometries(entry_file(head_root, h), key[1], head_wanted, should_stop)
         if b:
-            base_g.update(_geometries(entry_file(base_root, b), key[1], base_wanted, should_stop))
+            base_g = _geometries(entry_file(base_root, b), key[1], base_wanted, should_stop)
         crs = (h or b)["crs"]
-        for c in result.changes:
+        for c, hk, bk in zip(changes, h_kept, b_kept):
             geom, source = None, ""
-            if c.head_fid is not None and c.head_fid in head_g:
+            if hk is not None:
+                geom, source = hk, "head"
+            elif c.head_fid is not None and c.head_fid in head_g:
                 geom, source = head_g[c.head_fid], "head"
+            elif bk is not None:
+                geom, source = bk, "base"
             elif c.base_fid is not None and c.base_fid in base_g:
                 geom, source = base_g[c.base_fid], "base"
             rows.append(

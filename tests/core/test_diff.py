@@ -8,7 +8,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import pytest
-from labelguard.core.content import vector_content
+from labelguard.core import diff as diff_mod
+from labelguard.core.content import read_feature_columns, vector_content, write_feature_index
 from labelguard.core.diff import diff_features
 from labelguard.core.errors import Cancelled, InputError
 from labelguard.core.geos import shapely
@@ -198,3 +199,116 @@ def test_bad_threshold_and_cancel() -> None:
         diff_features(rows, rows, iou_threshold=0)
     with pytest.raises(Cancelled):
         diff_features(rows, rows, should_stop=lambda: True)
+
+
+# --- the column path gives what the row path gives --------------------------------------
+
+
+def _row_path(base_rows, head_rows, **kw: Any):
+    """The diff by the row-by-row implementation (the reference the column path replaces)."""
+    b = diff_mod._Side(base_rows, "the base version", None)
+    h = diff_mod._Side(head_rows, "the head version", None)
+    return diff_mod._diff_rows(
+        b,
+        h,
+        None,
+        kw.get("stable_fid", False),
+        kw.get("iou_threshold", 0.5),
+        kw.get("class_field"),
+        None,
+        None,
+    )
+
+
+def _random_layers(seed: int, class_values: List[Any]):
+    """Overlapping squares with duplicates, null geometries and every kind of edit."""
+    rng = random.Random(seed)
+    base: List[Feature] = []
+    for i in range(300):
+        x, y = rng.uniform(0, 200), rng.uniform(0, 200)
+        s = rng.uniform(2, 8)
+        geom = None if i % 97 == 5 else shapely.box(x, y, x + s, y + s)
+        base.append((geom, {"class": rng.choice(class_values), "note": f"n{i % 250}"}))
+    base += [base[3], base[3], (base[7][0], {"class": class_values[0], "note": "dup"})]
+    head: List[Feature] = []
+    for g, a in base:
+        r = rng.random()
+        a = dict(a)
+        if r < 0.1:
+            continue  # deleted
+        if g is not None and r < 0.35:
+            g = shapely.affinity.translate(g, rng.uniform(-3, 3), rng.uniform(-3, 3))
+        elif g is not None and r < 0.45:
+            g = shapely.affinity.scale(g, rng.uniform(0.7, 1.4), 1.0)
+        if r > 0.85:
+            a["class"] = rng.choice(class_values)
+        if r > 0.95:
+            a["note"] = "edited"
+        head.append((g, a))
+    head += [
+        (shapely.box(300 + k, 300, 301 + k, 301), {"class": class_values[0]}) for k in range(5)
+    ]
+    head += [head[10], head[10]]
+    rng.shuffle(head)
+    return base, head
+
+
+@pytest.mark.parametrize(
+    ("seed", "classes", "kw"),
+    [
+        (1, ["building", "tree", "road"], {}),
+        (2, ["building", None], {"iou_threshold": 0.3}),
+        (3, [1, 2.0, True, "x"], {"class_field": "class"}),  # compared pair by pair
+        (4, ["a", "b"], {"class_field": "note", "stable_fid": True}),
+        (5, ["a"], {"iou_threshold": 1.0}),
+    ],
+)
+def test_the_column_path_gives_the_row_path_result(seed: int, classes, kw) -> None:
+    base, head = _random_layers(seed, classes)
+    b_rows, h_rows = _index(base), _index(head)
+    assert diff_mod._as_columns(b_rows) is not None  # so the column path is the one tested
+    fast = diff_features(b_rows, h_rows, **kw)
+    slow = _row_path(b_rows, h_rows, **kw)
+    assert (fast.matching, fast.key, fast.note) == (slow.matching, slow.key, slow.note)
+    assert fast.matching == "geometry"
+    assert fast.changes == slow.changes
+    assert [type(c.iou) for c in fast.changes] == [type(c.iou) for c in slow.changes]
+    counts = fast.counts()
+    assert counts["added"]
+    assert counts["removed"]
+    assert counts["attributes_changed"] + counts["both_changed"]
+    assert bool(counts["geometry_changed"]) == (kw.get("iou_threshold", 0.5) < 1.0)
+
+
+def test_the_column_path_reads_format_3_indexes_as_written() -> None:
+    base, head = _random_layers(6, ["building", "tree"])
+    b_rows, h_rows = _index(base), _index(head)
+    b_cols = read_feature_columns(write_feature_index(b_rows))
+    h_cols = read_feature_columns(write_feature_index(h_rows))
+    marks: List[float] = []
+    result = diff_features(b_cols, h_cols, progress=marks.append)
+    assert result.changes == _row_path(b_rows, h_rows).changes
+    assert marks[-1] == 1.0
+    assert marks == sorted(marks)
+
+
+def test_the_column_path_finds_the_same_stable_keys() -> None:
+    base = _grid(extra={"id": list(range(40))})
+    head = _edited(base)
+    kept = [f for f in head if f is not None]
+    fids = [i + 1 for i, f in enumerate(head) if f is not None]
+    b_cols = read_feature_columns(write_feature_index(_index(base)))
+    h_cols = read_feature_columns(write_feature_index(_index(kept, fids)))
+    for stable_fid, key in ((True, "fid"), (False, "id")):
+        result = diff_features(b_cols, h_cols, stable_fid=stable_fid)
+        assert (result.matching, result.key) == ("fid" if stable_fid else "key_field", key)
+        slow = _row_path(_index(base), _index(kept, fids), stable_fid=stable_fid)
+        assert (result.note, result.changes) == (slow.note, slow.changes)
+
+
+def test_duplicate_fids_take_the_row_path() -> None:
+    rows = _index(_grid(6))
+    dup = rows[:3] + [(rows[2][0],) + tuple(rows[3][1:])] + rows[4:]
+    assert diff_mod._as_columns(dup) is None
+    result = diff_features(rows, dup)
+    assert result.changes == _row_path(rows, dup).changes
