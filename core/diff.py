@@ -802,15 +802,31 @@ def _geometry_match_columns(
         if len(bg) and len(hg):
             sub = None if progress is None else (lambda f: progress(0.35 + 0.55 * f))
             ci, cj, iou = iou_candidates(bg, hg, threshold, sub, should_stop)
-            order = np.lexsort((head.fids[h_rows[cj]], base.fids[b_rows[ci]], -iou))
+            # A candidate whose two polygons have no other candidate is taken in either pass
+            # of the greedy choice, whatever its class, and takes nothing from any other:
+            # taken at once (most of them when every feature moved a little). The others go
+            # through the greedy passes, best IoU first, as in _geometry_match.
+            alone = (np.bincount(ci, minlength=len(bg))[ci] == 1) & (
+                np.bincount(cj, minlength=len(hg))[cj] == 1
+            )
+            contested = np.flatnonzero(~alone)
             used_b = np.zeros(len(bg), bool)
             used_h = np.zeros(len(hg), bool)
             taken: List[int] = []
-            if class_field:
-                same_class = _same_class_columns(base, head, class_field, b_rows[ci], h_rows[cj])
-                taken += _greedy(order[same_class[order]], ci, cj, used_b, used_h)
-            taken += _greedy(order, ci, cj, used_b, used_h)
-            pick = np.asarray(taken, dtype=np.int64)
+            if len(contested):
+                sub_i, sub_j = ci[contested], cj[contested]
+                order = np.lexsort(
+                    (head.fids[h_rows[sub_j]], base.fids[b_rows[sub_i]], -iou[contested])
+                )
+                if class_field:
+                    same_class = _same_class_columns(
+                        base, head, class_field, b_rows[sub_i], h_rows[sub_j]
+                    )
+                    taken += _greedy(order[same_class[order]], sub_i, sub_j, used_b, used_h)
+                taken += _greedy(order, sub_i, sub_j, used_b, used_h)
+            pick = np.concatenate(
+                [np.flatnonzero(alone), contested[np.asarray(taken, dtype=np.int64)]]
+            )
             p3b, p3h, iou3 = b_rows[ci[pick]], h_rows[cj[pick]], iou[pick]
             left_b[p3b] = left_h[p3h] = False
     check_stop(should_stop)
