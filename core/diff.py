@@ -770,16 +770,29 @@ def _geometry_match_columns(
     report = progress or (lambda f: None)
     nb, nh = len(base), len(head)
     left_b, left_h = np.ones(nb, bool), np.ones(nh, bool)
-    # identical features
+    # Identical features share a geometry group. A group of one base and one head row pairs
+    # when their attributes hash is equal; a group missing from one side pairs nothing; only
+    # the other groups (duplicated geometries) are grouped again by both hashes.
+    gb, gh, ng = geometry_groups
+    cb, ch = np.bincount(gb, minlength=ng), np.bincount(gh, minlength=ng)
+    one = (cb == 1) & (ch == 1)
+    h_at = np.full(ng, -1, np.int64)
+    h_at[gh] = np.arange(nh)
+    sb = np.flatnonzero(one[gb])
+    sh = h_at[gb[sb]]
+    same = (base.aw[sb] == head.aw[sh]).all(axis=1)
+    several = (cb > 0) & (ch > 0) & ~one
+    mb, mh = np.flatnonzero(several[gb]), np.flatnonzero(several[gh])
     g1b, g1h, n1 = _groups(
-        np.concatenate([base.gw, base.aw], axis=1), np.concatenate([head.gw, head.aw], axis=1)
+        np.concatenate([base.gw[mb], base.aw[mb]], axis=1),
+        np.concatenate([head.gw[mh], head.aw[mh]], axis=1),
     )
-    p1b, p1h = _rank_pairs(g1b, g1h, n1)
+    q1b, q1h = _rank_pairs(g1b, g1h, n1)
+    p1b, p1h = np.concatenate([sb[same], mb[q1b]]), np.concatenate([sh[same], mh[q1h]])
     left_b[p1b] = left_h[p1h] = False
     check_stop(should_stop)
     report(0.1)
     # identical geometries (not null ones)
-    gb, gh, ng = geometry_groups
     rb, rh = np.flatnonzero(left_b & ~base.null), np.flatnonzero(left_h & ~head.null)
     p2b, p2h = _rank_pairs(gb[rb], gh[rh], ng)
     p2b, p2h = rb[p2b], rh[p2h]
