@@ -14,6 +14,10 @@ both_changed (plus added / removed). How they are paired is the ``matching`` of 
   best IoU first;
 - ``content``: as ``geometry`` when the feature indexes keep no geometry (built before they
   did): only identical features and identical geometries pair.
+
+Without an ID field the pairing runs on the index's columns (``FeatureIndex``: hashes grouped
+by sorting, attributes parsed only where needed); the row-by-row implementation, which gives
+the same result, serves ID fields, geometries read from the data files and duplicate fids.
 """
 
 from __future__ import annotations
@@ -883,8 +887,8 @@ def _geometry_match_columns(
 
 
 def diff_features(
-    base: Sequence[IndexRow],
-    head: Sequence[IndexRow],
+    base: Index,
+    head: Index,
     *,
     id_field: Optional[str] = None,
     stable_fid: bool = False,
@@ -899,7 +903,8 @@ def diff_features(
 ) -> DiffResult:
     """Pair and classify every feature of two versions of one layer (see module docstring).
 
-    Rows are feature-index rows; their fifth item (the kept normalized WKB), else
+    ``base`` and ``head`` are feature indexes: a ``FeatureIndex`` (as ``read_feature_columns``
+    gives it; the fast way) or its rows. The kept normalized WKB (a row's fifth item), else
     ``base_wkb`` / ``head_wkb`` (fid -> WKB, e.g. read from a data file whose geometry still
     matches the index), gives the geometries to match by IoU. ``stable_fid``: both versions
     are GeoPackages, so their fid may be a key (still checked). ``class_field``: None guesses
@@ -1078,14 +1083,11 @@ def index_columns(manifest_path: Path, entry: Dict[str, Any], version: str) -> F
     return read_feature_columns(data, f"Feature index of '{entry['path']}' in manifest {version}")
 
 
-_EMPTY = FeatureIndex(
-    np.zeros(0, np.int64),
-    np.zeros((0, 32), np.uint8),
-    np.zeros((0, 32), np.uint8),
-    b"",
-    np.zeros(0, np.int64),
-    b"",
-)
+def _empty_index() -> FeatureIndex:
+    no_digest = np.zeros((0, 32), np.uint8)
+    return FeatureIndex(
+        np.zeros(0, np.int64), no_digest, no_digest, b"", np.zeros(0, np.int64), b""
+    )
 
 
 def index_columns_both(
@@ -1098,7 +1100,7 @@ def index_columns_both(
 
     def read(side: Tuple[Path, Optional[Dict[str, Any]], str]) -> FeatureIndex:
         path, entry, version = side
-        return index_columns(path, entry, version) if entry else _EMPTY
+        return index_columns(path, entry, version) if entry else _empty_index()
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         b_job = pool.submit(read, base)
