@@ -125,7 +125,7 @@ def test_scattered_objects_are_left_out_of_the_gap_noding():
     objs = _rotated_rectangles(6)
     objs.append(shapely.affinity.translate(objs[0], 2.0, 0.0))  # overlaps object 1
     polys = np.array(objs, dtype=object)
-    _, _, _, shared = pairs._edge_balance(polys)
+    shared = pairs._edge_balance(polys).shared
     isolated = pairs._isolated(polys, shared, shapely.STRtree(polys))
     assert np.flatnonzero(~isolated).tolist() == [0, 36]
     assert run(objs, ("gap", "overlap")).counts == {"overlap": 1, "gap": 0}
