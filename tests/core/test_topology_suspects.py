@@ -104,8 +104,7 @@ def test_two_stacked_coverages_overlap_everywhere_inside():
     # and they run along each other. The overlaps inside are found by walking from the edge.
     a = cells(4)
     b = [
-        shapely.Polygon([(0, y0), (4, y0), (4, y0 + 1), (0, y0 + 1)])
-        for y0 in (0.0, 1.0, 2.0, 3.0)
+        shapely.Polygon([(0, y0), (4, y0), (4, y0 + 1), (0, y0 + 1)]) for y0 in (0.0, 1.0, 2.0, 3.0)
     ]  # four strips with vertices only at x = 0 and 4
     layer = a + b
     expected = brute_pairs(layer)
