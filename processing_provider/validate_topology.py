@@ -38,7 +38,7 @@ from ..core.topology import (
     check_topology_batches,
 )
 from ..core.topology.exceptions import exceptions_path_for
-from ..core.topology.findings import report_extra
+from ..core.topology.findings import location_wkbs, report_extra
 from ..gdalio.topology_inputs import read_exceptions
 from .base import LabelGuardAlgorithm
 from .compat import TYPE_VECTOR_ANY, TYPE_VECTOR_POLYGON
@@ -537,8 +537,9 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
         """One error layer per location dimension; the point and line layers only when they
         have findings. Loaded layers get the per-rule style."""
         by_dim: dict[int, list[tuple[list[Any], QgsGeometry]]] = {0: [], 1: [], 2: []}
-        for f in findings:  # one QgsGeometry per finding: findings are few next to features
-            dim, geom = _sink_geometry(f.wkt)
+        # one QgsGeometry per finding: findings are few next to features
+        for f, wkb in zip(findings, location_wkbs(findings)):
+            dim, geom = _sink_geometry(wkb)
             values = [f.rule, f.severity, f.fid, f.other_fid, f.message, f.is_exception, f.key]
             by_dim[dim].append((values, geom))
         out: dict[str, Any] = {}
@@ -572,10 +573,12 @@ _DIMENSION = {
 }
 
 
-def _sink_geometry(wkt: str) -> tuple[int, QgsGeometry]:
-    """(dimension of the error layer it goes to, multi-type geometry) of a finding's location;
-    a null location goes to the area layer as a row without geometry."""
-    geom = QgsGeometry.fromWkt(wkt) if wkt else QgsGeometry()
+def _sink_geometry(wkb: bytes | None) -> tuple[int, QgsGeometry]:
+    """(dimension of the error layer it goes to, multi-type geometry) of a finding's location
+    (WKB); a null location goes to the area layer as a row without geometry."""
+    geom = QgsGeometry()
+    if wkb:
+        geom.fromWkb(wkb)
     if geom.isNull():
         return 2, geom
     if geom.type() not in _DIMENSION:  # a collection: sinks hold one geometry type
