@@ -24,7 +24,7 @@ from ..gdalio.crs_records import file_record
 from ..gdalio.facts import detect_kind
 from ..gdalio.provenance import creator_versions
 from ..gdalio.sidecars import plan_sidecar, write_sidecar
-from ..gdalio.topology_inputs import read_exceptions, read_layer, read_overlay
+from ..gdalio.topology_inputs import layer_facts, read_exceptions, read_layer, read_overlay
 from ..gdalio.versioning import make_manifest, run_diff, run_verify
 from .terminal import Terminal
 
@@ -91,7 +91,10 @@ def validate(args: argparse.Namespace, term: Terminal) -> Outcome:
         "sliver_compactness": args.sliver_compactness,
         "snap_tolerance": args.snap_tolerance,
     }
-    inp = read_layer(str(path), layer or args.layer, should_stop=term.should_stop)
+    if _wants_cluster(args):  # the workers read the features; here only name, CRS and count
+        inp = layer_facts(str(path), layer or args.layer)
+    else:
+        inp = read_layer(str(path), layer or args.layer, should_stop=term.should_stop)
     overlay = overlay_fids = None
     asked = [r for r in RULES if r in OVERLAY_RULES and r in rules]
     if args.overlay and not asked:
@@ -132,11 +135,12 @@ def validate(args: argparse.Namespace, term: Terminal) -> Outcome:
             **options,
         )
     else:
-        from ..cluster.topology import check_topology_partitioned
+        from ..cluster.topology import check_topology_file
 
-        result = check_topology_partitioned(
+        result = check_topology_file(
             client,
-            inp.batches,
+            str(path),
+            inp.name,
             rules,
             partitions=args.partitions,
             progress=progress,
@@ -325,9 +329,13 @@ def manifest_diff(args: argparse.Namespace, term: Terminal) -> Outcome:
     return Outcome({**outcome.results, "REPORT": args.report or None})
 
 
+def _wants_cluster(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "workers", None) or getattr(args, "scheduler", None))
+
+
 def _cluster(args: argparse.Namespace):
     """A dask.distributed client for --workers / --scheduler, else None."""
-    if not getattr(args, "workers", None) and not getattr(args, "scheduler", None):
+    if not _wants_cluster(args):
         return None
     from ..cluster.client import connect
 

@@ -137,7 +137,9 @@ def dask_verify(
             futures[key] = client.submit(measure_entry, abs_path, entry, root, pure=False)
 
     def measure(abs_path: Path, entry: Dict[str, Any]):
-        return futures[(entry["path"], entry.get("layer"))].result()
+        # Polls should_stop while one large file is being measured, so cancel is prompt.
+        future = futures[(entry["path"], entry.get("layer"))]
+        return gather(client, [future], None, should_stop)[0]
 
     try:
         return verify_manifest(

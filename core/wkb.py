@@ -91,6 +91,17 @@ class WkbArray:
         return out
 
 
+def concat_wkb(parts: Sequence[WkbArray]) -> WkbArray:
+    """One WkbArray holding the blobs of ``parts`` in order."""
+    if not parts:
+        return WkbArray(np.empty(0, np.uint8), np.zeros(1, np.int64))
+    data = [p.data[p.offsets[0] : p.offsets[-1]] for p in parts]
+    lengths = np.concatenate([p.lengths for p in parts])
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return WkbArray(np.concatenate(data), offsets)
+
+
 def _strided(data: np.ndarray, dtype: str) -> np.ndarray:
     """``data`` seen as overlapping items of ``dtype`` starting at every byte, so that values
     at arbitrary (unaligned) byte positions can be gathered with one fancy index."""

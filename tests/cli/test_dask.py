@@ -77,7 +77,9 @@ def borders(path: Path, partitions: int):
 
 
 def _single_and_partitioned(client, path, rules, partitions, **options):
-    from labelguard.cluster.topology import check_topology_partitioned
+    """(single-process result, partitioned result); the partitioned result is the same
+    whether the driver ships the geometries or the workers read their partitions."""
+    from labelguard.cluster.topology import check_topology_file, check_topology_partitioned
     from labelguard.core.topology import check_topology_batches
     from labelguard.gdalio.topology_inputs import read_layer
 
@@ -86,7 +88,77 @@ def _single_and_partitioned(client, path, rules, partitions, **options):
     spread = check_topology_partitioned(
         client, inp.batches, rules, partitions=partitions, **options
     )
+    on_file = check_topology_file(client, str(path), None, rules, partitions=partitions, **options)
+    assert on_file == spread
     return single, spread
+
+
+class SpyClient:
+    """A client that records the pickled size of every task's arguments."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self.sizes: list = []
+
+    def submit(self, func, *args, **kwargs):
+        import pickle
+
+        self.sizes.append(len(pickle.dumps(args)))
+        return self.client.submit(func, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+
+def _ring(x: float, y: float, n: int = 40) -> str:
+    """A polygon of ``n`` vertices (about 650 bytes of WKB) around (x, y)."""
+    import math
+
+    pts = [
+        (x + 4 * math.cos(2 * math.pi * k / n), y + 4 * math.sin(2 * math.pi * k / n))
+        for k in range(n)
+    ]
+    pts.append(pts[0])
+    return "POLYGON((" + ",".join(f"{a} {b}" for a, b in pts) + "))"
+
+
+def test_workers_read_their_partitions_and_the_driver_ships_no_geometry(client, tmp_path):
+    from labelguard.cluster.topology import check_topology_file, check_topology_partitioned
+    from labelguard.core.topology import RULES, check_topology_batches
+    from labelguard.gdalio.topology_inputs import read_layer
+
+    rows = [_ring(10.0 * i, 10.0 * j) for i in range(30) for j in range(30)]
+    rows += [_ring(55.0, 55.0), _ring(57.0, 55.0), None]  # a copy-ish overlap, a null
+    path = write_layer(tmp_path / "rings.gpkg", rows)
+    inp = read_layer(str(path))
+    wkb_bytes = sum(int(w.lengths.sum()) for _, w in inp.batches)
+    assert wkb_bytes > 500_000
+    single = check_topology_batches(iter(inp.batches), list(RULES), total=inp.count)
+    shipped, reading = SpyClient(client), SpyClient(client)
+    via_driver = check_topology_partitioned(shipped, inp.batches, list(RULES), partitions=9)
+    on_file = check_topology_file(reading, str(path), None, list(RULES), partitions=9)
+    assert on_file == via_driver == single
+    assert {f.rule for f in single.findings} >= {"empty", "overlap"}
+    assert len(reading.sizes) == len(shipped.sizes) == 9
+    assert sum(shipped.sizes) > wkb_bytes  # every partition's WKB, halo included
+    assert max(reading.sizes) < 4096  # a path, boxes and the cell edges
+    assert sum(reading.sizes) < wkb_bytes / 50
+
+
+def test_workers_apply_the_attribute_filter(client, tmp_path):
+    from labelguard.cluster.topology import check_topology_file
+    from labelguard.core.topology import RULES, check_topology_batches
+    from labelguard.gdalio.vector import read_ogr
+
+    path = write_layer(tmp_path / "b.gpkg", border_layer())
+    where = "class = 'building'"
+    batches = [(b.fids, b.wkb) for b in read_ogr(str(path), where=where, packed_wkb=True)]
+    single = check_topology_batches(iter(batches), list(RULES), min_area=1.0)
+    spread = check_topology_file(
+        client, str(path), None, list(RULES), where=where, partitions=4, min_area=1.0
+    )
+    assert spread == single
+    assert single.checked == sum(len(f) for f, _ in batches) < len(border_layer())
 
 
 @pytest.mark.parametrize("partitions", [2, 4, 9], ids=["2", "4", "9"])
