@@ -191,12 +191,15 @@ def check_topology_partitioned(
     should_stop: StopFn = None,
     **options: Any,
 ) -> TopologyResult:
-    """``check_topology_batches`` over ``batches`` of (fids, WkbArray) held by the driver,
+    """``check_topology_batches`` over ``batches`` of (fids, WkbArray or WKB objects) held by
+    the driver,
     spread over the workers of ``client`` (each task carries its partition's WKB); the same
     TopologyResult. ``partitions``: how many (default: 4 per worker). Raises Cancelled when
     ``should_stop`` turns true (the tasks are cancelled)."""
     fids = np.concatenate([np.asarray(b[0], np.int64) for b in batches] or [np.empty(0, np.int64)])
-    wkb = concat_wkb([b[1] for b in batches])
+    wkb = concat_wkb(
+        [b[1] if isinstance(b[1], WkbArray) else WkbArray.from_objects(b[1]) for b in batches]
+    )
     bounds = feature_bounds(shapely.from_wkb(wkb.to_objects(), on_invalid="ignore"))
     halo = halo_width(bounds) + float(options.get("snap_tolerance") or 0.0)
     n = partitions or PARTITIONS_PER_WORKER * n_workers(client)
