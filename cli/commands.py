@@ -21,6 +21,7 @@ from ..core.topology.findings import report_extra
 from ..core.topology.rules import OVERLAY_RULES
 from ..core.versioning import diff_outcome, verify_outcome
 from ..gdalio.crs_records import file_record
+from ..gdalio.error_layers import write_error_layers
 from ..gdalio.facts import detect_kind
 from ..gdalio.provenance import creator_versions
 from ..gdalio.sidecars import plan_sidecar, write_sidecar
@@ -80,9 +81,33 @@ def _sources(values: List[str]) -> List[Source]:
     return out
 
 
+def _errors_target(args: argparse.Namespace, path: Path) -> Optional[Path]:
+    """The --errors GeoPackage, refused when it is one of the inputs or the report."""
+    if not args.errors:
+        return None
+    target = Path(args.errors)
+    if target.suffix.lower() != ".gpkg":
+        raise InputError(f"--errors: {target} is not a .gpkg file name; give e.g. errors.gpkg.")
+    inputs = {"INPUT": str(path), "--report": args.report}
+    if args.overlay:
+        inputs["--overlay"] = str(parse_source(args.overlay)[0])
+    if args.exceptions:
+        inputs["--exceptions"] = args.exceptions
+    for what, other in inputs.items():
+        if other and os.path.realpath(other) == os.path.realpath(target):
+            raise InputError(
+                f"--errors {target} is the {what} file; writing there would overwrite it. "
+                "Choose another file."
+            )
+    if target.is_dir():
+        raise InputError(f"--errors: {target} is a folder; give a .gpkg file name.")
+    return target
+
+
 def validate(args: argparse.Namespace, term: Terminal) -> Outcome:
     path, layer = parse_source(args.input)
     rules = parse_rules(args.rules)
+    errors_target = _errors_target(args, path)
     number = {
         "tolerance": args.tolerance,
         "min_area": args.min_area,
@@ -153,11 +178,18 @@ def validate(args: argparse.Namespace, term: Terminal) -> Outcome:
         extra = report_extra(path.stem, inp.crs, result, rules, number, ellipsoid is not None)
         findings = [f.to_dict() for f in result.findings]
         write_report(args.report, tool_id("validatetopology"), findings, result.counts, extra)
+    if errors_target is not None:
+        written = write_error_layers(errors_target, result.findings, inp.crs_wkt)
+        term.info(
+            f"Error layers in {errors_target}: "
+            + ", ".join(f"{name} ({n})" for name, n in written.items())
+        )
     results = {
         "ERROR_COUNT": result.error_count,
         "CHECKED_COUNT": result.checked,
         "EXCEPTION_COUNT": result.exception_count,
         "REPORT": args.report or None,
+        "ERRORS": str(errors_target) if errors_target is not None else None,
     }
     return Outcome(
         results,
