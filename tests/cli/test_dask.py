@@ -305,3 +305,68 @@ def test_verify_on_workers_equals_single_process(client, tmp_path):
     assert two.rows == one.rows
     assert [r["status"] for r in one.rows] == ["ok", "modified", "missing"]
     assert json.dumps(two.findings) == json.dumps(one.findings)
+
+
+def test_content_on_workers_counts_classes_as_one_process(client, tmp_path, monkeypatch):
+    from labelguard.cluster import hashing
+    from labelguard.gdalio.observe import vector_content
+
+    path = write_layer(tmp_path / "b.gpkg", border_layer())
+    monkeypatch.setattr(hashing, "MIN_FEATURES_PER_PART", 50)  # several fid ranges
+    on_workers = hashing.dask_vector_content(client, parts=5)
+    one, one_counts = vector_content(path, None, keep_index=True, class_field="class")
+    two, two_counts = on_workers(path, None, keep_index=True, class_field="class")
+    assert (two.sha256, two.feature_count, two.index) == (one.sha256, one.feature_count, one.index)
+    assert two_counts == one_counts
+    assert sum(one_counts.values()) == len(border_layer())
+    assert set(one_counts) == {"building", "tree"}
+    assert on_workers(path, None, keep_index=False)[1] is None  # no class field, no counts
+
+
+def test_stale_sidecars_refreshed_on_workers_equal_one_process(client, tmp_path, monkeypatch):
+    """A build refreshes a stale sidecar (class counts included) on the workers, with the
+    same bytes and manifest entries as in one process."""
+    import shutil
+
+    from labelguard.cluster import hashing
+    from labelguard.gdalio.provenance import creator_versions
+    from labelguard.gdalio.sidecars import plan_sidecar, write_sidecar
+    from labelguard.gdalio.versioning import make_manifest
+
+    monkeypatch.setattr(hashing, "MIN_FEATURES_PER_PART", 50)
+    first = tmp_path / "first"
+    first.mkdir()
+    write_layer(first / "b.gpkg", border_layer())
+    target, data, _ = plan_sidecar(first / "b.gpkg", None, None, "class")
+    write_sidecar(target, data)
+    write_layer(first / "b.gpkg", border_layer(x=90.0) + [sq(900, 900)])  # the sidecar is stale
+    on_workers = hashing.dask_vector_content(client, parts=5)
+    asked = []
+
+    def content(*args, **kwargs):
+        asked.append(kwargs.get("class_field"))
+        return on_workers(*args, **kwargs)
+
+    docs, sidecars = [], []
+    cluster = {"hasher": hashing.dask_hasher(client), "content": content}
+    for tag, on_cluster in (("one", {}), ("two", cluster)):
+        ds = tmp_path / tag
+        shutil.copytree(first, ds)
+        doc, _, refreshed = make_manifest(
+            [(ds / "b.gpkg", None)],
+            root=ds,
+            manifest_path=ds / "m.json",
+            version="v1",
+            parent=None,
+            keep_index=False,
+            creator=creator_versions(),
+            **on_cluster,
+        )
+        assert [p.name for p in refreshed] == ["b.gpkg.labelguard.yaml"]
+        docs.append(doc["entries"])
+        sidecars.append((ds / "b.gpkg.labelguard.yaml").read_bytes())
+    assert asked == [None, "class"]  # the content, then the refreshed sidecar's class counts
+    assert sidecars[0] == sidecars[1]
+    assert b"class_counts:" in sidecars[0]
+    assert b"building: " in sidecars[0]
+    assert docs[0] == docs[1]
