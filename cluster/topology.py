@@ -33,7 +33,8 @@ from ..core.topology.partition import (
     plan_grid,
     plan_partitions,
 )
-from ..core.wkb import WkbArray, concat_wkb, decode
+from ..core.wkb import WkbArray, concat_wkb
+from ..core.wkb import bounds as wkb_bounds
 from ..gdalio.topology_inputs import read_bounds
 from ..gdalio.vector import read_ogr
 from .client import gather, n_workers
@@ -90,7 +91,7 @@ def check_partition_file(
         wkb_parts.append(batch.wkb)
     fids = np.concatenate(fid_parts) if fid_parts else np.empty(0, np.int64)
     wkb = concat_wkb(wkb_parts)
-    bounds = feature_bounds(decode(wkb))
+    bounds = wkb_bounds(wkb)  # as the driver's read_bounds
     boxed = np.flatnonzero(~np.isnan(bounds[:, 0]))  # strays come from the driver, once
     fids, wkb = fids[boxed], wkb.take(boxed)
     owner = grid.owner(bounds[boxed])

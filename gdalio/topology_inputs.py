@@ -15,8 +15,8 @@ from ..core.geos import shapely
 from ..core.progress import StopFn
 from ..core.topology import ExceptionEntry, as_exception_entries, load_exceptions
 from ..core.topology.exceptions import FIELDS as EXCEPTION_FIELDS
-from ..core.topology.partition import feature_bounds
-from ..core.wkb import WkbArray, concat_wkb, decode
+from ..core.wkb import WkbArray, concat_wkb
+from ..core.wkb import bounds as wkb_bounds
 from .facts import vector_facts
 from .vector import read_ogr
 
@@ -98,7 +98,7 @@ def read_bounds(
     for b in read_ogr(
         path, layer, where=where, bbox=bbox, packed_wkb=True, should_stop=should_stop
     ):
-        box = feature_bounds(decode(b.wkb))
+        box = wkb_bounds(b.wkb)
         stray = np.flatnonzero(np.isnan(box[:, 0]))
         fids.append(b.fids)
         boxes.append(box)
