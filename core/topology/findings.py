@@ -164,14 +164,19 @@ def report_extra(
     rules: Sequence[str],
     parameters: dict[str, float],
     geographic: bool,
+    crs_area_unit: str = "",
 ) -> dict[str, Any]:
     """The extra keys of a validatetopology report: the input's name and CRS (authority id or
     WKT), the area units, what was checked, the ``rules`` in ``RULES`` order and the area
-    ``parameters`` (tolerance, min_area, max_gap_area, snap_tolerance)."""
+    ``parameters`` (tolerance, min_area, max_gap_area, snap_tolerance).
+
+    ``area_units`` is "m2" on an ellipsoid, else the CRS unit squared in ASCII ("ft2" for
+    ``crs_area_unit`` "ft²"), or "crs_units2" when the CRS unit is not known."""
+    unit = "m²" if geographic else crs_area_unit
     return {
         "input": input_name,
         "crs": crs,
-        "area_units": "m2" if geographic else "crs_units2",
+        "area_units": unit.replace("²", "2") if unit else "crs_units2",
         "checked": result.checked,
         "exceptions": result.exception_count,
         "rules": [r for r in RULES if r in rules],
