@@ -199,6 +199,7 @@ def _shapely_bounds(blobs) -> np.ndarray:
     return np.asarray(shapely.bounds(geoms), dtype=float).reshape(len(blobs), 4)
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # the NaNs
 def test_bounds_equal_shapely_on_a_batch_of_equal_boxes_with_odd_members():
     boxes = list(shapely.to_wkb(shapely.box(np.arange(6.0), 0, np.arange(6.0) + 1, 2)))
     big_endian = shapely.to_wkb(shapely.box(9, 9, 10, 10), byte_order=0)

@@ -28,7 +28,7 @@ def cluster():
         n_workers=2,
         threads_per_worker=1,
         processes=False,
-        dashboard_address=None,
+        dashboard_address=":0",
         silence_logs=40,
     )
     yield cluster
@@ -217,7 +217,7 @@ def test_cancel_drops_the_dask_tasks_promptly(run_alg, tmp_path):
     from qgis.core import QgsProcessingException, QgsProcessingFeedback
 
     cluster = LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
     )
     client = Client(cluster)
     release = Event("labelguard-test-release", client=client)
