@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..core.errors import FileVanished
 from ..core.geos import shapely
 from ..core.progress import ProgressFn, StopFn
 from ..core.topology import check_topology_batches
@@ -86,9 +87,15 @@ def check_partition_file(
     spatial filter never returns them)."""
     fid_parts: List[np.ndarray] = []
     wkb_parts: List[WkbArray] = []
-    for batch in read_ogr(path, layer, where=where, bbox=safe, packed_wkb=True):
-        fid_parts.append(batch.fids)
-        wkb_parts.append(batch.wkb)
+    try:
+        for batch in read_ogr(path, layer, where=where, bbox=safe, packed_wkb=True):
+            fid_parts.append(batch.fids)
+            wkb_parts.append(batch.wkb)
+    except FileVanished as exc:
+        raise FileVanished(
+            f"A Dask worker cannot open {path} ({exc}): the workers read the layer themselves, "
+            "so it must be at the same path on every worker (shared storage)."
+        ) from exc
     fids = np.concatenate(fid_parts) if fid_parts else np.empty(0, np.int64)
     wkb = concat_wkb(wkb_parts)
     bounds = wkb_bounds(wkb)  # as the driver's read_bounds

@@ -370,3 +370,26 @@ def test_stale_sidecars_refreshed_on_workers_equal_one_process(client, tmp_path,
     assert b"class_counts:" in sidecars[0]
     assert b"building: " in sidecars[0]
     assert docs[0] == docs[1]
+
+
+def test_a_worker_without_the_file_says_so(client, tmp_path):
+    from labelguard.cluster.topology import check_partition_file
+    from labelguard.core.errors import FileVanished
+    from labelguard.core.topology.partition import plan_grid
+
+    grid = plan_grid(np.array([[0.0, 0.0, 1.0, 1.0]]), 1)
+    future = client.submit(
+        check_partition_file,
+        str(tmp_path / "not-on-this-worker.gpkg"),
+        None,
+        None,
+        0,
+        (0.0, 0.0, 1.0, 1.0),
+        (0.0, 0.0, 1.0, 1.0),
+        grid,
+        None,
+        ["overlap"],
+        {},
+    )
+    with pytest.raises(FileVanished, match="at the same path on every worker"):
+        future.result()
