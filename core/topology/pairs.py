@@ -171,11 +171,15 @@ def confirmed_suspects(polys: np.ndarray, balance: _Balance, tree: shapely.STRtr
     Either way ``P``'s unbalanced segments meet another polygon's interior, or run along its
     boundary for a stretch, or are doubled (``hard``). So a polygon whose single unbalanced
     segments only touch other polygons at points (the corners of a coverage's outer edge) or
-    not at all (a lake, a lone building) bounds no region covered twice: it is no suspect.
-    On a coverage with lakes and on scattered objects this leaves nearly no suspects, whose
-    every pair would otherwise be intersected exactly.
+    not at all (a lake) bounds no region covered twice: it is no suspect. On a coverage with
+    lakes this leaves nearly no suspects, whose every pair would otherwise be tested exactly.
+    Polygons without a balanced segment (lone objects) stay suspects: the first round tests
+    them against the neighbours their boxes overlap, which is what clearing them would cost.
     """
-    soft = balance.suspect & ~balance.hard
+    # Only polygons that share a balanced segment (cells of a coverage) are asked: a polygon
+    # with no neighbour along a segment (a lone object) needs the same tests with its
+    # neighbours in the first round anyway.
+    soft = balance.suspect & ~balance.hard & balance.shared
     pick = np.flatnonzero(balance.single & soft[balance.owner])
     if pick.size == 0:
         return balance.suspect
@@ -189,9 +193,8 @@ def confirmed_suspects(polys: np.ndarray, balance: _Balance, tree: shapely.STRtr
     if a.size:
         # DE-9IM of (lines, polygon): interiors meet (II), or a line runs along the boundary
         # (IB of dimension 1).
-        relation = shapely.relate(lines[a], polys[b])
-        meets = np.char.startswith(relation.astype("U9"), "F") == False  # noqa: E712
-        along = np.array([r[1] == "1" for r in relation], dtype=bool)
+        relation = shapely.relate(lines[a], polys[b]).astype("U9").view("U1").reshape(-1, 9)
+        meets, along = relation[:, 0] != "F", relation[:, 1] == "1"
         confirmed[owners[a[meets | along]]] = True
     return confirmed
 
