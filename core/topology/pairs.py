@@ -50,6 +50,9 @@ _K2 = np.uint64(0xC2B2AE3D27D4EB4F)
 _K3 = np.uint64(0x165667B19E3779F9)
 _K4 = np.uint64(0x27D4EB2F165667C5)
 _PAIR_CHUNK = 20000
+# Intersections of overlapping pairs kept for the findings, up to this many (a few hundred
+# bytes each); beyond it the findings compute again the few they list.
+_KEPT_PIECES = 250_000
 # Polygons whose candidate pairs are made at once (bounds the pair index arrays).
 _QUERY_CHUNK = 50000
 # GEOS's coverage validator as the suspect seed. Measured on 1M polygons (GEOS 3.14, 2 cores):
@@ -261,15 +264,17 @@ def _bbox_overlap_area(ba: np.ndarray, bb: np.ndarray) -> np.ndarray:
 
 def overlapping_pairs(
     ctx: RuleContext, polys: np.ndarray, suspect: np.ndarray, ticker: Ticker
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(i, j, area) for every pair of polygons whose interiors intersect, i < j, indices into
-    ``polys``, sorted; ``area`` is that of the polygonal part of the intersection as
-    ``ctx.area`` gives it.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """(i, j, area, pieces) for every pair of polygons whose interiors intersect, i < j,
+    indices into ``polys``, sorted; ``area`` is that of the polygonal part of the
+    intersection as ``ctx.area`` gives it, ``pieces`` those parts (None when there are more
+    than ``_KEPT_PIECES``).
 
-    The intersections themselves are dropped chunk by chunk (``pair_findings`` computes again
-    the few it reports), and candidate pairs are made for a bounded number of polygons at a
-    time: memory grows with the number of overlapping pairs (24 bytes each), never with their
-    geometries. A layer of 200 000 packed squares has 8.7 million.
+    The intersections are kept for the findings up to ``_KEPT_PIECES`` of them; past that
+    they are dropped chunk by chunk (the findings compute again the few they list), and
+    candidate pairs are made for a bounded number of polygons at a time: memory then grows
+    with the number of overlapping pairs (24 bytes each), not with their geometries. A layer
+    of 200 000 packed squares has 8.7 million.
     """
     m = len(polys)
     tree = shapely.STRtree(polys)
@@ -277,16 +282,18 @@ def overlapping_pairs(
     tested = np.zeros(m, dtype=bool)
     frontier = suspect.copy()
     found_i, found_j, found_a = [], [], []
+    found_p: list[np.ndarray] | None = []
+    kept = 0
     rounds = 0
 
-    def intersect(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def intersect(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         # Most pairs only touch: the DE-9IM test of the interiors is exact and several times
         # cheaper than the intersection, which is computed for the pairs it passes.
         meet = np.flatnonzero(shapely.relate_pattern(polys[lo], polys[hi], "T********"))
         inter = shapely.intersection(polys[lo[meet]], polys[hi[meet]])
         pos = shapely.area(inter) > 0
-        hit = meet[pos]
-        return hit, ctx.area(polygonal_parts(inter[pos]))
+        pieces = polygonal_parts(inter[pos])
+        return meet[pos], ctx.area(pieces), pieces
 
     while frontier.any():
         rounds += 1
@@ -305,10 +312,16 @@ def overlapping_pairs(
             lo, hi = np.minimum(i, j), np.maximum(i, j)
             keep = _bbox_overlap_area(bounds[lo], bounds[hi]) > 0  # touching boxes: no overlap
             lo, hi = lo[keep], hi[keep]
-            for (hit, area), s in zip(ctx.pmap(intersect, [lo, hi], _PAIR_CHUNK), _starts(lo)):
+            results = ctx.pmap(intersect, [lo, hi], _PAIR_CHUNK)
+            for (hit, area, pieces), s in zip(results, _starts(lo)):
                 found_i.append(lo[s + hit])
                 found_j.append(hi[s + hit])
                 found_a.append(area)
+                kept += len(hit)
+                if found_p is not None:
+                    found_p.append(pieces)
+                    if kept > _KEPT_PIECES:  # from here on, the findings compute them again
+                        found_p = None
             if rounds == 1:
                 ticker.advance(len(q))
             else:
@@ -319,12 +332,13 @@ def overlapping_pairs(
             frontier[arr] = True
         frontier &= ~tested
     if not found_i:
-        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), None
     i = np.concatenate(found_i)
     j = np.concatenate(found_j)
     ar = np.concatenate(found_a)
     order = np.lexsort((j, i))
-    return i[order], j[order], ar[order]
+    kept_pieces = np.concatenate(found_p)[order] if found_p else None
+    return i[order], j[order], ar[order], kept_pieces
 
 
 def _starts(lo: np.ndarray) -> range:
@@ -358,8 +372,8 @@ def pair_rules(
     if active & OVERLAP_RULES:
         if not (PREFER_GEOS_COVERAGE and _geos.HAS_COVERAGE and not need_gaps):
             suspect = confirmed_suspects(polys, balance, shapely.STRtree(polys))
-        i, j, area = overlapping_pairs(ctx, polys, suspect, pairs_ticker)
-        _overlap_findings(ctx, idx, polys, i, j, area, active)
+        i, j, area, pieces = overlapping_pairs(ctx, polys, suspect, pairs_ticker)
+        _overlap_findings(ctx, idx, polys, i, j, area, active, pieces)
     ticker.check()
     if need_gaps:
         _gap_findings(ctx, idx, polys, free, owner, shared, cover_extra)
@@ -374,6 +388,7 @@ def _overlap_findings(
     j: np.ndarray,
     area: np.ndarray,
     active: set[str],
+    pieces: np.ndarray | None = None,
 ) -> None:
     """Findings for the overlapping pairs (``polys[i]``, ``polys[j]``) whose intersections have
     the ``area``: identical ones are duplicates, then near duplicates by IoU, then (above the
@@ -405,7 +420,8 @@ def _overlap_findings(
     over = rest & ~cont & ("overlap" in active)
     for rule, sel in (("near_duplicate", near), ("overlap", over)):
         k = np.flatnonzero(sel)
-        _capped_pair_findings(ctx, rule, polys, i[k], j[k], gi[k], gj[k], area[k], iou[k])
+        inter = None if pieces is None else pieces[k]
+        _capped_pair_findings(ctx, rule, polys, i[k], j[k], gi[k], gj[k], area[k], iou[k], inter)
     k = np.flatnonzero(cont)
     ii, oo = inner[k], outer[k]
     _capped_pair_findings(ctx, "contained", polys, ii, oo, idx[ii], idx[oo], area[k], iou[k])
@@ -440,15 +456,19 @@ def _capped_pair_findings(
     gj: np.ndarray,
     area: np.ndarray,
     iou: np.ndarray,
+    pieces: np.ndarray | None = None,
 ) -> None:
     """``rule`` findings for pairs (``gi``, ``gj``): at most ``max_pair_findings`` per feature
-    ``gi``, located at the intersection (computed again here, for these only); the rest of a
+    ``gi``, located at the intersection (``pieces``, the polygonal parts of the pairs'
+    intersections, or computed again here for these only when None); the rest of a
     feature's pairs make one summary finding located at the box around them."""
     if len(i) == 0:
         return
     cap = ctx.options.max_pair_findings
     order = np.lexsort((ctx.fids[gj], ctx.fids[gi]))
     i, j, gi, gj, area, iou = i[order], j[order], gi[order], gj[order], area[order], iou[order]
+    if pieces is not None:
+        pieces = pieces[order]
     first = np.r_[True, gi[1:] != gi[:-1]]
     rank = np.arange(len(gi)) - np.maximum.accumulate(np.where(first, np.arange(len(gi)), 0))
     listed = rank < cap if cap > 0 else np.ones(len(gi), dtype=bool)
@@ -457,6 +477,8 @@ def _capped_pair_findings(
     k = np.flatnonzero(listed)
     if rule == "contained":  # the intersection is the inner polygon
         inter = polys[i[k]]
+    elif pieces is not None:
+        inter = pieces[k]
     else:
         parts = ctx.pmap(shapely.intersection, [polys[i[k]], polys[j[k]]], _PAIR_CHUNK)
         inter = np.concatenate(parts) if parts else np.empty(0, dtype=object)

@@ -129,3 +129,22 @@ def test_random_coverages_with_lakes_and_objects_match_every_pair_intersected(se
         layer.append(shapely.box(x, y, x + w, y + h))
     layer.append(shapely.box(70, 70, 75, 75))  # a lone object
     assert found_pairs(layer) == brute_pairs(layer)
+
+
+def test_findings_are_the_same_whether_intersections_are_kept_or_computed_again(monkeypatch):
+    rng = np.random.default_rng(11)
+    layer = cells(6, size=10.0)
+    for _ in range(60):
+        x, y = rng.uniform(0, 55, 2)
+        layer.append(shapely.box(x, y, x + rng.uniform(1, 12), y + rng.uniform(1, 12)))
+    arr = np.array(layer, dtype=object)
+    rules = ("duplicate", "near_duplicate", "overlap", "contained")
+
+    def findings():
+        result = check_topology(np.arange(1, len(arr) + 1), arr, rules, max_pair_findings=3)
+        return [(f.rule, f.fid, f.other_fid, f.message, f.wkt) for f in result.findings]
+
+    kept = findings()
+    monkeypatch.setattr(topology_pairs, "_KEPT_PIECES", 0)
+    assert findings() == kept
+    assert sum(rule == "overlap" for rule, *_ in kept) > 50
