@@ -101,6 +101,11 @@ def _ensure(layout: str, n: int, data: Path) -> Path:
     return typed
 
 
+def _load() -> str:
+    """As uptime prints it (a minimal chroot has no uptime; its /proc is the host's)."""
+    return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def _run(path: Path) -> dict | None:
     out = subprocess.run(
         [sys.executable, __file__, "--child", str(path)], capture_output=True, text=True
@@ -126,7 +131,7 @@ def main() -> None:
     from osgeo import gdal
 
     print(f"GDAL {gdal.__version__}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
-    print("uptime at start:", subprocess.run(["uptime"], capture_output=True, text=True).stdout)
+    print(f"{time.strftime('%H:%M:%S')} {_load()} at start", flush=True)
     rows = []
     for layout in args.layouts:
         for n in args.sizes:
@@ -144,7 +149,7 @@ def main() -> None:
                     )
             if runs:
                 rows.append((layout, runs))
-    print("uptime at end:", subprocess.run(["uptime"], capture_output=True, text=True).stdout)
+    print(f"{time.strftime('%H:%M:%S')} {_load()} at end")
     print("Median of the runs (s). saved at best = decode - build (see the module docstring).")
     head = (
         f"| {'layout':<9} | {'features':>9} | {'read':>6} | {'decode':>6} | {'read+parse':>10} "
