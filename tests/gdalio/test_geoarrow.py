@@ -64,11 +64,11 @@ def _quiet():  # a MultiPolygon in a Polygon layer warns; it is the point here
         gdal.PopErrorHandler()
 
 
-def _write(path, gtype, wkts):
-    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+def _write(path, gtype, wkts, driver="GPKG"):
+    ds = ogr.GetDriverByName(driver).CreateDataSource(str(path))
     srs = osr.SpatialReference()
     srs.ImportFromEPSG(3857)
-    lyr = ds.CreateLayer("labels", srs, gtype, ["SPATIAL_INDEX=NO"])
+    lyr = ds.CreateLayer("labels", srs, gtype, ["SPATIAL_INDEX=NO"] if driver == "GPKG" else [])
     for wkt in wkts:
         feat = ogr.Feature(lyr.GetLayerDefn())
         if wkt is not None:
@@ -89,10 +89,11 @@ def label_gpkg(request, tmp_path):
 def _stream(path, options):
     """(fids, WKB bytes or None) straight from GDAL's numpy Arrow stream with ``options``."""
     ds, lyr = open_vector(str(path))
+    fid_col, geom_col = lyr.GetFIDColumn() or "OGC_FID", lyr.GetGeometryColumn() or "wkb_geometry"
     fids, wkbs = [], []
     for batch in lyr.GetArrowStreamAsNumPy(options=["INCLUDE_FID=YES", *options]):
-        fids += np.asarray(batch["fid"]).tolist()
-        geoms = batch["geom"]
+        fids += np.asarray(batch[fid_col]).tolist()
+        geoms = batch[geom_col]
         mask = np.ma.getmaskarray(geoms).tolist()
         wkbs += [None if m else bytes(v) for v, m in zip(np.ma.getdata(geoms).tolist(), mask)]
     del lyr, ds
@@ -133,6 +134,27 @@ def test_asking_for_geoarrow_changes_no_byte(label_gpkg):
     assert _stream(path, []) == reference
     assert _stream(path, ["GEOMETRY_ENCODING=GEOARROW"]) == reference
     assert _stream(path, vector_io._stream_options(2)[1:]) == reference  # what read_ogr asks
+
+
+@pytest.mark.parametrize(
+    ("driver", "ext"), [("FlatGeobuf", "fgb"), ("ESRI Shapefile", "shp"), ("GeoJSON", "geojson")]
+)
+@pytest.mark.parametrize("name", ["polygons", "multipolygons", "lines", "points"])
+def test_other_drivers_stream_the_same_wkb_whatever_is_asked(tmp_path, driver, ext, name):
+    gtype, wkts = LAYERS[name]
+    if driver == "FlatGeobuf":  # which nulls and empties it writes depends on the GDAL version
+        wkts = [w for w in wkts if w and "EMPTY" not in w]
+    with _quiet():
+        path = _write(tmp_path / f"{name}.{ext}", gtype, wkts, driver)
+    reference = _iterator(path)
+    assert len(reference[0]) == len(wkts)
+    assert _stream(path, ["GEOMETRY_ENCODING=GEOARROW"]) == reference
+    assert _stream(path, vector_io._stream_options(2)[1:]) == reference
+    ds, lyr = open_vector(str(path))
+    found = vector_io.stream_geometry_encoding(lyr)
+    del lyr, ds
+    assert not found.coordinates
+    assert found.reason.endswith("< 3.8 streams WKB only" if not NEW_GDAL else ": ogc.wkb (WKB)")
 
 
 def test_stream_options_ask_for_wkb_where_gdal_could_give_coordinates():
