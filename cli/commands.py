@@ -146,7 +146,9 @@ def validate(args: argparse.Namespace, term: Terminal) -> Outcome:
     term.progress(1.0)
     if args.report:
         # Named as QGIS names a layer loaded from a file: the file name without extension.
-        extra = report_extra(path.stem, inp.crs, result, rules, number, ellipsoid is not None)
+        extra = report_extra(
+            path.stem, inp.crs, result, rules, number, ellipsoid is not None, options["area_unit"]
+        )
         findings = [f.to_dict() for f in result.findings]
         write_report(args.report, tool_id("validatetopology"), findings, result.counts, extra)
     results = {

@@ -400,6 +400,7 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
             rules,
             number,
             ellipsoid is not None,
+            _area_unit(crs),
         )
         findings = [f.to_dict() for f in result.findings]
         written[self.REPORT] = self.write_report(

@@ -25,6 +25,8 @@ identical pairs among the overlapping ones are the duplicates (``duplicates.py``
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import geos as _geos
@@ -32,7 +34,7 @@ from ..geos import shapely
 from ..progress import Ticker
 from .context import RuleContext
 from .duplicates import exact_copies, pair_duplicates
-from .geometry import TYPE_COLLECTION, TYPE_POLYGON, polygonal_part
+from .geometry import TYPE_POLYGON, polygonal_parts
 from .rules import (
     MAX_LISTED_PAIRS,
     OVERLAP_RULES,
@@ -62,17 +64,32 @@ def edge_balance(polys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     opposite segment) and ``free`` ((k, 2, 2) float array, one copy of every unbalanced
     segment).
     """
-    suspect, free, _, _ = _edge_balance(polys)
-    return suspect, free
+    balance = _edge_balance(polys)
+    return balance.suspect, balance.free
 
 
-def _edge_balance(polys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``edge_balance`` and, besides, the polygon each free segment was taken from and whether
-    each polygon shares a balanced segment with a neighbour."""
+@dataclass
+class _Balance:
+    """What edge balance learnt: ``suspect`` and ``free`` as ``edge_balance`` returns them,
+    ``owner`` (the polygon each free segment was taken from), ``single`` (the free segment
+    occurs once: no other polygon has it, in either direction), ``hard`` (the polygon has an
+    unbalanced segment that occurs more than once: doubled, or shared by three) and ``shared``
+    (the polygon shares a balanced segment with a neighbour)."""
+
+    suspect: np.ndarray
+    free: np.ndarray
+    owner: np.ndarray
+    single: np.ndarray
+    hard: np.ndarray
+    shared: np.ndarray
+
+
+def _edge_balance(polys: np.ndarray) -> _Balance:
+    """``edge_balance`` with what the other rules need besides (``_Balance``)."""
     m = len(polys)
     if m == 0:
         empty = np.zeros(0, dtype=bool)
-        return empty, np.empty((0, 2, 2)), np.zeros(0, np.int64), empty
+        return _Balance(empty, np.empty((0, 2, 2)), np.zeros(0, np.int64), empty, empty, empty)
     coords, cidx, is_ext, poly_of_ring = _ring_coordinates(polys)
     # Segments join consecutive coordinates of one ring; boolean compression of the shifted
     # views reads memory sequentially (much faster than gathering by index).
@@ -124,16 +141,62 @@ def _edge_balance(polys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     size = np.diff(np.append(starts, len(order)))
     balanced = (fwd == 1) & (size == 2)
     group = np.cumsum(new) - 1
-    bad_seg = order[~balanced[group]]
+    bad = ~balanced[group]
     suspect = np.zeros(m, dtype=bool)
-    suspect[poly_of_ring[ring_of_seg[bad_seg]]] = True
+    suspect[poly_of_ring[ring_of_seg[order[bad]]]] = True
+    hard = np.zeros(m, dtype=bool)
+    hard[poly_of_ring[ring_of_seg[order[bad & (size[group] > 1)]]]] = True
     shared = np.zeros(m, dtype=bool)
-    shared[poly_of_ring[ring_of_seg[order[balanced[group]]]]] = True
+    shared[poly_of_ring[ring_of_seg[order[~bad]]]] = True
     reps = order[starts[~balanced]]
     free = np.empty((len(reps), 2, 2))  # filled in place: np.stack copies twice
     for k, v in enumerate((ax, ay, bx, by)):
         free[:, k // 2, k % 2] = v[reps]
-    return suspect, free, poly_of_ring[ring_of_seg[reps]], shared
+    owner = poly_of_ring[ring_of_seg[reps]]
+    return _Balance(suspect, free, owner, size[~balanced] == 1, hard, shared)
+
+
+def confirmed_suspects(polys: np.ndarray, balance: _Balance, tree: shapely.STRtree) -> np.ndarray:
+    """The suspects that can overlap anything: ``balance.suspect`` without the polygons whose
+    unbalanced segments all occur once and all stay clear of every other polygon.
+
+    A segment that occurs once (no neighbour has it, in either direction) is found at the
+    outer edge of a coverage, around a lake (a hole) and along the whole boundary of a lone
+    object. The number of polygons covering a point changes across such a segment by one,
+    from the polygon's side to the other. Take a point ``x`` inside a stretch of boundary of
+    a region covered twice or more: some segment through ``x`` is unbalanced (balanced pairs
+    change nothing) and belongs to a polygon ``P`` on the covered side, and either another
+    polygon contains ``x`` in its interior, or another boundary runs along ``P``'s segment
+    through ``x`` (as when a second polygon lies on the covered side with other vertices).
+    Either way ``P``'s unbalanced segments meet another polygon's interior, or run along its
+    boundary for a stretch, or are doubled (``hard``). So a polygon whose single unbalanced
+    segments only touch other polygons at points (the corners of a coverage's outer edge) or
+    not at all (a lake) bounds no region covered twice: it is no suspect. On a coverage with
+    lakes this leaves nearly no suspects, whose every pair would otherwise be tested exactly.
+    Polygons without a balanced segment (lone objects) stay suspects: the first round tests
+    them against the neighbours their boxes overlap, which is what clearing them would cost.
+    """
+    # Only polygons that share a balanced segment (cells of a coverage) are asked: a polygon
+    # with no neighbour along a segment (a lone object) needs the same tests with its
+    # neighbours in the first round anyway.
+    soft = balance.suspect & ~balance.hard & balance.shared
+    pick = np.flatnonzero(balance.single & soft[balance.owner])
+    if pick.size == 0:
+        return balance.suspect
+    pick = pick[np.argsort(balance.owner[pick], kind="stable")]
+    owners, index = np.unique(balance.owner[pick], return_inverse=True)
+    lines = shapely.multilinestrings(shapely.linestrings(balance.free[pick]), indices=index)
+    a, b = tree.query(lines)
+    keep = owners[a] != b
+    a, b = a[keep], b[keep]
+    confirmed = balance.suspect & ~soft
+    if a.size:
+        # DE-9IM of (lines, polygon): interiors meet (II), or a line runs along the boundary
+        # (IB of dimension 1).
+        relation = shapely.relate(lines[a], polys[b]).astype("U9").view("U1").reshape(-1, 9)
+        meets, along = relation[:, 0] != "F", relation[:, 1] == "1"
+        confirmed[owners[a[meets | along]]] = True
+    return confirmed
 
 
 def _hash4(
@@ -217,13 +280,13 @@ def overlapping_pairs(
     rounds = 0
 
     def intersect(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        inter = shapely.intersection(polys[lo], polys[hi])
-        hit = np.flatnonzero(shapely.area(inter) > 0)
-        pieces = inter[hit]
-        mixed = np.flatnonzero(shapely.get_type_id(pieces) == TYPE_COLLECTION)
-        for k in mixed:  # collections are rare: touching points or lines besides the area
-            pieces[k] = polygonal_part(pieces[k])
-        return hit, ctx.area(pieces)
+        # Most pairs only touch: the DE-9IM test of the interiors is exact and several times
+        # cheaper than the intersection, which is computed for the pairs it passes.
+        meet = np.flatnonzero(shapely.relate_pattern(polys[lo], polys[hi], "T********"))
+        inter = shapely.intersection(polys[lo[meet]], polys[hi[meet]])
+        pos = shapely.area(inter) > 0
+        hit = meet[pos]
+        return hit, ctx.area(polygonal_parts(inter[pos]))
 
     while frontier.any():
         rounds += 1
@@ -287,10 +350,14 @@ def pair_rules(
         suspect = coverage_suspects(polys)
         free, owner, shared = np.empty((0, 2, 2)), np.zeros(0, np.int64), suspect
     else:
-        suspect, free, owner, shared = _edge_balance(polys)
+        balance = _edge_balance(polys)
+        free, owner, shared = balance.free, balance.owner, balance.shared
+        suspect = balance.suspect
     ticker.check()
     pairs_ticker = ticker.sub(1, 0.3, 0.85)
     if active & OVERLAP_RULES:
+        if not (PREFER_GEOS_COVERAGE and _geos.HAS_COVERAGE and not need_gaps):
+            suspect = confirmed_suspects(polys, balance, shapely.STRtree(polys))
         i, j, area = overlapping_pairs(ctx, polys, suspect, pairs_ticker)
         _overlap_findings(ctx, idx, polys, i, j, area, active)
     ticker.check()
@@ -393,6 +460,7 @@ def _capped_pair_findings(
     else:
         parts = ctx.pmap(shapely.intersection, [polys[i[k]], polys[j[k]]], _PAIR_CHUNK)
         inter = np.concatenate(parts) if parts else np.empty(0, dtype=object)
+        inter = polygonal_parts(inter)
     opts, unit = ctx.options, ctx.unit
     for n, kk in enumerate(k):
         a, b = int(gi[kk]), int(gj[kk])
@@ -403,7 +471,7 @@ def _capped_pair_findings(
             message = contained_message(area[kk], unit, fa, fb, opts.tolerance)
         else:
             message = overlap_message(area[kk], unit, fa, fb, opts.tolerance)
-        ctx.add(rule, a, fb, message, polygonal_part(inter[n]))
+        ctx.add(rule, a, fb, message, inter[n])
     rest = np.flatnonzero(~listed)
     if rest.size:
         _summary_findings(ctx, rule, polys, i[rest], j[rest], gi[rest], gj[rest], area[rest])

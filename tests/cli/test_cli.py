@@ -128,7 +128,8 @@ def test_report_equals_core_on_the_same_features(cli, tmp_path):
     fids, wkb = read_layer(str(tmp_path / "l.gpkg")).batches[0]
     result = check_topology(fids, wkb, list(DEFAULT_RULES), min_area=10.0, area_unit="m²")
     number = {"tolerance": 0.0, "min_area": 10.0, "max_gap_area": 0.0, "snap_tolerance": 1e-8}
-    extra = report_extra("l", "EPSG:32633", result, list(DEFAULT_RULES), number, False)
+    extra = report_extra("l", "EPSG:32633", result, list(DEFAULT_RULES), number, False, "m²")
+    assert extra["area_units"] == "m2"  # UTM: metres, not "crs_units2"
     findings = [f.to_dict() for f in result.findings]
     write_report(
         tmp_path / "core.json", tool_id("validatetopology"), findings, result.counts, extra
