@@ -24,18 +24,15 @@ ogr.UseExceptions()
 
 BATCH_SIZE = 65536
 GDAL_VERSION_NUM = int(gdal.VersionInfo("VERSION_NUM"))
-# GDAL 3.8 added GeoArrow geometry columns to the Arrow stream of layers stored as GeoArrow (the
-# Arrow and Parquet drivers) and the GEOMETRY_ENCODING=WKB stream option that turns them back
-# into WKB.
+# From GDAL 3.8 the Arrow stream of a layer stored as GeoArrow (Arrow and Parquet drivers, not in
+# Debian's GDAL) gives coordinates, and the stream option GEOMETRY_ENCODING=WKB asks for WKB
+# instead (GDAL's documentation and third-party reports; no GDAL with these drivers was at hand
+# to confirm it).
 GEOARROW_MIN_VERSION_NUM = 3080000
 # Layer geometry types whose GeoArrow column shapely.from_ragged_array could take as it is.
-_GEOARROW_TYPES = {
-    ogr.wkbPoint: "geoarrow.point",
-    ogr.wkbLineString: "geoarrow.linestring",
-    ogr.wkbPolygon: "geoarrow.polygon",
-    ogr.wkbMultiLineString: "geoarrow.multilinestring",
-    ogr.wkbMultiPolygon: "geoarrow.multipolygon",
-}
+_GEOARROW_TYPES = frozenset(
+    (ogr.wkbPoint, ogr.wkbLineString, ogr.wkbPolygon, ogr.wkbMultiLineString, ogr.wkbMultiPolygon)
+)
 
 
 @dataclass
@@ -187,9 +184,9 @@ class GeometryEncoding:
         return self.name != "wkb"
 
 
-def _extension_name(metadata: Optional[bytes]) -> Optional[str]:
-    """ARROW:extension:name from an Arrow schema's binary metadata (int32 count, then pairs of
-    int32-length-prefixed key and value)."""
+def _extension_name(metadata: Optional[int]) -> Optional[str]:
+    """ARROW:extension:name from an Arrow schema's binary metadata at address ``metadata``
+    (int32 count, then pairs of int32-length-prefixed key and value)."""
     if not metadata:
         return None
     raw = ctypes.string_at(metadata, 4)
