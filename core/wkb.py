@@ -91,6 +91,17 @@ class WkbArray:
         return out
 
 
+def concat_wkb(parts: Sequence[WkbArray]) -> WkbArray:
+    """One WkbArray holding the blobs of ``parts`` in order."""
+    if not parts:
+        return WkbArray(np.empty(0, np.uint8), np.zeros(1, np.int64))
+    data = [p.data[p.offsets[0] : p.offsets[-1]] for p in parts]
+    lengths = np.concatenate([p.lengths for p in parts])
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return WkbArray(np.concatenate(data), offsets)
+
+
 def _strided(data: np.ndarray, dtype: str) -> np.ndarray:
     """``data`` seen as overlapping items of ``dtype`` starting at every byte, so that values
     at arbitrary (unaligned) byte positions can be gathered with one fancy index."""
@@ -270,10 +281,11 @@ def _multipolygons(
     return geoms, ok
 
 
-def _uniform(arr: WkbArray) -> tuple[np.ndarray, np.ndarray] | None:
+def _uniform_coords(arr: WkbArray) -> tuple[np.ndarray, np.ndarray, int] | None:
     """The common case of a batch of equally long one-ring polygons (box annotations, fixed
-    templates), decoded with whole-batch array operations: (geometries, ok), or None when the
-    batch is not of that kind. Blobs whose header differs from the first blob's are not ok."""
+    templates) as whole-batch arrays: (coordinates (n, points, 2), ok, WKB type), or None
+    when the batch is not of that kind. Blobs whose header differs from the first blob's,
+    or whose ring is not closed, are not ok."""
     n = len(arr)
     lengths = arr.lengths
     size = int(lengths[0])
@@ -298,6 +310,16 @@ def _uniform(arr: WkbArray) -> tuple[np.ndarray, np.ndarray] | None:
     points = (size - head) // 16
     coords = np.ascontiguousarray(rows[:, head:]).view("<f8").reshape(n, points, 2)
     ok &= np.all(coords[:, 0] == coords[:, -1], axis=1)  # closed (by value, as GEOS checks)
+    return coords, ok, kind
+
+
+def _uniform(arr: WkbArray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``_uniform_coords`` decoded: (geometries of the ok blobs, ok), or None."""
+    found = _uniform_coords(arr)
+    if found is None:
+        return None
+    coords, ok, kind = found
+    n, points = coords.shape[0], coords.shape[1]
     good = np.flatnonzero(ok)
     if good.size == 0:
         return np.empty(0, dtype=object), ok
@@ -308,6 +330,38 @@ def _uniform(arr: WkbArray) -> tuple[np.ndarray, np.ndarray] | None:
         offsets = offsets + (steps,)
     geoms = shapely.from_ragged_array(shapely.GeometryType(kind), flat, offsets)
     return geoms, ok
+
+
+def bounds(values: WkbArray) -> np.ndarray:
+    """(n, 4) bounding boxes (xmin, ymin, xmax, ymax) of WKB blobs, NaN where there is no
+    geometry or GEOS cannot read it: ``shapely.bounds(decode(values))``, but straight from
+    the coordinates for a batch of equally long one-ring polygons (no geometry is built).
+    A NaN coordinate is skipped, as GEOS's envelope skips it."""
+    n = len(values)
+    out = np.full((n, 4), np.nan)
+    if n == 0:
+        return out
+    try:
+        found = _uniform_coords(values)
+    except ValueError:
+        found = None
+    rest = np.arange(n)
+    if found is not None:
+        coords, ok, _ = found
+        good = np.flatnonzero(ok)
+        if good.size:
+            c = coords if good.size == n else coords[good]
+            low, high = c[:, 0].copy(), c[:, 0].copy()
+            for k in range(1, c.shape[1]):  # one step per vertex, each over the whole batch
+                np.fmin(low, c[:, k], out=low)  # fmin/fmax skip NaN, as GEOS's envelope
+                np.fmax(high, c[:, k], out=high)
+            out[good, 0:2] = low
+            out[good, 2:4] = high
+        rest = np.flatnonzero(~ok)
+    if rest.size:
+        geoms = decode(values.take(rest) if rest.size < n else values)
+        out[rest] = np.asarray(shapely.bounds(geoms), dtype=float).reshape(rest.size, 4)
+    return out
 
 
 # Rings and lines of up to this many points are judged by ``known_valid``; longer ones by GEOS.

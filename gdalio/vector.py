@@ -390,6 +390,7 @@ def read_ogr(
     layer_name: Optional[str] = None,
     *,
     where: Optional[str] = None,
+    bbox: Optional[Sequence[float]] = None,
     fields: Optional[Sequence[str]] = None,
     all_fields: bool = False,
     batch_size: int = BATCH_SIZE,
@@ -400,6 +401,8 @@ def read_ogr(
     """Batches of (fid, WKB, attributes) from a vector file.
 
     ``where`` is an OGR SQL attribute filter (a QGIS subset string on an OGR layer is one).
+    ``bbox`` (xmin, ymin, xmax, ymax, layer CRS) is OGR's spatial filter: only features whose
+    geometry meets the rectangle (through the file's spatial index when it has one).
     ``fields`` selects attribute columns (``all_fields`` takes every field). ``packed_wkb``
     gives each batch's WKB as a ``WkbArray``. Raises Cancelled between batches when
     ``should_stop`` returns true.
@@ -410,6 +413,8 @@ def read_ogr(
             lyr.SetAttributeFilter(where)
         except RuntimeError as exc:
             raise InputError(f"Invalid filter '{where}' on '{path}': {exc}") from exc
+    if bbox is not None:
+        lyr.SetSpatialFilterRect(*(float(v) for v in bbox))
     names = _fields(lyr) if all_fields else list(fields or [])
     if use_arrow is None:
         use_arrow = hasattr(lyr, "GetArrowStreamAsNumPy")

@@ -158,6 +158,15 @@ def build_result(
     return TopologyResult(tuple(findings), checked, counts)
 
 
+def location_wkbs(findings: Sequence[Finding]) -> list[bytes | None]:
+    """The findings' locations as WKB (None where a finding has no location), parsed from
+    their WKT in one GEOS call: an error layer writer reads these much faster than WKT."""
+    wkts = np.array([f.wkt or None for f in findings] + [None], dtype=object)[:-1]
+    if len(wkts) == 0:
+        return []
+    return list(shapely.to_wkb(shapely.from_wkt(wkts)))
+
+
 def report_extra(
     input_name: str,
     crs: str,
