@@ -405,6 +405,52 @@ ALL_RULES = {
 }
 
 
+def _rules_child(path: str, layout: str) -> None:
+    """Times each rule of ``ALL_RULES[layout]`` alone through core (the layer read once), one
+    JSON line per rule: what each rule costs, parse and validity test included."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import conftest  # noqa: F401
+    from labelguard.core.topology import RULES, check_topology_batches
+    from labelguard.gdalio.topology_inputs import read_layer
+
+    inp = read_layer(path, "labels")
+    for rule in [RULES[k] for k in ALL_RULES[layout]]:
+        t0 = time.perf_counter()
+        result = check_topology_batches(inp.batches, [rule], total=inp.count, min_area=1.0)
+        dt = time.perf_counter() - t0
+        print("RULE " + json.dumps({"rule": rule, "seconds": dt, "findings": result.counts}))
+
+
+def _per_rule(sizes: list, layout: str, paths: dict) -> None:
+    """The per-rule table: seconds at each size and the growth from the first to the last."""
+    times: dict = {}
+    for n in sizes:
+        env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+        out = subprocess.run(
+            [sys.executable, __file__, "--rules-child", str(paths[n]), layout],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        for line in out.stdout.splitlines():
+            if line.startswith("RULE "):
+                row = json.loads(line[5:])
+                times.setdefault(row["rule"], {})[n] = row["seconds"]
+                print(f"  {n}: {row['rule']} {row['seconds']:.2f} s {row['findings']}", flush=True)
+        if out.returncode:
+            print(out.stderr[-3000:])
+    lo, hi = sizes[0], sizes[-1]
+    print()
+    print(f"Per rule, alone, through core ({layout}); growth = time at {hi} / time at {lo}")
+    print(f"(x{hi / lo:.0f} features; the same factor is linear).")
+    print(f"| {'rule':<16} | " + " | ".join(f"{n:>9}" for n in sizes) + " | growth |")
+    print(f"|{'-' * 18}|" + "|".join("-" * 11 for _ in sizes) + "|--------|")
+    for rule, row in times.items():
+        cells = " | ".join(f"{row.get(n, float('nan')):>7.2f} s" for n in sizes)
+        growth = row[hi] / row[lo] if lo in row and hi in row and row[lo] > 0 else float("nan")
+        print(f"| {rule:<16} | {cells} | {growth:>5.1f}x |")
+
+
 def _child(variant: str, path: str, layout: str = "grid") -> None:
     """Runs one variant in this process and prints a JSON line with time and peak RSS."""
     from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingFeedback
@@ -442,9 +488,18 @@ def _child(variant: str, path: str, layout: str = "grid") -> None:
             "OUTPUT_POINTS": "TEMPORARY_OUTPUT",
         }
         alg = "labelguard:validatetopology"
+    profile = os.environ.get("LABELGUARD_PROFILE")  # a file for cProfile stats of the run
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     t0 = time.perf_counter()
     res = processing.run(alg, params, context=context, feedback=feedback)
     dt = time.perf_counter() - t0
+    if profile:
+        profiler.disable()
+        profiler.dump_stats(profile)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     counts = {k: v for k, v in res.items() if isinstance(v, (int, float))}
     print(
@@ -472,15 +527,25 @@ def main() -> None:
     ap.add_argument(
         "--repeat", type=int, default=3, help="runs per variant (fresh process each); median"
     )
+    ap.add_argument(
+        "--per-rule",
+        action="store_true",
+        help="time each rule alone through core at every size, and its growth with n",
+    )
     ap.add_argument("--child", nargs=3, metavar=("VARIANT", "PATH", "LAYOUT"))
+    ap.add_argument("--rules-child", nargs=2, metavar=("PATH", "LAYOUT"))
     args = ap.parse_args()
     if args.child:
         _child(*args.child)
+        return
+    if args.rules_child:
+        _rules_child(*args.rules_child)
         return
     sys.path.insert(0, str(ROOT / "tests"))
     import conftest  # noqa: F401
 
     rows = []
+    paths: dict = {}
     for n in args.sizes:
         path = (
             DATA
@@ -506,6 +571,9 @@ def main() -> None:
             print(f"generated {path} in {time.perf_counter() - t0:.1f} s: {meta}", flush=True)
         meta = json.loads(meta_path.read_text())
         print(f"  {n}: {args.layout}, expected {meta}", flush=True)
+        paths[n] = path
+        if args.per_rule:
+            continue
         variants = args.runs.split(",")
         runs: dict = {v: [] for v in variants}
         for _ in range(max(1, args.repeat)):  # interleaved, so drift hits every variant alike
@@ -525,6 +593,9 @@ def main() -> None:
                 res = dict(runs[variant][0], seconds=float(np.median(times)), times=times)
                 res["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs[variant])
                 rows.append((meta["features"], res))
+    if args.per_rule:
+        _per_rule(args.sizes, args.layout, paths)
+        return
     names = {
         "all": "LabelGuard all rules",
         "validity": "LabelGuard validity only",

@@ -21,10 +21,11 @@ from ..core.topology.findings import report_extra
 from ..core.topology.rules import OVERLAY_RULES
 from ..core.versioning import diff_outcome, verify_outcome
 from ..gdalio.crs_records import file_record
+from ..gdalio.error_layers import write_error_layers
 from ..gdalio.facts import detect_kind
 from ..gdalio.provenance import creator_versions
 from ..gdalio.sidecars import plan_sidecar, write_sidecar
-from ..gdalio.topology_inputs import read_exceptions, read_layer, read_overlay
+from ..gdalio.topology_inputs import layer_facts, read_exceptions, read_layer, read_overlay
 from ..gdalio.versioning import make_manifest, run_diff, run_verify
 from .terminal import Terminal
 
@@ -80,9 +81,33 @@ def _sources(values: List[str]) -> List[Source]:
     return out
 
 
+def _errors_target(args: argparse.Namespace, path: Path) -> Optional[Path]:
+    """The --errors GeoPackage, refused when it is one of the inputs or the report."""
+    if not args.errors:
+        return None
+    target = Path(args.errors)
+    if target.suffix.lower() != ".gpkg":
+        raise InputError(f"--errors: {target} is not a .gpkg file name; give e.g. errors.gpkg.")
+    inputs = {"INPUT": str(path), "--report": args.report}
+    if args.overlay:
+        inputs["--overlay"] = str(parse_source(args.overlay)[0])
+    if args.exceptions:
+        inputs["--exceptions"] = args.exceptions
+    for what, other in inputs.items():
+        if other and os.path.realpath(other) == os.path.realpath(target):
+            raise InputError(
+                f"--errors {target} is the {what} file; writing there would overwrite it. "
+                "Choose another file."
+            )
+    if target.is_dir():
+        raise InputError(f"--errors: {target} is a folder; give a .gpkg file name.")
+    return target
+
+
 def validate(args: argparse.Namespace, term: Terminal) -> Outcome:
     path, layer = parse_source(args.input)
     rules = parse_rules(args.rules)
+    errors_target = _errors_target(args, path)
     number = {
         "tolerance": args.tolerance,
         "min_area": args.min_area,
@@ -91,7 +116,10 @@ def validate(args: argparse.Namespace, term: Terminal) -> Outcome:
         "sliver_compactness": args.sliver_compactness,
         "snap_tolerance": args.snap_tolerance,
     }
-    inp = read_layer(str(path), layer or args.layer, should_stop=term.should_stop)
+    if _wants_cluster(args):  # the workers read the features; here only name, CRS and count
+        inp = layer_facts(str(path), layer or args.layer)
+    else:
+        inp = read_layer(str(path), layer or args.layer, should_stop=term.should_stop)
     overlay = overlay_fids = None
     asked = [r for r in RULES if r in OVERLAY_RULES and r in rules]
     if args.overlay and not asked:
@@ -132,11 +160,12 @@ def validate(args: argparse.Namespace, term: Terminal) -> Outcome:
             **options,
         )
     else:
-        from ..cluster.topology import check_topology_partitioned
+        from ..cluster.topology import check_topology_file
 
-        result = check_topology_partitioned(
+        result = check_topology_file(
             client,
-            inp.batches,
+            str(path),
+            inp.name,
             rules,
             partitions=args.partitions,
             progress=progress,
@@ -146,14 +175,23 @@ def validate(args: argparse.Namespace, term: Terminal) -> Outcome:
     term.progress(1.0)
     if args.report:
         # Named as QGIS names a layer loaded from a file: the file name without extension.
-        extra = report_extra(path.stem, inp.crs, result, rules, number, ellipsoid is not None)
+        extra = report_extra(
+            path.stem, inp.crs, result, rules, number, ellipsoid is not None, options["area_unit"]
+        )
         findings = [f.to_dict() for f in result.findings]
         write_report(args.report, tool_id("validatetopology"), findings, result.counts, extra)
+    if errors_target is not None:
+        written = write_error_layers(errors_target, result.findings, inp.crs_wkt)
+        term.info(
+            f"Error layers in {errors_target}: "
+            + ", ".join(f"{name} ({n})" for name, n in written.items())
+        )
     results = {
         "ERROR_COUNT": result.error_count,
         "CHECKED_COUNT": result.checked,
         "EXCEPTION_COUNT": result.exception_count,
         "REPORT": args.report or None,
+        "ERRORS": str(errors_target) if errors_target is not None else None,
     }
     return Outcome(
         results,
@@ -325,9 +363,13 @@ def manifest_diff(args: argparse.Namespace, term: Terminal) -> Outcome:
     return Outcome({**outcome.results, "REPORT": args.report or None})
 
 
+def _wants_cluster(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "workers", None) or getattr(args, "scheduler", None))
+
+
 def _cluster(args: argparse.Namespace):
     """A dask.distributed client for --workers / --scheduler, else None."""
-    if not getattr(args, "workers", None) and not getattr(args, "scheduler", None):
+    if not _wants_cluster(args):
         return None
     from ..cluster.client import connect
 

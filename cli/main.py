@@ -116,6 +116,14 @@ def _add_validate(sub) -> None:
         metavar="N",
         help="with a cluster: number of spatial partitions (default: 4 per worker)",
     )
+    p.add_argument(
+        "--errors",
+        metavar="FILE.gpkg",
+        help="write the findings as a GeoPackage error layer (layers errors, errors_points, "
+        "errors_lines: the location geometry with rule, severity, fid, other_fid, message, "
+        "is_exception, key, as validatetopology's error layers); replaced atomically, never "
+        "an input",
+    )
     _report_and_fail(p, "every finding")
     _cluster_options(p)
     p.set_defaults(func="validate")

@@ -12,18 +12,23 @@ from ..core.progress import ProgressFn, StopFn
 POLL = 0.2
 
 
-def connect(workers: Optional[int] = None, scheduler: Optional[str] = None):
+def connect(
+    workers: Optional[int] = None, scheduler: Optional[str] = None, option: str = "--scheduler"
+):
     """A dask.distributed Client: on the scheduler at ``scheduler``, or on a new local cluster
     of ``workers`` single-threaded worker processes (GEOS work holds no GIL, but one thread
-    per process keeps memory predictable)."""
+    per process keeps memory predictable). ``option`` names the setting in messages. Raises
+    ImportError when dask.distributed is not installed, InputError when the scheduler cannot
+    be reached."""
     from distributed import Client
 
     if scheduler:
         try:
             return Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:
             raise InputError(
-                f"--scheduler: cannot reach a Dask scheduler at {scheduler}: {exc}"
+                f"{option}: cannot reach a Dask scheduler at {scheduler}: {exc}. Give its "
+                "address as tcp://host:8786."
             ) from exc
     if workers is not None and workers < 1:
         raise InputError(f"--workers: {workers} is not a number of workers; give 1 or more.")

@@ -15,6 +15,7 @@ from ..core.content import (
 from ..core.hashing import FileHash, hash_files
 from ..core.manifest import manifest_root, read_manifest, verify_manifest
 from ..core.progress import ProgressFn, StopFn
+from ..core.sidecar import class_counts
 from ..gdalio.facts import VectorFacts, vector_facts
 from ..gdalio.vector import open_vector, read_ogr
 from ..gdalio.versioning import measure_entry
@@ -63,11 +64,20 @@ def fid_ranges(path: str, layer: Optional[str], parts: int) -> Tuple[str, List[T
 
 
 def hash_fid_range(
-    path: str, layer: str, fields: List[str], column: str, lo: int, hi: int, keep_index: bool
-) -> Tuple[List[str], List[IndexRow]]:
-    """On a worker: (feature hashes, index rows) of the features with lo <= fid < hi."""
+    path: str,
+    layer: str,
+    fields: List[str],
+    column: str,
+    lo: int,
+    hi: int,
+    keep_index: bool,
+    class_field: Optional[str] = None,
+) -> Tuple[List[str], List[IndexRow], Optional[Dict[str, int]]]:
+    """On a worker: (feature hashes, index rows, class counts or None without
+    ``class_field``) of the features with lo <= fid < hi."""
     hashes: List[str] = []
     rows: List[IndexRow] = []
+    counts: Optional[Dict[str, int]] = {} if class_field else None
     where = f"{column} >= {lo} AND {column} < {hi}"
     for batch in read_ogr(path, layer, where=where, fields=fields):
         fh = hash_feature_batch(batch.fids, batch.wkb, batch.columns)
@@ -76,12 +86,21 @@ def hash_fid_range(
             rows.extend(
                 zip(fh.fids.tolist(), fh.geometry, fh.attributes, fh.attributes_json, fh.kept_wkb)
             )
-    return hashes, rows
+        if counts is not None:
+            add_counts(counts, class_counts(batch.columns.get(class_field, [])))
+    return hashes, rows, counts
+
+
+def add_counts(total: Dict[str, int], more: Dict[str, int]) -> None:
+    """Add the class counts ``more`` into ``total``."""
+    for key, n in more.items():
+        total[key] = total.get(key, 0) + n
 
 
 def dask_vector_content(client, parts: Optional[int] = None):
     """A ``content`` function for gdalio.observe: large layers hashed per fid range on the
-    workers and combined; small layers in one task."""
+    workers and combined, with the class counts of ``class_field`` summed over the ranges;
+    small layers in one task."""
 
     def content(
         path: Path,
@@ -108,12 +127,18 @@ def dask_vector_content(client, parts: Optional[int] = None):
                 lo,
                 hi,
                 keep_index,
+                class_field,
                 pure=False,
             )
             for lo, hi in ranges
         ]
         pieces = gather(client, futures, progress, should_stop)
-        return combine_vector_content(pieces), None
+        counts: Optional[Dict[str, int]] = None
+        if class_field:
+            counts = {}
+            for _, _, part in pieces:
+                add_counts(counts, part or {})
+        return combine_vector_content([(h, r) for h, r, _ in pieces]), counts
 
     return content
 
@@ -137,7 +162,9 @@ def dask_verify(
             futures[key] = client.submit(measure_entry, abs_path, entry, root, pure=False)
 
     def measure(abs_path: Path, entry: Dict[str, Any]):
-        return futures[(entry["path"], entry.get("layer"))].result()
+        # Polls should_stop while one large file is being measured, so cancel is prompt.
+        future = futures[(entry["path"], entry.get("layer"))]
+        return gather(client, [future], None, should_stop)[0]
 
     try:
         return verify_manifest(

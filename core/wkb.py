@@ -91,6 +91,17 @@ class WkbArray:
         return out
 
 
+def concat_wkb(parts: Sequence[WkbArray]) -> WkbArray:
+    """One WkbArray holding the blobs of ``parts`` in order."""
+    if not parts:
+        return WkbArray(np.empty(0, np.uint8), np.zeros(1, np.int64))
+    data = [p.data[p.offsets[0] : p.offsets[-1]] for p in parts]
+    lengths = np.concatenate([p.lengths for p in parts])
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return WkbArray(np.concatenate(data), offsets)
+
+
 def _strided(data: np.ndarray, dtype: str) -> np.ndarray:
     """``data`` seen as overlapping items of ``dtype`` starting at every byte, so that values
     at arbitrary (unaligned) byte positions can be gathered with one fancy index."""
@@ -270,10 +281,11 @@ def _multipolygons(
     return geoms, ok
 
 
-def _uniform(arr: WkbArray) -> tuple[np.ndarray, np.ndarray] | None:
+def _uniform_coords(arr: WkbArray) -> tuple[np.ndarray, np.ndarray, int] | None:
     """The common case of a batch of equally long one-ring polygons (box annotations, fixed
-    templates), decoded with whole-batch array operations: (geometries, ok), or None when the
-    batch is not of that kind. Blobs whose header differs from the first blob's are not ok."""
+    templates) as whole-batch arrays: (coordinates (n, points, 2), ok, WKB type), or None
+    when the batch is not of that kind. Blobs whose header differs from the first blob's,
+    or whose ring is not closed, are not ok."""
     n = len(arr)
     lengths = arr.lengths
     size = int(lengths[0])
@@ -298,6 +310,16 @@ def _uniform(arr: WkbArray) -> tuple[np.ndarray, np.ndarray] | None:
     points = (size - head) // 16
     coords = np.ascontiguousarray(rows[:, head:]).view("<f8").reshape(n, points, 2)
     ok &= np.all(coords[:, 0] == coords[:, -1], axis=1)  # closed (by value, as GEOS checks)
+    return coords, ok, kind
+
+
+def _uniform(arr: WkbArray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``_uniform_coords`` decoded: (geometries of the ok blobs, ok), or None."""
+    found = _uniform_coords(arr)
+    if found is None:
+        return None
+    coords, ok, kind = found
+    n, points = coords.shape[0], coords.shape[1]
     good = np.flatnonzero(ok)
     if good.size == 0:
         return np.empty(0, dtype=object), ok
@@ -308,6 +330,114 @@ def _uniform(arr: WkbArray) -> tuple[np.ndarray, np.ndarray] | None:
         offsets = offsets + (steps,)
     geoms = shapely.from_ragged_array(shapely.GeometryType(kind), flat, offsets)
     return geoms, ok
+
+
+def bounds(values: WkbArray) -> np.ndarray:
+    """(n, 4) bounding boxes (xmin, ymin, xmax, ymax) of WKB blobs, NaN where there is no
+    geometry or GEOS cannot read it: ``shapely.bounds(decode(values))``, but straight from
+    the coordinates for a batch of equally long one-ring polygons (no geometry is built).
+    A NaN coordinate is skipped, as GEOS's envelope skips it."""
+    n = len(values)
+    out = np.full((n, 4), np.nan)
+    if n == 0:
+        return out
+    try:
+        found = _uniform_coords(values)
+    except ValueError:
+        found = None
+    rest = np.arange(n)
+    if found is not None:
+        coords, ok, _ = found
+        good = np.flatnonzero(ok)
+        if good.size:
+            c = coords if good.size == n else coords[good]
+            low, high = c[:, 0].copy(), c[:, 0].copy()
+            for k in range(1, c.shape[1]):  # one step per vertex, each over the whole batch
+                np.fmin(low, c[:, k], out=low)  # fmin/fmax skip NaN, as GEOS's envelope
+                np.fmax(high, c[:, k], out=high)
+            out[good, 0:2] = low
+            out[good, 2:4] = high
+        rest = np.flatnonzero(~ok)
+    if rest.size:
+        geoms = decode(values.take(rest) if rest.size < n else values)
+        out[rest] = np.asarray(shapely.bounds(geoms), dtype=float).reshape(rest.size, 4)
+    return out
+
+
+# Rings and lines of up to this many points are judged by ``known_valid``; longer ones by GEOS.
+MAX_KNOWN_POINTS = 64
+# A turn counts as a turn when its cross product exceeds this share of the two edge lengths'
+# product: far above rounding, so the sign is the sign GEOS's exact orientation test gives.
+_TURN_EPS = 1e-9
+_LINESTRING = 2
+
+
+def known_valid(arr: WkbArray) -> np.ndarray:
+    """True for blobs that are valid and not empty for certain, judged without GEOS.
+
+    Two kinds, the bulk of annotation layers, qualify: 2D single-ring polygons whose ring is
+    strictly convex (every turn the same way, clear of rounding, once around: a simple ring),
+    and 2D lines with at least two distinct points (all that GEOS asks of a line). Every
+    coordinate must be finite. False means "ask GEOS", not invalid. A validity-only check
+    then builds GEOS geometries only for the rest (rotated boxes and road segments: nearly
+    none), which is where its time went.
+    """
+    n = len(arr)
+    out = np.zeros(n, dtype=bool)
+    lengths = arr.lengths
+    start = arr.offsets[:-1]
+    cand = np.flatnonzero(lengths >= 9)
+    if cand.size == 0:
+        return out
+    rd = _Reader(arr.data)
+    cand = cand[arr.data[start[cand]] == 1]
+    kind = rd.uint32(start[cand] + 1)
+    line = cand[kind == _LINESTRING]
+    poly = cand[(kind == _POLYGON) & (lengths[cand] >= 13)]
+    poly = poly[rd.uint32(start[poly] + 5) == 1]
+    for rows, head, minimum, judge in (
+        (line, 9, 2, _line_known_valid),
+        (poly, 13, 4, _ring_known_valid),
+    ):
+        if rows.size == 0:
+            continue
+        npts = rd.uint32(start[rows] + head - 4)
+        fits = (npts >= minimum) & (npts <= MAX_KNOWN_POINTS) & (lengths[rows] == head + 16 * npts)
+        rows, npts = rows[fits], npts[fits]
+        for k in np.unique(npts):
+            group = rows[npts == k]
+            width = int(k) * 16
+            xy = _strided(arr.data, f"V{width}")[start[group] + head]
+            xy = xy.view("<f8").reshape(len(group), int(k), 2)
+            out[group] = np.isfinite(xy).all(axis=(1, 2)) & judge(xy)
+    return out
+
+
+def _line_known_valid(xy: np.ndarray) -> np.ndarray:
+    """(m, k, 2) line points: at least two distinct points."""
+    return np.any(xy[:, 1:] != xy[:, :1], axis=(1, 2))
+
+
+def _ring_known_valid(xy: np.ndarray) -> np.ndarray:
+    """(m, k, 2) closed ring points: strictly convex, turning once around.
+
+    Every turn is clear of rounding and the same way, so each is less than half a turn and
+    the edge directions rotate monotonically; they then cross the x axis twice per time
+    around: twice is a convex simple ring, four times a pentagram."""
+    closed = np.all(xy[:, 0] == xy[:, -1], axis=1)
+    edge = np.diff(xy, axis=1)  # (m, k - 1, 2): the ring's edges, the closing one last
+    ex, ey = edge[..., 0], edge[..., 1]
+    nx = np.concatenate([ex[:, 1:], ex[:, :1]], axis=1)  # the edge after each one
+    ny = np.concatenate([ey[:, 1:], ey[:, :1]], axis=1)
+    with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+        cross = ex * ny - ey * nx
+        scale = (ex * ex + ey * ey) * (nx * nx + ny * ny)
+        clear = cross * cross > (_TURN_EPS * _TURN_EPS) * scale
+    left = np.all(clear & (cross > 0), axis=1)
+    right = np.all(clear & (cross < 0), axis=1)
+    upper = (ey > 0) | ((ey == 0) & (ex > 0))  # direction in [0, pi)
+    flips = np.count_nonzero(upper != np.concatenate([upper[:, 1:], upper[:, :1]], axis=1), 1)
+    return closed & (left | right) & (flips == 2)
 
 
 def decode(values: WkbArray | np.ndarray | Sequence) -> np.ndarray:

@@ -160,7 +160,7 @@ def current_sidecar(path: Path, digest: str, facts: Union[RasterFacts, VectorFac
 
 
 def _describe_vector(
-    path: Path, f: VectorFacts, class_field: Optional[str], should_stop: StopFn
+    path: Path, f: VectorFacts, class_field: Optional[str], should_stop: StopFn, content=None
 ) -> DataDescription:
     field_names = [fi.name for fi in f.fields]
     if class_field and class_field not in field_names:
@@ -169,7 +169,7 @@ def _describe_vector(
             f"(fields: {', '.join(field_names) or 'none'})."
         )
     cls = class_field or guess_class_field(field_names)
-    vc, counts = vector_content(
+    vc, counts = (content or vector_content)(
         path, f.layer, keep_index=False, class_field=cls, facts=f, should_stop=should_stop
     )
     return _vector_description(path, f, vc, cls, counts)
@@ -208,14 +208,16 @@ def describe(
     layer_name: Optional[str] = None,
     class_field: Optional[str] = None,
     should_stop: StopFn = None,
+    content=None,
 ) -> DataDescription:
-    """Everything a sidecar records about a raster or vector data file."""
+    """Everything a sidecar records about a raster or vector data file. ``content``: what
+    hashes a vector layer and counts its classes (see ``observe``)."""
     path = Path(path)
     facts = read_facts(path, layer_name)
     if isinstance(facts, RasterFacts):
         return _describe_raster(path, should_stop)
     if isinstance(facts, VectorFacts):
-        return _describe_vector(path, facts, class_field, should_stop)
+        return _describe_vector(path, facts, class_field, should_stop, content)
     raise InputError(f"'{path}' is neither a raster nor a vector dataset GDAL can read.")
 
 
@@ -340,10 +342,10 @@ def stale_sidecar(obs: Observation) -> bool:
     )
 
 
-def refresh_sidecar(obs: Observation, should_stop: StopFn = None) -> Observation:
+def refresh_sidecar(obs: Observation, should_stop: StopFn = None, content=None) -> Observation:
     """Export the sidecar of an observed file again, in place and atomically, keeping the class
     field the old sidecar recorded when the data still has it; the observation with the new
-    sidecar's hashes."""
+    sidecar's hashes. ``content``: as in ``observe``."""
     if obs.sidecar is None:
         raise ValueError(f"{obs.path} has no sidecar to refresh")
     target = obs.sidecar.path
@@ -351,10 +353,10 @@ def refresh_sidecar(obs: Observation, should_stop: StopFn = None) -> Observation
     with contextlib.suppress(LabelGuardError):  # unreadable: it is being replaced
         class_field = (read_sidecar(target).get("vector") or {}).get("class_field")
     try:
-        desc = describe(obs.path, obs.layer, class_field, should_stop)
+        desc = describe(obs.path, obs.layer, class_field, should_stop, content)
     except InputError:
         if class_field is None:
             raise
-        desc = describe(obs.path, obs.layer, None, should_stop)  # the class field is gone
+        desc = describe(obs.path, obs.layer, None, should_stop, content)  # the class field is gone
     atomic_write_bytes(target, dump_sidecar(build_sidecar(desc, generator())))
     return _with_sidecar(obs, target)

@@ -3,7 +3,7 @@ exceptions from an earlier error layer, report or list."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -15,7 +15,8 @@ from ..core.geos import shapely
 from ..core.progress import StopFn
 from ..core.topology import ExceptionEntry, as_exception_entries, load_exceptions
 from ..core.topology.exceptions import FIELDS as EXCEPTION_FIELDS
-from ..core.wkb import WkbArray
+from ..core.wkb import WkbArray, concat_wkb
+from ..core.wkb import bounds as wkb_bounds
 from .facts import vector_facts
 from .vector import read_ogr
 
@@ -48,19 +49,68 @@ class LayerInput:
     count: int
 
 
-def read_layer(path: str, layer: Optional[str] = None, should_stop: StopFn = None) -> LayerInput:
-    """Every feature of layer ``layer`` (None: the first) of ``path`` as packed WKB batches.
+def layer_facts(path: str, layer: Optional[str] = None) -> LayerInput:
+    """A LayerInput without its features (no batches): name, CRS and feature count only.
     Raises FileVanished / InputError when OGR cannot open it."""
     found = vector_facts(path, layer)
-    batches = [
-        (b.fids, b.wkb)
-        for b in read_ogr(path, found.layer, packed_wkb=True, should_stop=should_stop)
-    ]
     crs = ""
     if found.crs is not None:
         crs = found.crs.authid or found.crs.wkt2
-    name = found.layer
-    return LayerInput(batches, name, crs, found.crs_wkt, found.feature_count)
+    return LayerInput([], found.layer, crs, found.crs_wkt, found.feature_count)
+
+
+def read_layer(path: str, layer: Optional[str] = None, should_stop: StopFn = None) -> LayerInput:
+    """Every feature of layer ``layer`` (None: the first) of ``path`` as packed WKB batches.
+    Raises FileVanished / InputError when OGR cannot open it."""
+    facts = layer_facts(path, layer)
+    batches = [
+        (b.fids, b.wkb)
+        for b in read_ogr(path, facts.name, packed_wkb=True, should_stop=should_stop)
+    ]
+    return replace(facts, batches=batches)
+
+
+@dataclass(frozen=True)
+class LayerBounds:
+    """What a partition plan needs of a layer: ``fids`` and ``bounds`` ((n, 4), NaN for no
+    geometry) of every feature, and the features without a bounding box (null, empty or
+    unreadable geometry) as ``stray_fids`` with their ``stray_wkb``."""
+
+    fids: np.ndarray
+    bounds: np.ndarray
+    stray_fids: np.ndarray
+    stray_wkb: WkbArray
+
+
+def read_bounds(
+    path: str,
+    layer: Optional[str] = None,
+    where: Optional[str] = None,
+    bbox: Optional[Tuple[float, float, float, float]] = None,
+    should_stop: StopFn = None,
+) -> LayerBounds:
+    """Feature bounding boxes of a layer (with OGR filters ``where`` and ``bbox``), read batch
+    by batch so that only the boxes are kept: 40 bytes per feature."""
+    fids: List[np.ndarray] = []
+    boxes: List[np.ndarray] = []
+    s_fids: List[np.ndarray] = []
+    s_wkb: List[WkbArray] = []
+    for b in read_ogr(
+        path, layer, where=where, bbox=bbox, packed_wkb=True, should_stop=should_stop
+    ):
+        box = wkb_bounds(b.wkb)
+        stray = np.flatnonzero(np.isnan(box[:, 0]))
+        fids.append(b.fids)
+        boxes.append(box)
+        if stray.size:
+            s_fids.append(b.fids[stray])
+            s_wkb.append(b.wkb.take(stray))
+    return LayerBounds(
+        np.concatenate(fids) if fids else np.empty(0, np.int64),
+        np.concatenate(boxes) if boxes else np.empty((0, 4)),
+        np.concatenate(s_fids) if s_fids else np.empty(0, np.int64),
+        concat_wkb(s_wkb),
+    )
 
 
 def read_overlay(

@@ -2,7 +2,7 @@
 
 GDAL >= 3.6 streams a layer as Arrow batches (``GetArrowStreamAsNumPy``), about 12x faster than
 ``getFeatures()`` on a million polygons. Older GDAL falls back to OGR's feature iterator; both
-paths give the same batches.
+paths give the same batches. Geometries always arrive as WKB (see ``_stream_options``).
 """
 
 from __future__ import annotations
@@ -23,6 +23,16 @@ gdal.UseExceptions()
 ogr.UseExceptions()
 
 BATCH_SIZE = 65536
+GDAL_VERSION_NUM = int(gdal.VersionInfo("VERSION_NUM"))
+# From GDAL 3.8 the Arrow stream of a layer stored as GeoArrow (Arrow and Parquet drivers, not in
+# Debian's GDAL) gives coordinates, and the stream option GEOMETRY_ENCODING=WKB asks for WKB
+# instead (GDAL's documentation and third-party reports; no GDAL with these drivers was at hand
+# to confirm it).
+GEOARROW_MIN_VERSION_NUM = 3080000
+# Layer geometry types whose GeoArrow column shapely.from_ragged_array could take as it is.
+_GEOARROW_TYPES = frozenset(
+    (ogr.wkbPoint, ogr.wkbLineString, ogr.wkbPolygon, ogr.wkbMultiLineString, ogr.wkbMultiPolygon)
+)
 
 
 @dataclass
@@ -144,6 +154,98 @@ _ArrowArray._fields_ = [
 _OFFSET_TYPES = {b"z": ctypes.c_int32, b"Z": ctypes.c_int64}  # binary, large binary
 
 
+def _stream_options(batch_size: int) -> List[str]:
+    """Options of every Arrow stream we read: the one place that chooses the geometry encoding.
+
+    Always WKB. On GDAL >= 3.8 an Arrow or Parquet layer stored as GeoArrow streams coordinates
+    unless asked for WKB, and our readers take WKB only. The other way round, asking for
+    GEOMETRY_ENCODING=GEOARROW changes nothing on the drivers label layers come in: GDAL
+    3.10 and 3.13 stream WKB from GeoPackage, Shapefile, FlatGeobuf and GeoJSON whatever is asked
+    (``stream_geometry_encoding`` reports what a stream gives; tests/gdalio/test_geoarrow.py
+    fails the day that changes).
+    """
+    opts = [f"MAX_FEATURES_IN_BATCH={batch_size}", "INCLUDE_FID=YES"]
+    if GDAL_VERSION_NUM >= GEOARROW_MIN_VERSION_NUM:
+        opts.append("GEOMETRY_ENCODING=WKB")
+    return opts
+
+
+@dataclass(frozen=True)
+class GeometryEncoding:
+    """What an Arrow stream asked for GeoArrow coordinates gives for a layer's geometries:
+    ``name`` is "wkb" or the GeoArrow extension (e.g. "geoarrow.polygon"), ``reason`` says why
+    in words, for a log or a benchmark table."""
+
+    name: str
+    reason: str
+
+    @property
+    def coordinates(self) -> bool:
+        return self.name != "wkb"
+
+
+def _extension_name(metadata: Optional[int]) -> Optional[str]:
+    """ARROW:extension:name from an Arrow schema's binary metadata at address ``metadata``
+    (int32 count, then pairs of int32-length-prefixed key and value)."""
+    if not metadata:
+        return None
+    raw = ctypes.string_at(metadata, 4)
+    (count,) = np.frombuffer(raw, "<i4")
+    pos, items = 4, {}
+    for _ in range(int(count)):
+        pair = []
+        for _ in range(2):
+            (size,) = np.frombuffer(ctypes.string_at(metadata + pos, 4), "<i4")
+            pair.append(ctypes.string_at(metadata + pos + 4, int(size)))
+            pos += 4 + int(size)
+        items[pair[0]] = pair[1]
+    name = items.get(b"ARROW:extension:name")
+    return name.decode("utf-8", "replace") if name is not None else None
+
+
+def stream_geometry_encoding(lyr) -> GeometryEncoding:
+    """Whether OGR's Arrow stream of ``lyr`` gives geometry coordinates (GeoArrow) when asked
+    with GEOMETRY_ENCODING=GEOARROW, and why not. Opens a stream and reads its schema only."""
+    version = gdal.__version__
+    if not hasattr(lyr, "GetArrowStream"):
+        return GeometryEncoding("wkb", f"GDAL {version} has no Arrow stream")
+    if GDAL_VERSION_NUM < GEOARROW_MIN_VERSION_NUM:
+        return GeometryEncoding("wkb", f"GDAL {version} < 3.8 streams WKB only")
+    gtype = lyr.GetGeomType()
+    name = ogr.GeometryTypeToName(gtype)
+    if ogr.GT_HasZ(gtype) or ogr.GT_HasM(gtype):
+        return GeometryEncoding("wkb", f"layer type {name}: Z/M coordinates are read as WKB")
+    if gtype not in _GEOARROW_TYPES:
+        return GeometryEncoding("wkb", f"layer type {name} has no GeoArrow reading here")
+    stream = lyr.GetArrowStream(["INCLUDE_FID=YES", "GEOMETRY_ENCODING=GEOARROW"])
+    try:
+        schema_obj = stream.GetSchema()
+        schema = ctypes.cast(schema_obj._getPtr(), ctypes.POINTER(_ArrowSchema)).contents
+        geom_col = (lyr.GetGeometryColumn() or "wkb_geometry").encode("utf-8")
+        found = None
+        for i in range(schema.n_children):
+            child = schema.children[i].contents
+            if child.name == geom_col:
+                # the metadata field as an address: c_char_p would stop at its first NUL byte
+                at = ctypes.addressof(child) + _ArrowSchema.metadata.offset
+                found = (child.format, _extension_name(ctypes.c_void_p.from_address(at).value))
+        del schema, schema_obj
+    finally:
+        stream = None
+    ds = lyr.GetDataset()  # None for some drivers (FlatGeobuf)
+    driver = f"{ds.GetDriver().ShortName} " if ds is not None else ""
+    if found is None:
+        return GeometryEncoding("wkb", f"no geometry column '{geom_col.decode()}' in the stream")
+    fmt, ext = found
+    if fmt in _OFFSET_TYPES or ext in (None, "ogc.wkb", "geoarrow.wkb"):
+        return GeometryEncoding(
+            "wkb",
+            f"GDAL {version} {driver}stream ignores GEOMETRY_ENCODING=GEOARROW: "
+            f"{ext or 'binary'} (WKB)",
+        )
+    return GeometryEncoding(ext, f"GDAL {version} {driver}stream gives {ext} coordinates")
+
+
 def _buffer(address: Optional[int], ctype: Any, count: int) -> np.ndarray:
     """A copy of ``count`` values of ``ctype`` at ``address`` (empty for a NULL buffer)."""
     if not address or count <= 0:
@@ -165,7 +267,7 @@ def _arrow_packed_batches(lyr, batch_size: int) -> Optional[Iterator[VectorBatch
     does not have the expected int64 fid and binary geometry columns."""
     if not hasattr(lyr, "GetArrowStream"):
         return None
-    stream = lyr.GetArrowStream([f"MAX_FEATURES_IN_BATCH={batch_size}", "INCLUDE_FID=YES"])
+    stream = lyr.GetArrowStream(_stream_options(batch_size))
     schema_obj = stream.GetSchema()
     schema = ctypes.cast(schema_obj._getPtr(), ctypes.POINTER(_ArrowSchema)).contents
     columns = {}
@@ -232,10 +334,9 @@ def arrow_safe(lyr) -> bool:
 
 
 def _arrow_batches(lyr, fields: Optional[Sequence[str]], batch_size: int) -> Iterator[VectorBatch]:
-    opts = [f"MAX_FEATURES_IN_BATCH={batch_size}", "INCLUDE_FID=YES"]
     fid_col = lyr.GetFIDColumn() or "OGC_FID"
     geom_col = lyr.GetGeometryColumn() or "wkb_geometry"
-    stream = lyr.GetArrowStreamAsNumPy(options=opts)
+    stream = lyr.GetArrowStreamAsNumPy(options=_stream_options(batch_size))
     for batch in stream:
         fids = np.asarray(batch[fid_col], dtype=np.int64)
         if geom_col in batch:
@@ -289,6 +390,7 @@ def read_ogr(
     layer_name: Optional[str] = None,
     *,
     where: Optional[str] = None,
+    bbox: Optional[Sequence[float]] = None,
     fields: Optional[Sequence[str]] = None,
     all_fields: bool = False,
     batch_size: int = BATCH_SIZE,
@@ -299,6 +401,8 @@ def read_ogr(
     """Batches of (fid, WKB, attributes) from a vector file.
 
     ``where`` is an OGR SQL attribute filter (a QGIS subset string on an OGR layer is one).
+    ``bbox`` (xmin, ymin, xmax, ymax, layer CRS) is OGR's spatial filter: only features whose
+    geometry meets the rectangle (through the file's spatial index when it has one).
     ``fields`` selects attribute columns (``all_fields`` takes every field). ``packed_wkb``
     gives each batch's WKB as a ``WkbArray``. Raises Cancelled between batches when
     ``should_stop`` returns true.
@@ -309,6 +413,8 @@ def read_ogr(
             lyr.SetAttributeFilter(where)
         except RuntimeError as exc:
             raise InputError(f"Invalid filter '{where}' on '{path}': {exc}") from exc
+    if bbox is not None:
+        lyr.SetSpatialFilterRect(*(float(v) for v in bbox))
     names = _fields(lyr) if all_fields else list(fields or [])
     if use_arrow is None:
         use_arrow = hasattr(lyr, "GetArrowStreamAsNumPy")

@@ -109,7 +109,7 @@ def make_manifest(
     refreshed = []
     for n, obs in enumerate(observations):
         if stale_sidecar(obs):
-            observations[n] = refresh_sidecar(obs, should_stop)
+            observations[n] = refresh_sidecar(obs, should_stop, content)
             refreshed.append(obs.sidecar.path)
     doc, extra = build_manifest(
         observations,

@@ -9,10 +9,22 @@ translation happen in ``run_core`` and nowhere else.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+)
 
 from qgis.core import (
     Qgis,
@@ -40,6 +52,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
     QgsProcessingParameterVectorDestination,
     QgsProcessingParameterVectorLayer,
     QgsProperty,
@@ -125,6 +138,7 @@ class LabelGuardAlgorithm(QgsProcessingAlgorithm):
 
     REPORT = "REPORT"
     FAIL_ON_ERROR = "FAIL_ON_ERROR"
+    SCHEDULER = "SCHEDULER"
     CANCELLED = QT_TRANSLATE_NOOP("LabelGuardAlgorithm", "Cancelled; nothing was written.")
 
     def createInstance(self):  # noqa: N802 (QGIS API)
@@ -207,6 +221,61 @@ class LabelGuardAlgorithm(QgsProcessingAlgorithm):
             ),
             help_text,
         )
+
+    def add_scheduler(self, work: str) -> None:
+        """The optional, advanced SCHEDULER parameter: a Dask scheduler address; ``work`` says
+        what the workers do. ``dask_client`` connects to it."""
+        self.add(
+            QgsProcessingParameterString(
+                self.SCHEDULER, self.tr("Dask scheduler address"), "", optional=True
+            ),
+            self.tr(
+                "Run on a Dask cluster instead of in this QGIS: the address of its scheduler, "
+                "e.g. tcp://host:8786. {} The results are the same as without it. The workers "
+                "need LabelGuard's command line installed (pip install 'labelguard[dask]') and "
+                "must see the data files at the same paths (shared storage); QGIS's Python "
+                "needs dask.distributed. Progress and Cancel work as usual. Empty: run in this "
+                "process."
+            ).format(work),
+            advanced=True,
+        )
+
+    @contextlib.contextmanager
+    def dask_client(
+        self,
+        parameters: Dict[str, Any],
+        context: QgsProcessingContext,
+        feedback: QgsProcessingFeedback,
+    ) -> Iterator[Any]:
+        """A dask.distributed client on the SCHEDULER address, closed afterwards; None when
+        SCHEDULER is empty. A missing dask.distributed or an unreachable scheduler is one
+        line naming the fix."""
+        address = ""
+        if self.parameterDefinition(self.SCHEDULER) is not None:
+            address = (self.parameterAsString(parameters, self.SCHEDULER, context) or "").strip()
+        if not address:
+            yield None
+            return
+        try:
+            import distributed  # noqa: F401 (only to know it is there)
+
+            from ..cluster.client import connect, n_workers
+        except ImportError as exc:
+            raise QgsProcessingException(
+                self.tr(
+                    "SCHEDULER is set to {} but dask.distributed cannot be imported in QGIS's "
+                    "Python ({}). Install it into QGIS's Python (python -m pip install "
+                    "distributed, with the python QGIS runs), or leave SCHEDULER empty to run "
+                    "in this process."
+                ).format(address, exc)
+            ) from exc
+        feedback.pushInfo(self.tr("Connecting to the Dask scheduler at {}").format(address))
+        client = self.call(connect, scheduler=address, option=self.SCHEDULER)
+        try:
+            feedback.pushInfo(self.tr("Dask cluster: {} worker(s)").format(n_workers(client)))
+            yield client
+        finally:
+            client.close()
 
     def add_counts(self, *counts: Tuple[str, str]) -> None:
         """Declare count outputs as (name, translated label); ``finish`` fills them, 0 if unset."""

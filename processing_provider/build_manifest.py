@@ -138,6 +138,12 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
             ),
             advanced=True,
         )
+        self.add_scheduler(
+            self.tr(
+                "The files are hashed on the workers in parallel, and the content of large "
+                "vector layers in parts that are combined."
+            )
+        )
         self.addOutput(QgsProcessingOutputString(self.MANIFEST_SHA256, self.tr("Manifest SHA-256")))
         self.add_counts((self.ENTRY_COUNT, self.tr("Entries")))
 
@@ -178,18 +184,30 @@ class BuildManifestAlgorithm(LabelGuardAlgorithm):
                 )
         feedback.pushInfo(self.tr("Hashing {} data files").format(len(sources)))
         keep_index = self.parameterAsBoolean(parameters, self.FEATURE_INDEX, context)
-        doc, digest, refreshed = self.run_core(
-            feedback,
-            make_manifest,
-            sources,
-            root=root,
-            manifest_path=out,
-            version=version,
-            parent=parent,
-            keep_index=keep_index,
-            creator=self.creator(),
-            refresh_sidecars=self.parameterAsBoolean(parameters, self.REFRESH_SIDECARS, context),
-        )
+        with self.dask_client(parameters, context, feedback) as client:
+            on_cluster = {}
+            if client is not None:
+                from ..cluster.hashing import dask_hasher, dask_vector_content
+
+                on_cluster = {
+                    "hasher": dask_hasher(client),
+                    "content": dask_vector_content(client),
+                }
+            doc, digest, refreshed = self.run_core(
+                feedback,
+                make_manifest,
+                sources,
+                root=root,
+                manifest_path=out,
+                version=version,
+                parent=parent,
+                keep_index=keep_index,
+                creator=self.creator(),
+                refresh_sidecars=self.parameterAsBoolean(
+                    parameters, self.REFRESH_SIDECARS, context
+                ),
+                **on_cluster,
+            )
         for side in refreshed:
             feedback.pushInfo(self.tr("Stale sidecar exported again: {}").format(side))
         for entry in doc["entries"]:

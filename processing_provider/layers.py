@@ -102,6 +102,17 @@ def _ogr_layer_name(path: str, name) -> Optional[str]:
     return name
 
 
+def ogr_source(layer) -> Optional[Tuple[str, Optional[str], Optional[str]]]:
+    """(path, layer name inside the file or None, OGR attribute filter or None) when OGR reads
+    the same features with the same ids as QGIS from ``layer``'s file (what a process without
+    QGIS can open), else None."""
+    fast = _ogr_fast_path(layer)
+    if fast is None:
+        return None
+    path, name, where = fast
+    return path, _ogr_layer_name(path, name), where
+
+
 def iter_layer_wkb(
     layer,
     *,

@@ -37,12 +37,13 @@ from ..core.topology import (
     TopologyResult,
     check_topology_batches,
 )
+from ..core.topology.error_layer import ERROR_FIELDS
 from ..core.topology.exceptions import exceptions_path_for
-from ..core.topology.findings import report_extra
+from ..core.topology.findings import location_wkbs, report_extra
 from ..gdalio.topology_inputs import read_exceptions
 from .base import LabelGuardAlgorithm
 from .compat import TYPE_VECTOR_ANY, TYPE_VECTOR_POLYGON
-from .layers import iter_layer_wkb, layer_file, read_features_wkb
+from .layers import iter_layer_wkb, layer_file, ogr_source, read_features_wkb
 
 RULE_HELP = {
     "invalid": "invalid (GEOS validity, every self-intersection)",
@@ -70,15 +71,6 @@ _SINKS = {
     0: ("OUTPUT_POINTS", QgsWkbTypes.Type.MultiPoint),
     1: ("OUTPUT_LINES", QgsWkbTypes.Type.MultiLineString),
 }
-ERROR_FIELDS = (
-    ("rule", "str"),
-    ("severity", "str"),
-    ("fid", "int"),
-    ("other_fid", "int"),
-    ("message", "str"),
-    ("is_exception", "bool"),
-    ("key", "str"),
-)
 
 
 class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
@@ -173,6 +165,14 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
         self._add_thresholds()
         self._add_other_layers()
         self._add_rule_thresholds()
+        self.add_scheduler(
+            self.tr(
+                "The layer is cut into spatial partitions with a halo, each checked on a worker; "
+                "a finding on a partition border is reported once. A GeoPackage, Shapefile or "
+                "FlatGeobuf layer without unsaved edits or a selection is read by each worker "
+                "itself (its partition only); other layers are sent to the workers from QGIS."
+            )
+        )
         self._add_outputs()
 
     def _add_thresholds(self) -> None:
@@ -370,14 +370,7 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
         if ellipsoid is not None:
             feedback.pushInfo(self.tr("Geographic layer: areas are in square metres."))
 
-        feedback.pushInfo(self.tr("Reading and checking geometries…"))
-        batches, total = self._input_batches(parameters, context, source, feedback)
-        result: TopologyResult = self.run_core(
-            feedback,
-            check_topology_batches,
-            batches,
-            rules,
-            total=total,
+        options = dict(
             overlay=overlay,
             overlay_fids=overlay_fids,
             exceptions=exceptions,
@@ -385,6 +378,17 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
             area_unit=_area_unit(crs),
             **number,
         )
+        with self.dask_client(parameters, context, feedback) as client:
+            if client is None:
+                feedback.pushInfo(self.tr("Reading and checking geometries…"))
+                batches, total = self._input_batches(parameters, context, source, feedback)
+                result: TopologyResult = self.run_core(
+                    feedback, check_topology_batches, batches, rules, total=total, **options
+                )
+            else:
+                result = self._check_on_cluster(
+                    client, parameters, context, source, feedback, rules, options
+                )
 
         layer_id, data = self._input_file(parameters, context)
         run = {  # on each loaded error layer, so the findings panel can gather one run
@@ -400,6 +404,7 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
             rules,
             number,
             ellipsoid is not None,
+            _area_unit(crs),
         )
         findings = [f.to_dict() for f in result.findings]
         written[self.REPORT] = self.write_report(
@@ -427,6 +432,42 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
             failure_message=self.tr("{} topology error(s) found (Fail on error is set).").format(
                 result.error_count
             ),
+        )
+
+    def _check_on_cluster(
+        self,
+        client: Any,
+        parameters: dict[str, Any],
+        context: QgsProcessingContext,
+        source,
+        feedback: QgsProcessingFeedback,
+        rules: list[str],
+        options: dict[str, Any],
+    ) -> TopologyResult:
+        """The check spread over the workers of ``client``: each worker reads its partition
+        from the layer's file when OGR gives the features QGIS gives, else QGIS reads the
+        layer and sends each partition its geometries."""
+        from ..cluster.topology import check_topology_file, check_topology_partitioned
+
+        definition = parameters.get(self.INPUT)
+        plain = not isinstance(definition, QgsProcessingFeatureSourceDefinition) or (
+            not definition.selectedFeaturesOnly and definition.featureLimit in (-1, None)
+        )
+        layer = self.parameterAsVectorLayer(parameters, self.INPUT, context)
+        on_file = ogr_source(layer) if plain and layer is not None else None
+        if on_file is not None:
+            path, name, where = on_file
+            feedback.pushInfo(
+                self.tr("Checking on the Dask cluster; the workers read {}").format(path)
+            )
+            return self.run_core(
+                feedback, check_topology_file, client, path, name, rules, where=where, **options
+            )
+        feedback.pushInfo(self.tr("Reading geometries to send to the Dask cluster…"))
+        batches, _total = self._input_batches(parameters, context, source, feedback)
+        batches = self.run_core(None, list, batches)
+        return self.run_core(
+            feedback, check_topology_partitioned, client, batches, rules, **options
         )
 
     def _input_batches(
@@ -536,8 +577,9 @@ class ValidateTopologyAlgorithm(LabelGuardAlgorithm):
         """One error layer per location dimension; the point and line layers only when they
         have findings. Loaded layers get the per-rule style."""
         by_dim: dict[int, list[tuple[list[Any], QgsGeometry]]] = {0: [], 1: [], 2: []}
-        for f in findings:  # one QgsGeometry per finding: findings are few next to features
-            dim, geom = _sink_geometry(f.wkt)
+        # one QgsGeometry per finding: findings are few next to features
+        for f, wkb in zip(findings, location_wkbs(findings)):
+            dim, geom = _sink_geometry(wkb)
             values = [f.rule, f.severity, f.fid, f.other_fid, f.message, f.is_exception, f.key]
             by_dim[dim].append((values, geom))
         out: dict[str, Any] = {}
@@ -571,10 +613,12 @@ _DIMENSION = {
 }
 
 
-def _sink_geometry(wkt: str) -> tuple[int, QgsGeometry]:
-    """(dimension of the error layer it goes to, multi-type geometry) of a finding's location;
-    a null location goes to the area layer as a row without geometry."""
-    geom = QgsGeometry.fromWkt(wkt) if wkt else QgsGeometry()
+def _sink_geometry(wkb: bytes | None) -> tuple[int, QgsGeometry]:
+    """(dimension of the error layer it goes to, multi-type geometry) of a finding's location
+    (WKB); a null location goes to the area layer as a row without geometry."""
+    geom = QgsGeometry()
+    if wkb:
+        geom.fromWkb(wkb)
     if geom.isNull():
         return 2, geom
     if geom.type() not in _DIMENSION:  # a collection: sinks hold one geometry type

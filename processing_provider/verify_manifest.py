@@ -92,6 +92,9 @@ class VerifyManifestAlgorithm(LabelGuardAlgorithm):
             self.tr("Walk the dataset root for data files the manifest does not list."),
             advanced=True,
         )
+        self.add_scheduler(
+            self.tr("Every entry is measured (hashes, content) on the workers in parallel.")
+        )
         self.add_counts(
             (self.OK_COUNT, self.tr("Entries that match")),
             (self.MISMATCH_COUNT, self.tr("Entries that do not match")),
@@ -108,7 +111,13 @@ class VerifyManifestAlgorithm(LabelGuardAlgorithm):
         manifest = Path(self.parameterAsFile(parameters, self.MANIFEST, context))
         scan = self.parameterAsBoolean(parameters, self.SCAN_UNTRACKED, context)
         feedback.pushInfo(self.tr("Verifying {}").format(manifest))
-        statuses, chain = self.run_core(feedback, run_verify, manifest, scan)
+        with self.dask_client(parameters, context, feedback) as client:
+            if client is None:
+                statuses, chain = self.run_core(feedback, run_verify, manifest, scan)
+            else:
+                from ..cluster.hashing import dask_verify
+
+                statuses, chain = self.run_core(feedback, dask_verify, client, manifest, scan)
         outcome = verify_outcome(manifest, statuses, chain)
         counts = outcome.counts
         written: Dict[str, Any] = {

@@ -34,6 +34,17 @@ def polygonal_part(geom: Any) -> Any:
     return dimension_part(geom, 2)
 
 
+def polygonal_parts(geoms: np.ndarray) -> np.ndarray:
+    """``polygonal_part`` of each of ``geoms``; only the collections are taken apart."""
+    out = np.array(geoms, dtype=object)
+    mixed = np.flatnonzero(
+        (shapely.get_type_id(out) == TYPE_COLLECTION) | (shapely.get_dimensions(out) != 2)
+    )
+    for k in mixed:  # rare: touching points or lines besides the area
+        out[k] = polygonal_part(out[k])
+    return out
+
+
 def local_area_scale(lat: np.ndarray, semi_major: float, inverse_flattening: float) -> np.ndarray:
     """Square metres per square degree at latitude ``lat`` (degrees) on an ellipsoid.
 

@@ -26,26 +26,59 @@ def dangle_findings(ctx: RuleContext, idx: np.ndarray) -> None:
     end_part = np.concatenate([np.arange(len(parts)), np.arange(len(parts))])
     which = np.concatenate([np.zeros(len(parts), int), np.ones(len(parts), int)])
     tol = ctx.options.snap_tolerance
+    # Most ends are junctions: the very same point ends another line too. Only the others are
+    # asked of GEOS (a distance to every line near them).
+    touching = _shared_ends(shapely.get_coordinates(ends_pts))
+    touching |= np.concatenate([closed, closed])
+    ask = np.flatnonzero(~touching)
     tree = shapely.STRtree(parts)
     if tol > 0:
-        e, p = tree.query(ends_pts, predicate="dwithin", distance=tol)
+        e, p = tree.query(ends_pts[ask], predicate="dwithin", distance=tol)
     else:
-        e, p = tree.query(ends_pts, predicate="intersects")
-    other = p != end_part[e]
-    touching = np.zeros(len(ends_pts), dtype=bool)
-    touching[e[other]] = True
-    touching |= np.concatenate([closed, closed])
-    for k in np.flatnonzero(~touching):
-        part = parts[end_part[k]]
-        xy = shapely.get_coordinates(part)
-        # A line that ends on itself (a loop) is not dangling: test against the rest of it.
-        rest = xy[1:] if which[k] == 0 else xy[:-1]
-        rest = rest[1:] if which[k] == 0 else rest[:-1]
-        if len(rest) >= 2 and shapely.distance(ends_pts[k], shapely.linestrings(rest)) <= tol:
-            continue
+        e, p = tree.query(ends_pts[ask], predicate="intersects")
+    e = ask[e]
+    touching[e[p != end_part[e]]] = True
+    loose = np.flatnonzero(~touching)
+    loose = loose[~_ends_on_itself(parts[end_part[loose]], which[loose], ends_pts[loose], tol)]
+    for k in loose:
         i = idx[part_of[end_part[k]]]
         label = "start" if which[k] == 0 else "end"
         ctx.add("dangle", i, None, dangle_message(label), ends_pts[k])
+
+
+def _ends_on_itself(
+    parts: np.ndarray, which: np.ndarray, ends: np.ndarray, tol: float
+) -> np.ndarray:
+    """True where the start (``which`` 0) or end (1) point ``ends`` of line ``parts`` lies on
+    the rest of its own line (a loop: not dangling): the line without its first (last) two
+    vertices, when at least two are left."""
+    xy, of = shapely.get_coordinates(parts, return_index=True)
+    if len(xy) == 0:
+        return np.zeros(len(parts), dtype=bool)
+    first = np.searchsorted(of, np.arange(len(parts)))
+    n = np.bincount(of, minlength=len(parts))
+    pos = np.arange(len(xy)) - first[of]
+    drop = np.where(which[of] == 0, pos < 2, pos >= n[of] - 2)
+    long_enough = n >= 4
+    keep = ~drop & long_enough[of]
+    out = np.zeros(len(parts), dtype=bool)
+    if not keep.any():
+        return out
+    have = np.flatnonzero(long_enough)
+    rest = shapely.linestrings(xy[keep], indices=np.searchsorted(have, of[keep]))
+    out[have] = shapely.distance(ends[have], rest) <= tol
+    return out
+
+
+def _shared_ends(xy: np.ndarray) -> np.ndarray:
+    """True for each end point (row of ``xy``) that equals another end point exactly."""
+    order = np.lexsort((xy[:, 1], xy[:, 0]))
+    x, y = xy[order, 0], xy[order, 1]
+    same = (x[1:] == x[:-1]) & (y[1:] == y[:-1])
+    shared = np.zeros(len(xy), dtype=bool)
+    shared[order[1:][same]] = True
+    shared[order[:-1][same]] = True
+    return shared
 
 
 def self_crossing_findings(ctx: RuleContext, idx: np.ndarray) -> None:

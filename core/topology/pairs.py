@@ -25,6 +25,8 @@ identical pairs among the overlapping ones are the duplicates (``duplicates.py``
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import geos as _geos
@@ -32,7 +34,7 @@ from ..geos import shapely
 from ..progress import Ticker
 from .context import RuleContext
 from .duplicates import exact_copies, pair_duplicates
-from .geometry import TYPE_COLLECTION, TYPE_POLYGON, polygonal_part
+from .geometry import TYPE_POLYGON, polygonal_parts
 from .rules import (
     MAX_LISTED_PAIRS,
     OVERLAP_RULES,
@@ -48,6 +50,9 @@ _K2 = np.uint64(0xC2B2AE3D27D4EB4F)
 _K3 = np.uint64(0x165667B19E3779F9)
 _K4 = np.uint64(0x27D4EB2F165667C5)
 _PAIR_CHUNK = 20000
+# Intersections of overlapping pairs kept for the findings, up to this many (a few hundred
+# bytes each); beyond it the findings compute again the few they list.
+_KEPT_PIECES = 250_000
 # Polygons whose candidate pairs are made at once (bounds the pair index arrays).
 _QUERY_CHUNK = 50000
 # GEOS's coverage validator as the suspect seed. Measured on 1M polygons (GEOS 3.14, 2 cores):
@@ -62,17 +67,32 @@ def edge_balance(polys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     opposite segment) and ``free`` ((k, 2, 2) float array, one copy of every unbalanced
     segment).
     """
-    suspect, free, _, _ = _edge_balance(polys)
-    return suspect, free
+    balance = _edge_balance(polys)
+    return balance.suspect, balance.free
 
 
-def _edge_balance(polys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``edge_balance`` and, besides, the polygon each free segment was taken from and whether
-    each polygon shares a balanced segment with a neighbour."""
+@dataclass
+class _Balance:
+    """What edge balance learnt: ``suspect`` and ``free`` as ``edge_balance`` returns them,
+    ``owner`` (the polygon each free segment was taken from), ``single`` (the free segment
+    occurs once: no other polygon has it, in either direction), ``hard`` (the polygon has an
+    unbalanced segment that occurs more than once: doubled, or shared by three) and ``shared``
+    (the polygon shares a balanced segment with a neighbour)."""
+
+    suspect: np.ndarray
+    free: np.ndarray
+    owner: np.ndarray
+    single: np.ndarray
+    hard: np.ndarray
+    shared: np.ndarray
+
+
+def _edge_balance(polys: np.ndarray) -> _Balance:
+    """``edge_balance`` with what the other rules need besides (``_Balance``)."""
     m = len(polys)
     if m == 0:
         empty = np.zeros(0, dtype=bool)
-        return empty, np.empty((0, 2, 2)), np.zeros(0, np.int64), empty
+        return _Balance(empty, np.empty((0, 2, 2)), np.zeros(0, np.int64), empty, empty, empty)
     coords, cidx, is_ext, poly_of_ring = _ring_coordinates(polys)
     # Segments join consecutive coordinates of one ring; boolean compression of the shifted
     # views reads memory sequentially (much faster than gathering by index).
@@ -124,16 +144,62 @@ def _edge_balance(polys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     size = np.diff(np.append(starts, len(order)))
     balanced = (fwd == 1) & (size == 2)
     group = np.cumsum(new) - 1
-    bad_seg = order[~balanced[group]]
+    bad = ~balanced[group]
     suspect = np.zeros(m, dtype=bool)
-    suspect[poly_of_ring[ring_of_seg[bad_seg]]] = True
+    suspect[poly_of_ring[ring_of_seg[order[bad]]]] = True
+    hard = np.zeros(m, dtype=bool)
+    hard[poly_of_ring[ring_of_seg[order[bad & (size[group] > 1)]]]] = True
     shared = np.zeros(m, dtype=bool)
-    shared[poly_of_ring[ring_of_seg[order[balanced[group]]]]] = True
+    shared[poly_of_ring[ring_of_seg[order[~bad]]]] = True
     reps = order[starts[~balanced]]
     free = np.empty((len(reps), 2, 2))  # filled in place: np.stack copies twice
     for k, v in enumerate((ax, ay, bx, by)):
         free[:, k // 2, k % 2] = v[reps]
-    return suspect, free, poly_of_ring[ring_of_seg[reps]], shared
+    owner = poly_of_ring[ring_of_seg[reps]]
+    return _Balance(suspect, free, owner, size[~balanced] == 1, hard, shared)
+
+
+def confirmed_suspects(polys: np.ndarray, balance: _Balance, tree: shapely.STRtree) -> np.ndarray:
+    """The suspects that can overlap anything: ``balance.suspect`` without the polygons whose
+    unbalanced segments all occur once and all stay clear of every other polygon.
+
+    A segment that occurs once (no neighbour has it, in either direction) is found at the
+    outer edge of a coverage, around a lake (a hole) and along the whole boundary of a lone
+    object. The number of polygons covering a point changes across such a segment by one,
+    from the polygon's side to the other. Take a point ``x`` inside a stretch of boundary of
+    a region covered twice or more: some segment through ``x`` is unbalanced (balanced pairs
+    change nothing) and belongs to a polygon ``P`` on the covered side, and either another
+    polygon contains ``x`` in its interior, or another boundary runs along ``P``'s segment
+    through ``x`` (as when a second polygon lies on the covered side with other vertices).
+    Either way ``P``'s unbalanced segments meet another polygon's interior, or run along its
+    boundary for a stretch, or are doubled (``hard``). So a polygon whose single unbalanced
+    segments only touch other polygons at points (the corners of a coverage's outer edge) or
+    not at all (a lake) bounds no region covered twice: it is no suspect. On a coverage with
+    lakes this leaves nearly no suspects, whose every pair would otherwise be tested exactly.
+    Polygons without a balanced segment (lone objects) stay suspects: the first round tests
+    them against the neighbours their boxes overlap, which is what clearing them would cost.
+    """
+    # Only polygons that share a balanced segment (cells of a coverage) are asked: a polygon
+    # with no neighbour along a segment (a lone object) needs the same tests with its
+    # neighbours in the first round anyway.
+    soft = balance.suspect & ~balance.hard & balance.shared
+    pick = np.flatnonzero(balance.single & soft[balance.owner])
+    if pick.size == 0:
+        return balance.suspect
+    pick = pick[np.argsort(balance.owner[pick], kind="stable")]
+    owners, index = np.unique(balance.owner[pick], return_inverse=True)
+    lines = shapely.multilinestrings(shapely.linestrings(balance.free[pick]), indices=index)
+    a, b = tree.query(lines)
+    keep = owners[a] != b
+    a, b = a[keep], b[keep]
+    confirmed = balance.suspect & ~soft
+    if a.size:
+        # DE-9IM of (lines, polygon): interiors meet (II), or a line runs along the boundary
+        # (IB of dimension 1).
+        relation = shapely.relate(lines[a], polys[b]).astype("U9").view("U1").reshape(-1, 9)
+        meets, along = relation[:, 0] != "F", relation[:, 1] == "1"
+        confirmed[owners[a[meets | along]]] = True
+    return confirmed
 
 
 def _hash4(
@@ -198,15 +264,17 @@ def _bbox_overlap_area(ba: np.ndarray, bb: np.ndarray) -> np.ndarray:
 
 def overlapping_pairs(
     ctx: RuleContext, polys: np.ndarray, suspect: np.ndarray, ticker: Ticker
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(i, j, area) for every pair of polygons whose interiors intersect, i < j, indices into
-    ``polys``, sorted; ``area`` is that of the polygonal part of the intersection as
-    ``ctx.area`` gives it.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """(i, j, area, pieces) for every pair of polygons whose interiors intersect, i < j,
+    indices into ``polys``, sorted; ``area`` is that of the polygonal part of the
+    intersection as ``ctx.area`` gives it, ``pieces`` those parts (None when there are more
+    than ``_KEPT_PIECES``).
 
-    The intersections themselves are dropped chunk by chunk (``pair_findings`` computes again
-    the few it reports), and candidate pairs are made for a bounded number of polygons at a
-    time: memory grows with the number of overlapping pairs (24 bytes each), never with their
-    geometries. A layer of 200 000 packed squares has 8.7 million.
+    The intersections are kept for the findings up to ``_KEPT_PIECES`` of them; past that
+    they are dropped chunk by chunk (the findings compute again the few they list), and
+    candidate pairs are made for a bounded number of polygons at a time: memory then grows
+    with the number of overlapping pairs (24 bytes each), not with their geometries. A layer
+    of 200 000 packed squares has 8.7 million.
     """
     m = len(polys)
     tree = shapely.STRtree(polys)
@@ -214,16 +282,18 @@ def overlapping_pairs(
     tested = np.zeros(m, dtype=bool)
     frontier = suspect.copy()
     found_i, found_j, found_a = [], [], []
+    found_p: list[np.ndarray] | None = []
+    kept = 0
     rounds = 0
 
-    def intersect(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        inter = shapely.intersection(polys[lo], polys[hi])
-        hit = np.flatnonzero(shapely.area(inter) > 0)
-        pieces = inter[hit]
-        mixed = np.flatnonzero(shapely.get_type_id(pieces) == TYPE_COLLECTION)
-        for k in mixed:  # collections are rare: touching points or lines besides the area
-            pieces[k] = polygonal_part(pieces[k])
-        return hit, ctx.area(pieces)
+    def intersect(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # Most pairs only touch: the DE-9IM test of the interiors is exact and several times
+        # cheaper than the intersection, which is computed for the pairs it passes.
+        meet = np.flatnonzero(shapely.relate_pattern(polys[lo], polys[hi], "T********"))
+        inter = shapely.intersection(polys[lo[meet]], polys[hi[meet]])
+        pos = shapely.area(inter) > 0
+        pieces = polygonal_parts(inter[pos])
+        return meet[pos], ctx.area(pieces), pieces
 
     while frontier.any():
         rounds += 1
@@ -242,10 +312,16 @@ def overlapping_pairs(
             lo, hi = np.minimum(i, j), np.maximum(i, j)
             keep = _bbox_overlap_area(bounds[lo], bounds[hi]) > 0  # touching boxes: no overlap
             lo, hi = lo[keep], hi[keep]
-            for (hit, area), s in zip(ctx.pmap(intersect, [lo, hi], _PAIR_CHUNK), _starts(lo)):
+            results = ctx.pmap(intersect, [lo, hi], _PAIR_CHUNK)
+            for (hit, area, pieces), s in zip(results, _starts(lo)):
                 found_i.append(lo[s + hit])
                 found_j.append(hi[s + hit])
                 found_a.append(area)
+                kept += len(hit)
+                if found_p is not None:
+                    found_p.append(pieces)
+                    if kept > _KEPT_PIECES:  # from here on, the findings compute them again
+                        found_p = None
             if rounds == 1:
                 ticker.advance(len(q))
             else:
@@ -256,12 +332,13 @@ def overlapping_pairs(
             frontier[arr] = True
         frontier &= ~tested
     if not found_i:
-        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), None
     i = np.concatenate(found_i)
     j = np.concatenate(found_j)
     ar = np.concatenate(found_a)
     order = np.lexsort((j, i))
-    return i[order], j[order], ar[order]
+    kept_pieces = np.concatenate(found_p)[order] if found_p else None
+    return i[order], j[order], ar[order], kept_pieces
 
 
 def _starts(lo: np.ndarray) -> range:
@@ -287,12 +364,16 @@ def pair_rules(
         suspect = coverage_suspects(polys)
         free, owner, shared = np.empty((0, 2, 2)), np.zeros(0, np.int64), suspect
     else:
-        suspect, free, owner, shared = _edge_balance(polys)
+        balance = _edge_balance(polys)
+        free, owner, shared = balance.free, balance.owner, balance.shared
+        suspect = balance.suspect
     ticker.check()
     pairs_ticker = ticker.sub(1, 0.3, 0.85)
     if active & OVERLAP_RULES:
-        i, j, area = overlapping_pairs(ctx, polys, suspect, pairs_ticker)
-        _overlap_findings(ctx, idx, polys, i, j, area, active)
+        if not (PREFER_GEOS_COVERAGE and _geos.HAS_COVERAGE and not need_gaps):
+            suspect = confirmed_suspects(polys, balance, shapely.STRtree(polys))
+        i, j, area, pieces = overlapping_pairs(ctx, polys, suspect, pairs_ticker)
+        _overlap_findings(ctx, idx, polys, i, j, area, active, pieces)
     ticker.check()
     if need_gaps:
         _gap_findings(ctx, idx, polys, free, owner, shared, cover_extra)
@@ -307,6 +388,7 @@ def _overlap_findings(
     j: np.ndarray,
     area: np.ndarray,
     active: set[str],
+    pieces: np.ndarray | None = None,
 ) -> None:
     """Findings for the overlapping pairs (``polys[i]``, ``polys[j]``) whose intersections have
     the ``area``: identical ones are duplicates, then near duplicates by IoU, then (above the
@@ -338,7 +420,8 @@ def _overlap_findings(
     over = rest & ~cont & ("overlap" in active)
     for rule, sel in (("near_duplicate", near), ("overlap", over)):
         k = np.flatnonzero(sel)
-        _capped_pair_findings(ctx, rule, polys, i[k], j[k], gi[k], gj[k], area[k], iou[k])
+        inter = None if pieces is None else pieces[k]
+        _capped_pair_findings(ctx, rule, polys, i[k], j[k], gi[k], gj[k], area[k], iou[k], inter)
     k = np.flatnonzero(cont)
     ii, oo = inner[k], outer[k]
     _capped_pair_findings(ctx, "contained", polys, ii, oo, idx[ii], idx[oo], area[k], iou[k])
@@ -373,15 +456,19 @@ def _capped_pair_findings(
     gj: np.ndarray,
     area: np.ndarray,
     iou: np.ndarray,
+    pieces: np.ndarray | None = None,
 ) -> None:
     """``rule`` findings for pairs (``gi``, ``gj``): at most ``max_pair_findings`` per feature
-    ``gi``, located at the intersection (computed again here, for these only); the rest of a
+    ``gi``, located at the intersection (``pieces``, the polygonal parts of the pairs'
+    intersections, or computed again here for these only when None); the rest of a
     feature's pairs make one summary finding located at the box around them."""
     if len(i) == 0:
         return
     cap = ctx.options.max_pair_findings
     order = np.lexsort((ctx.fids[gj], ctx.fids[gi]))
     i, j, gi, gj, area, iou = i[order], j[order], gi[order], gj[order], area[order], iou[order]
+    if pieces is not None:
+        pieces = pieces[order]
     first = np.r_[True, gi[1:] != gi[:-1]]
     rank = np.arange(len(gi)) - np.maximum.accumulate(np.where(first, np.arange(len(gi)), 0))
     listed = rank < cap if cap > 0 else np.ones(len(gi), dtype=bool)
@@ -390,9 +477,12 @@ def _capped_pair_findings(
     k = np.flatnonzero(listed)
     if rule == "contained":  # the intersection is the inner polygon
         inter = polys[i[k]]
+    elif pieces is not None:
+        inter = pieces[k]
     else:
         parts = ctx.pmap(shapely.intersection, [polys[i[k]], polys[j[k]]], _PAIR_CHUNK)
         inter = np.concatenate(parts) if parts else np.empty(0, dtype=object)
+        inter = polygonal_parts(inter)
     opts, unit = ctx.options, ctx.unit
     for n, kk in enumerate(k):
         a, b = int(gi[kk]), int(gj[kk])
@@ -403,7 +493,7 @@ def _capped_pair_findings(
             message = contained_message(area[kk], unit, fa, fb, opts.tolerance)
         else:
             message = overlap_message(area[kk], unit, fa, fb, opts.tolerance)
-        ctx.add(rule, a, fb, message, polygonal_part(inter[n]))
+        ctx.add(rule, a, fb, message, inter[n])
     rest = np.flatnonzero(~listed)
     if rest.size:
         _summary_findings(ctx, rule, polys, i[rest], j[rest], gi[rest], gj[rest], area[rest])

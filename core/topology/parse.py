@@ -79,32 +79,48 @@ class _Parts:
     def add_chunk(
         self, chunk: Any, has_blob: np.ndarray, parse: Callable[[Any], np.ndarray] | None
     ) -> int:
-        """Parses ``chunk``, queues its validity test; returns its feature count."""
-        # (a copy when given geometries: valid ones may be let go below)
-        geoms = parse(chunk) if parse is not None else np.array(chunk, dtype=object)
-        missing = shapely.is_missing(geoms)
+        """Parses ``chunk``, queues its validity test; returns its feature count.
+
+        Without ``keep_valid``, blobs that are valid for certain (``wkb.known_valid``) are
+        not parsed at all."""
+        n = len(chunk)
+        known = np.zeros(n, dtype=bool)
+        if not self.keep_valid and isinstance(chunk, WkbArray):
+            known = _wkb.known_valid(chunk)
+        ask = np.flatnonzero(~known)
+        if ask.size == n:
+            # (a copy when given geometries: valid ones may be let go below)
+            geoms = parse(chunk) if parse is not None else np.array(chunk, dtype=object)
+        else:
+            geoms = np.full(n, None, dtype=object)
+            if ask.size:
+                geoms[ask] = _wkb.decode(chunk.take(ask))
+        missing = shapely.is_missing(geoms) & ~known
         failed = np.flatnonzero(missing & has_blob)
         if failed.size:
             self.unreadable.update(zip((self.offset + failed).tolist(), _unreadable(chunk, failed)))
         self.null.append(missing & ~has_blob)
         self.geoms.append(geoms)
-        self.pending.append((geoms, self.pool.submit(_validity, geoms)))
+        tested = geoms if ask.size == n else geoms[ask]
+        self.pending.append((geoms, known, ask, self.pool.submit(_validity, tested)))
         self.settle(keep=_AHEAD)
-        self.offset += len(geoms)
-        return len(geoms)
+        self.offset += n
+        return n
 
     def settle(self, keep: int) -> None:
         """Collects validity results until at most ``keep`` tests are running."""
         while len(self.pending) > keep:
-            geoms, fut = self.pending.pop(0)
-            valid, empty = fut.result()
+            geoms, known, ask, fut = self.pending.pop(0)
+            valid_asked, empty_asked = fut.result()
+            valid, empty = known.copy(), np.zeros(len(known), dtype=bool)
+            valid[ask], empty[ask] = valid_asked, empty_asked
             if not self.keep_valid:
                 geoms[valid] = None
             self.valid.append(valid)
             self.empty.append(empty)
 
     def cancel(self) -> None:
-        for _, fut in self.pending:
+        for *_, fut in self.pending:
             fut.cancel()
 
     def parsed(self) -> Parsed:

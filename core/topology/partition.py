@@ -69,32 +69,77 @@ def halo_width(bounds: np.ndarray) -> float:
     return side * (1 + 1e-9) + 1e-9
 
 
-def plan_partitions(bounds: np.ndarray, n: int, halo: float | None = None) -> list[Partition]:
-    """About ``n`` partitions of features with ``bounds`` ((k, 4), NaN for no geometry): strips
-    of equal feature counts along x, each cut into cells of equal counts along y."""
-    k = len(bounds)
-    present = ~np.isnan(bounds[:, 0])
-    cx = 0.5 * (bounds[:, 0] + bounds[:, 2])
-    cy = 0.5 * (bounds[:, 1] + bounds[:, 3])
-    h = halo_width(bounds) if halo is None else halo
-    n = max(1, min(n, int(present.sum()) or 1))
-    nx = max(1, int(round(math.sqrt(n))))
-    ny = max(1, math.ceil(n / nx))
-    owner = np.zeros(k, dtype=np.int64)
-    cells: list[Bounds] = []
-    if present.any():
-        x_edges = _edges(cx[present], nx)
-        col = np.clip(np.searchsorted(x_edges, cx, side="right") - 1, 0, nx - 1)
+@dataclass(frozen=True)
+class Grid:
+    """The cells of a partition plan: ``x_edges`` (nx + 1) cut the layer into strips, and row
+    ``i`` of ``y_edges`` ((nx, ny + 1)) cuts strip ``i`` into cells; cell ``i * ny + j``. A
+    worker that reads its own features finds which of them it owns with ``owner`` from this
+    alone (no empty ``x_edges``: no feature has a geometry, one cell)."""
+
+    x_edges: np.ndarray
+    y_edges: np.ndarray
+
+    @property
+    def cells(self) -> list[Bounds]:
+        if len(self.x_edges) == 0:
+            return [(0.0, 0.0, 0.0, 0.0)]
+        nx, ny = len(self.x_edges) - 1, self.y_edges.shape[1] - 1
+        x, y = self.x_edges, self.y_edges
+        return [
+            (float(x[i]), float(y[i, j]), float(x[i + 1]), float(y[i, j + 1]))
+            for i in range(nx)
+            for j in range(ny)
+        ]
+
+    def owner(self, bounds: np.ndarray) -> np.ndarray:
+        """The cell each feature with ``bounds`` ((k, 4), NaN for no geometry) belongs to: the
+        one its bounding-box centre falls in (cell 0 for no geometry)."""
+        k = len(bounds)
+        owner = np.zeros(k, dtype=np.int64)
+        if len(self.x_edges) == 0 or k == 0:
+            return owner
+        present = ~np.isnan(bounds[:, 0])
+        cx = 0.5 * (bounds[:, 0] + bounds[:, 2])
+        cy = 0.5 * (bounds[:, 1] + bounds[:, 3])
+        nx, ny = len(self.x_edges) - 1, self.y_edges.shape[1] - 1
+        col = np.clip(np.searchsorted(self.x_edges, cx, side="right") - 1, 0, nx - 1)
         for i in range(nx):
             in_col = present & (col == i)
-            y_edges = _edges(cy[in_col], ny) if in_col.any() else np.array([0.0] * (ny + 1))
-            row = np.clip(np.searchsorted(y_edges, cy, side="right") - 1, 0, ny - 1)
-            for j in range(ny):
-                owner[in_col & (row == j)] = len(cells)
-                cells.append((x_edges[i], y_edges[j], x_edges[i + 1], y_edges[j + 1]))
-    else:
-        cells.append((0.0, 0.0, 0.0, 0.0))
-    owner[~present] = 0
+            row = np.clip(np.searchsorted(self.y_edges[i], cy, side="right") - 1, 0, ny - 1)
+            owner[in_col] = i * ny + row[in_col]
+        return owner
+
+
+def plan_grid(bounds: np.ndarray, n: int) -> Grid:
+    """About ``n`` cells for features with ``bounds`` ((k, 4), NaN for no geometry): strips of
+    equal feature counts along x, each cut into cells of equal counts along y."""
+    present = ~np.isnan(bounds[:, 0])
+    if not present.any():
+        return Grid(np.empty(0), np.empty((0, 1)))
+    cx = 0.5 * (bounds[:, 0] + bounds[:, 2])
+    cy = 0.5 * (bounds[:, 1] + bounds[:, 3])
+    n = max(1, min(n, int(present.sum())))
+    nx = max(1, int(round(math.sqrt(n))))
+    ny = max(1, math.ceil(n / nx))
+    x_edges = _edges(cx[present], nx)
+    col = np.clip(np.searchsorted(x_edges, cx, side="right") - 1, 0, nx - 1)
+    y_edges = np.zeros((nx, ny + 1))
+    for i in range(nx):
+        in_col = present & (col == i)
+        if in_col.any():
+            y_edges[i] = _edges(cy[in_col], ny)
+    return Grid(x_edges, y_edges)
+
+
+def plan_partitions(
+    bounds: np.ndarray, n: int, halo: float | None = None, grid: Grid | None = None
+) -> list[Partition]:
+    """The partitions of features with ``bounds`` ((k, 4), NaN for no geometry) on ``grid``
+    (default: ``plan_grid(bounds, n)``), with ``halo`` (default: ``halo_width``)."""
+    grid = grid if grid is not None else plan_grid(bounds, n)
+    h = halo_width(bounds) if halo is None else halo
+    owner = grid.owner(bounds)
+    cells = grid.cells
     return [_partition(p, cells[p], h, bounds, owner) for p in range(len(cells))]
 
 

@@ -128,7 +128,8 @@ def test_report_equals_core_on_the_same_features(cli, tmp_path):
     fids, wkb = read_layer(str(tmp_path / "l.gpkg")).batches[0]
     result = check_topology(fids, wkb, list(DEFAULT_RULES), min_area=10.0, area_unit="m²")
     number = {"tolerance": 0.0, "min_area": 10.0, "max_gap_area": 0.0, "snap_tolerance": 1e-8}
-    extra = report_extra("l", "EPSG:32633", result, list(DEFAULT_RULES), number, False)
+    extra = report_extra("l", "EPSG:32633", result, list(DEFAULT_RULES), number, False, "m²")
+    assert extra["area_units"] == "m2"  # UTM: metres, not "crs_units2"
     findings = [f.to_dict() for f in result.findings]
     write_report(
         tmp_path / "core.json", tool_id("validatetopology"), findings, result.counts, extra
@@ -247,3 +248,90 @@ def test_no_progress_when_stderr_is_not_a_terminal(cli, tmp_path):
     write_layer(tmp_path / "l.gpkg", defects())
     run = cli("validate", "l.gpkg")
     assert run.err == ""
+
+
+def _error_layers(path: Path) -> dict:
+    """{layer name: (geometry type name, [(attributes, WKT)])} of an error GeoPackage."""
+    from osgeo import ogr
+
+    ds = ogr.Open(str(path))
+    out = {}
+    for i in range(ds.GetLayerCount()):
+        lyr = ds.GetLayer(i)
+        rows = []
+        for f in lyr:
+            geom = f.GetGeometryRef()
+            rows.append((f.items(), None if geom is None else geom.ExportToIsoWkt()))
+        defn = lyr.GetLayerDefn()
+        fields = [
+            (defn.GetFieldDefn(k).GetName(), defn.GetFieldDefn(k).GetTypeName())
+            for k in range(defn.GetFieldCount())
+        ]
+        out[lyr.GetName()] = (ogr.GeometryTypeToName(lyr.GetGeomType()), fields, rows)
+    return out
+
+
+def test_validate_writes_the_error_layers(cli, tmp_path):
+    rows = defects() + ["LINESTRING(500 0,510 0)", "LINESTRING(510 0,510 10)", None]
+    write_layer(tmp_path / "l.gpkg", rows)
+    run = cli("validate", "l.gpkg", "--min-area", "10", "--report", "r.json", "--errors", "e.gpkg")
+    assert run.code == 0, run.err
+    assert run.results["ERRORS"] == "e.gpkg"
+    layers = _error_layers(tmp_path / "e.gpkg")
+    assert sorted(layers) == ["errors", "errors_points"]  # no line locations here
+    assert layers["errors"][0] == "Multi Polygon"
+    assert layers["errors_points"][0] == "Multi Point"
+    assert [n for n, _ in layers["errors"][1]] == [
+        "rule",
+        "severity",
+        "fid",
+        "other_fid",
+        "message",
+        "is_exception",
+        "key",
+    ]
+    report = json.loads((tmp_path / "r.json").read_text())["findings"]
+    written = [attrs for _, _, rows_ in layers.values() for attrs, _ in rows_]
+    assert len(written) == len(report) == run.results["ERROR_COUNT"]
+    by_key = {attrs["key"]: (attrs, wkt) for _, _, rows_ in layers.values() for attrs, wkt in rows_}
+    for finding in report:
+        attrs, wkt = by_key[finding["key"]]
+        assert (attrs["rule"], attrs["fid"], attrs["other_fid"], attrs["message"]) == (
+            finding["rule"],
+            finding["fid"],
+            finding["other_fid"],
+            finding["message"],
+        )
+        assert attrs["is_exception"] == 0
+        if finding["location"] is None:
+            assert wkt is None  # the null geometry: a row without geometry in errors
+        else:
+            from labelguard.core.geos import shapely
+
+            assert wkt.startswith("MULTI")
+            assert shapely.from_wkt(wkt).equals(shapely.from_wkt(finding["location"]))
+    assert {a["rule"] for a, _ in by_key.values()} >= {"empty", "dangle", "gap", "overlap"}
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp file
+
+
+def test_errors_never_overwrite_an_input(cli, tmp_path):
+    write_layer(tmp_path / "l.gpkg", defects())
+    before = (tmp_path / "l.gpkg").read_bytes()
+    run = cli("validate", "l.gpkg", "--errors", "./l.gpkg")
+    assert run.code == 3
+    assert run.err.strip().splitlines() == [
+        "labelguard: --errors l.gpkg is the INPUT file; writing there would overwrite it. "
+        "Choose another file."
+    ]
+    assert (tmp_path / "l.gpkg").read_bytes() == before
+    assert cli("validate", "l.gpkg", "--errors", "e.shp").code == 3
+
+
+def test_errors_replace_an_old_error_layer_whole(cli, tmp_path):
+    write_layer(tmp_path / "l.gpkg", defects())
+    write_layer(tmp_path / "e.gpkg", [sq(0, 0)] * 50, name="old")
+    run = cli("validate", "l.gpkg", "--errors", "e.gpkg", "--rules", "gap")
+    assert run.code == 0, run.err
+    layers = _error_layers(tmp_path / "e.gpkg")
+    assert list(layers) == ["errors"]
+    assert [a["rule"] for a, _ in layers["errors"][2]] == ["gap", "gap"]

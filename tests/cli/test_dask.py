@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cli_fixtures import defects, sq, write_layer  # noqa: E402
+from cli_fixtures import border_layer, defects, sq, write_layer  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -32,38 +32,6 @@ def client(cli_env):
         sys.path.remove(entry)
 
 
-GRID_HOLES = {(9, 9), (10, 10), (9, 10)} | {(i, j) for i in range(3, 7) for j in range(12, 17)}
-
-
-def border_layer(x: float = 100.0, y: float = 100.0):
-    """A 20 x 20 coverage of 10 m squares with a hole wider than the halo, a null geometry, and
-    defects whose locations span the lines through ``x`` and ``y`` (put them on partition
-    borders): an overlap, a copy, a bowtie, a sliver below the minimum area, lines that touch
-    only across the border, and two gaps."""
-    holes = set(GRID_HOLES)
-    i, j = int(x // 10), int(y // 10)
-    holes |= {(i - 1, 2), (i, 2)}  # a 20 x 10 gap across x
-    holes |= {(2, j - 1), (2, j)}  # and one across y
-    rows = [sq(a * 10, b * 10) for a in range(20) for b in range(20) if (a, b) not in holes]
-    rows += [sq(x - 7, y - 7, 14, 14)]  # overlaps the squares on all four sides of (x, y)
-    for bx, by, dx, dy in ((x - 7, 300.0, 0, 20), (300.0, y - 7, 20, 0)):
-        # One set across x (stacked up), one across y (side by side).
-        rows += [sq(bx, by, 14, 14), sq(bx, by, 14, 14)]  # two copies
-        ax, ay = bx + dx, by + dy
-        rows.append(  # a bowtie
-            f"POLYGON(({ax} {ay},{ax + 14} {ay + 14},{ax + 14} {ay},{ax} {ay + 14},{ax} {ay}))"
-        )
-        ax, ay = bx + 2 * dx, by + 2 * dy
-        rows.append(sq(ax, ay, 14, 0.05) if dy else sq(ax, ay, 0.05, 14))  # sliver, min_area
-    rows += [
-        f"LINESTRING({x - 5} 550,{x + 5} 550)",  # touches the next line only across x
-        f"LINESTRING({x + 5} 550,{x + 5} 560)",
-        f"LINESTRING({x - 1} 570,{x + 1} 571)",  # two dangling ends
-        None,  # a null geometry
-    ]
-    return rows
-
-
 def borders(path: Path, partitions: int):
     """(inner x edges, inner y edges) of the partition plan of the layer at ``path``."""
     from labelguard.core.geos import shapely
@@ -77,7 +45,9 @@ def borders(path: Path, partitions: int):
 
 
 def _single_and_partitioned(client, path, rules, partitions, **options):
-    from labelguard.cluster.topology import check_topology_partitioned
+    """(single-process result, partitioned result); the partitioned result is the same
+    whether the driver ships the geometries or the workers read their partitions."""
+    from labelguard.cluster.topology import check_topology_file, check_topology_partitioned
     from labelguard.core.topology import check_topology_batches
     from labelguard.gdalio.topology_inputs import read_layer
 
@@ -86,7 +56,77 @@ def _single_and_partitioned(client, path, rules, partitions, **options):
     spread = check_topology_partitioned(
         client, inp.batches, rules, partitions=partitions, **options
     )
+    on_file = check_topology_file(client, str(path), None, rules, partitions=partitions, **options)
+    assert on_file == spread
     return single, spread
+
+
+class SpyClient:
+    """A client that records the pickled size of every task's arguments."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self.sizes: list = []
+
+    def submit(self, func, *args, **kwargs):
+        import pickle
+
+        self.sizes.append(len(pickle.dumps(args)))
+        return self.client.submit(func, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+
+def _ring(x: float, y: float, n: int = 40) -> str:
+    """A polygon of ``n`` vertices (about 650 bytes of WKB) around (x, y)."""
+    import math
+
+    pts = [
+        (x + 4 * math.cos(2 * math.pi * k / n), y + 4 * math.sin(2 * math.pi * k / n))
+        for k in range(n)
+    ]
+    pts.append(pts[0])
+    return "POLYGON((" + ",".join(f"{a} {b}" for a, b in pts) + "))"
+
+
+def test_workers_read_their_partitions_and_the_driver_ships_no_geometry(client, tmp_path):
+    from labelguard.cluster.topology import check_topology_file, check_topology_partitioned
+    from labelguard.core.topology import RULES, check_topology_batches
+    from labelguard.gdalio.topology_inputs import read_layer
+
+    rows = [_ring(10.0 * i, 10.0 * j) for i in range(30) for j in range(30)]
+    rows += [_ring(55.0, 55.0), _ring(57.0, 55.0), None]  # a copy-ish overlap, a null
+    path = write_layer(tmp_path / "rings.gpkg", rows)
+    inp = read_layer(str(path))
+    wkb_bytes = sum(int(w.lengths.sum()) for _, w in inp.batches)
+    assert wkb_bytes > 500_000
+    single = check_topology_batches(iter(inp.batches), list(RULES), total=inp.count)
+    shipped, reading = SpyClient(client), SpyClient(client)
+    via_driver = check_topology_partitioned(shipped, inp.batches, list(RULES), partitions=9)
+    on_file = check_topology_file(reading, str(path), None, list(RULES), partitions=9)
+    assert on_file == via_driver == single
+    assert {f.rule for f in single.findings} >= {"empty", "overlap"}
+    assert len(reading.sizes) == len(shipped.sizes) == 9
+    assert sum(shipped.sizes) > wkb_bytes  # every partition's WKB, halo included
+    assert max(reading.sizes) < 4096  # a path, boxes and the cell edges
+    assert sum(reading.sizes) < wkb_bytes / 50
+
+
+def test_workers_apply_the_attribute_filter(client, tmp_path):
+    from labelguard.cluster.topology import check_topology_file
+    from labelguard.core.topology import RULES, check_topology_batches
+    from labelguard.gdalio.vector import read_ogr
+
+    path = write_layer(tmp_path / "b.gpkg", border_layer())
+    where = "class = 'building'"
+    batches = [(b.fids, b.wkb) for b in read_ogr(str(path), where=where, packed_wkb=True)]
+    single = check_topology_batches(iter(batches), list(RULES), min_area=1.0)
+    spread = check_topology_file(
+        client, str(path), None, list(RULES), where=where, partitions=4, min_area=1.0
+    )
+    assert spread == single
+    assert single.checked == sum(len(f) for f, _ in batches) < len(border_layer())
 
 
 @pytest.mark.parametrize("partitions", [2, 4, 9], ids=["2", "4", "9"])
@@ -265,3 +305,91 @@ def test_verify_on_workers_equals_single_process(client, tmp_path):
     assert two.rows == one.rows
     assert [r["status"] for r in one.rows] == ["ok", "modified", "missing"]
     assert json.dumps(two.findings) == json.dumps(one.findings)
+
+
+def test_content_on_workers_counts_classes_as_one_process(client, tmp_path, monkeypatch):
+    from labelguard.cluster import hashing
+    from labelguard.gdalio.observe import vector_content
+
+    path = write_layer(tmp_path / "b.gpkg", border_layer())
+    monkeypatch.setattr(hashing, "MIN_FEATURES_PER_PART", 50)  # several fid ranges
+    on_workers = hashing.dask_vector_content(client, parts=5)
+    one, one_counts = vector_content(path, None, keep_index=True, class_field="class")
+    two, two_counts = on_workers(path, None, keep_index=True, class_field="class")
+    assert (two.sha256, two.feature_count, two.index) == (one.sha256, one.feature_count, one.index)
+    assert two_counts == one_counts
+    assert sum(one_counts.values()) == len(border_layer())
+    assert set(one_counts) == {"building", "tree"}
+    assert on_workers(path, None, keep_index=False)[1] is None  # no class field, no counts
+
+
+def test_stale_sidecars_refreshed_on_workers_equal_one_process(client, tmp_path, monkeypatch):
+    """A build refreshes a stale sidecar (class counts included) on the workers, with the
+    same bytes and manifest entries as in one process."""
+    import shutil
+
+    from labelguard.cluster import hashing
+    from labelguard.gdalio.provenance import creator_versions
+    from labelguard.gdalio.sidecars import plan_sidecar, write_sidecar
+    from labelguard.gdalio.versioning import make_manifest
+
+    monkeypatch.setattr(hashing, "MIN_FEATURES_PER_PART", 50)
+    first = tmp_path / "first"
+    first.mkdir()
+    write_layer(first / "b.gpkg", border_layer())
+    target, data, _ = plan_sidecar(first / "b.gpkg", None, None, "class")
+    write_sidecar(target, data)
+    write_layer(first / "b.gpkg", border_layer(x=90.0) + [sq(900, 900)])  # the sidecar is stale
+    on_workers = hashing.dask_vector_content(client, parts=5)
+    asked = []
+
+    def content(*args, **kwargs):
+        asked.append(kwargs.get("class_field"))
+        return on_workers(*args, **kwargs)
+
+    docs, sidecars = [], []
+    cluster = {"hasher": hashing.dask_hasher(client), "content": content}
+    for tag, on_cluster in (("one", {}), ("two", cluster)):
+        ds = tmp_path / tag
+        shutil.copytree(first, ds)
+        doc, _, refreshed = make_manifest(
+            [(ds / "b.gpkg", None)],
+            root=ds,
+            manifest_path=ds / "m.json",
+            version="v1",
+            parent=None,
+            keep_index=False,
+            creator=creator_versions(),
+            **on_cluster,
+        )
+        assert [p.name for p in refreshed] == ["b.gpkg.labelguard.yaml"]
+        docs.append(doc["entries"])
+        sidecars.append((ds / "b.gpkg.labelguard.yaml").read_bytes())
+    assert asked == [None, "class"]  # the content, then the refreshed sidecar's class counts
+    assert sidecars[0] == sidecars[1]
+    assert b"class_counts:" in sidecars[0]
+    assert b"building: " in sidecars[0]
+    assert docs[0] == docs[1]
+
+
+def test_a_worker_without_the_file_says_so(client, tmp_path):
+    from labelguard.cluster.topology import check_partition_file
+    from labelguard.core.errors import FileVanished
+    from labelguard.core.topology.partition import plan_grid
+
+    grid = plan_grid(np.array([[0.0, 0.0, 1.0, 1.0]]), 1)
+    future = client.submit(
+        check_partition_file,
+        str(tmp_path / "not-on-this-worker.gpkg"),
+        None,
+        None,
+        0,
+        (0.0, 0.0, 1.0, 1.0),
+        (0.0, 0.0, 1.0, 1.0),
+        grid,
+        None,
+        ["overlap"],
+        {},
+    )
+    with pytest.raises(FileVanished, match="at the same path on every worker"):
+        future.result()

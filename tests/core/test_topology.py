@@ -417,3 +417,24 @@ def test_accepted_exceptions_file_next_to_the_data(tmp_path):
         "other_fid": 5,
         "key": "",
     }
+
+
+def test_finding_keys_stay_what_earlier_releases_wrote():
+    # Accepted exceptions are matched by key: these were computed by the 0.1.0 code before
+    # build_result was made faster, and must never change.
+    geoms = [
+        shapely.box(0, 0, 1, 1),
+        shapely.box(0.5, 0, 1.5, 1),
+        shapely.from_wkt("POLYGON ((0 0, 2 0, 0 2, 2 2, 0 0))"),
+        shapely.box(10.00049, 10.0005, 11, 11.12345),
+    ]
+    result = run(geoms, rules=("invalid", "overlap", "min_area"), min_area=5)
+    assert [(f.rule, f.fid, f.key) for f in result.findings] == [
+        ("invalid", 3, "c9b0ad0e295058d2"),
+        ("overlap", 1, "186cc67fb61f62b7"),
+        ("min_area", 1, "a5ebe4d1535bf18a"),
+        ("min_area", 2, "3bf6d1b8c51236f3"),
+        ("min_area", 4, "a320bfac56f74552"),
+    ]
+    assert finding_key("gap", 3, None, "POINT (1.2345 -0.0004)", True) == "e79703beb1fa3f8f"
+    assert finding_key("gap", 3, 4, None) == "11e83c889ff0f28a"

@@ -248,3 +248,18 @@ def test_new_rules_find_nothing_on_a_clean_coverage(rule):
         for j in range(3)
     ]
     assert run(cells, (rule,)).counts == {rule: 0}
+
+
+def test_report_names_the_area_unit_of_the_crs():
+    from labelguard.core.topology.findings import report_extra
+
+    result = run(["POLYGON ((0 0, 1 0, 1 1, 0 0))"], rules=("invalid",))
+    number = {"tolerance": 0.0, "min_area": 0.0, "max_gap_area": 0.0, "snap_tolerance": 1e-8}
+
+    def units(geographic, unit):
+        return report_extra("l", "X", result, ["invalid"], number, geographic, unit)["area_units"]
+
+    assert units(False, "m²") == "m2"
+    assert units(False, "ft²") == "ft2"
+    assert units(True, "deg²") == "m2"  # areas on the ellipsoid
+    assert units(False, "") == "crs_units2"  # the CRS does not say

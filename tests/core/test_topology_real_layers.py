@@ -125,7 +125,7 @@ def test_scattered_objects_are_left_out_of_the_gap_noding():
     objs = _rotated_rectangles(6)
     objs.append(shapely.affinity.translate(objs[0], 2.0, 0.0))  # overlaps object 1
     polys = np.array(objs, dtype=object)
-    _, _, _, shared = pairs._edge_balance(polys)
+    shared = pairs._edge_balance(polys).shared
     isolated = pairs._isolated(polys, shared, shapely.STRtree(polys))
     assert np.flatnonzero(~isolated).tolist() == [0, 36]
     assert run(objs, ("gap", "overlap")).counts == {"overlap": 1, "gap": 0}
@@ -301,3 +301,26 @@ def test_areas_name_the_crs_unit_given():
     assert unknown.findings[0].message == (
         "Overlap of 1 square units between features 1 and 2 (tolerance 0)."
     )
+
+
+def test_loops_among_short_lines_and_multilines():
+    # Short lines (no rest to end on), loops whose start or end lies on the rest of the line,
+    # and a multi-line whose second part is a loop, in one layer: each end judged on its own.
+    layer = [
+        shapely.LineString([(100, 0), (101, 0)]),
+        shapely.LineString([(0, 0), (10, 0), (10, 10), (5, 1e-14)]),  # end on itself
+        shapely.LineString([(200, 0), (201, 0), (202, 0)]),
+        shapely.LineString([(5, 30 + 1e-14), (10, 20), (10, 30), (0, 30)]),  # start on itself
+        shapely.MultiLineString([[(300, 0), (301, 0)], [(0, 50), (10, 50), (10, 60), (5, 50)]]),
+    ]
+    assert by_rule(run(layer, ("dangle",)), "dangle") == [
+        (1, None, "POINT (100 0)"),
+        (1, None, "POINT (101 0)"),
+        (2, None, "POINT (0 0)"),
+        (3, None, "POINT (200 0)"),
+        (3, None, "POINT (202 0)"),
+        (4, None, "POINT (0 30)"),
+        (5, None, "POINT (0 50)"),
+        (5, None, "POINT (300 0)"),
+        (5, None, "POINT (301 0)"),
+    ]

@@ -192,3 +192,37 @@ def test_equal_length_batch_with_odd_members(count_fallback):
     got = wkbmod.decode(wkbmod.WkbArray.from_objects(blobs))
     _same(got, ref)
     assert sum(count_fallback) == 3  # only the odd ones went to GEOS's reader
+
+
+def _shapely_bounds(blobs) -> np.ndarray:
+    geoms = shapely.from_wkb(np.array(blobs + [None], dtype=object)[:-1], on_invalid="ignore")
+    return np.asarray(shapely.bounds(geoms), dtype=float).reshape(len(blobs), 4)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # the NaNs
+def test_bounds_equal_shapely_on_a_batch_of_equal_boxes_with_odd_members():
+    boxes = list(shapely.to_wkb(shapely.box(np.arange(6.0), 0, np.arange(6.0) + 1, 2)))
+    big_endian = shapely.to_wkb(shapely.box(9, 9, 10, 10), byte_order=0)
+    unclosed = _poly_wkb([[(0, 0), (1, 0), (1, 1), (0, 1), (0, 0.5)]])
+    nan_start = _poly_wkb([[(NAN, 0), (1, 0), (1, 1), (0, 1), (NAN, 0)]])
+    nan_inside = _poly_wkb([[(0, 0), (4, 0), (NAN, 7), (0, 1), (0, 0)]])
+    blobs = boxes[:2] + [big_endian, unclosed, nan_inside] + boxes[2:4] + [nan_start] + boxes[4:]
+    assert len({len(b) for b in blobs}) == 1  # one length: the whole-batch path is taken
+    got = wkbmod.bounds(wkbmod.WkbArray.from_objects(blobs))
+    np.testing.assert_array_equal(got, _shapely_bounds(blobs))
+    assert got[4].tolist() == [0.0, 0.0, 4.0, 7.0]  # the NaN x skipped, its y kept
+
+
+def test_bounds_equal_shapely_on_anything_else():
+    rng = np.random.default_rng(5)
+    geoms = _random_polygons(rng, 30) + [
+        shapely.Point(1, 2),
+        shapely.LineString([(0, 0), (3, 4)]),
+        shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(5, 5, 6, 7)]),
+        shapely.Polygon(),
+    ]
+    blobs = list(shapely.to_wkb(np.array(geoms, dtype=object))) + [None, b"\x01\x03"]
+    got = wkbmod.bounds(wkbmod.WkbArray.from_objects(blobs))
+    np.testing.assert_array_equal(got, _shapely_bounds(blobs))
+    assert np.isnan(got[-3:]).all()
+    assert wkbmod.bounds(wkbmod.WkbArray.from_objects([])).shape == (0, 4)

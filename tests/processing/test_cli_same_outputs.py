@@ -142,3 +142,54 @@ def test_manifest_verify_and_diff_equal_the_algorithms(run_alg, cli, tmp_path):
     )
     assert code == 0, err
     assert (tmp_path / "dc.json").read_bytes() == (tmp_path / "da.json").read_bytes()
+
+
+def _layer_rows(path, layer=None):
+    """(geometry type, fields with types, [(attributes, WKT)]) of one layer of a file."""
+    from osgeo import ogr
+
+    ds = ogr.Open(str(path))
+    lyr = ds.GetLayerByName(layer) if layer else ds.GetLayer(0)
+    defn = lyr.GetLayerDefn()
+    fields = [
+        (defn.GetFieldDefn(k).GetName(), defn.GetFieldDefn(k).GetTypeName())
+        for k in range(defn.GetFieldCount())
+    ]
+    rows = []
+    for f in lyr:
+        geom = f.GetGeometryRef()
+        # QGIS's writer stores a feature without geometry as an empty one; the same row.
+        empty = geom is None or geom.IsEmpty()
+        rows.append((f.items(), None if empty else geom.ExportToIsoWkt()))
+    return ogr.GeometryTypeToName(lyr.GetGeomType()), fields, rows
+
+
+def test_validate_error_layers_equal_the_algorithm(run_alg, cli, tmp_path):
+    rows = defects() + ["LINESTRING(500 0,510 0)", "LINESTRING(510 0,510 10)", None]
+    rows.append("POLYGON((600 0,610 0,610 10,600 10,600 0),(602 2,602 4,604 4,604 2,602 2))")
+    path = write_layer(tmp_path / "l.gpkg", rows)
+    rules = ["invalid", "empty", "duplicate", "overlap", "gap", "sliver", "dangle", "hole"]
+    from labelguard.core.topology import RULES
+
+    run_alg(
+        "labelguard:validatetopology",
+        {
+            "INPUT": str(path),
+            "RULES": [RULES.index(r) for r in rules],
+            "OUTPUT": str(tmp_path / "areas.gpkg"),
+            "OUTPUT_POINTS": str(tmp_path / "points.gpkg"),
+            "OUTPUT_LINES": str(tmp_path / "lines.gpkg"),
+        },
+    )
+    code, _, err = cli(
+        "validate", path, "--rules", ",".join(rules), "--errors", tmp_path / "e.gpkg", cwd=tmp_path
+    )
+    assert code == 0, err
+    for name, theirs in (("errors", "areas"), ("errors_points", "points")):
+        ours = _layer_rows(tmp_path / "e.gpkg", name)
+        assert ours == _layer_rows(tmp_path / f"{theirs}.gpkg"), name
+        assert ours[2]
+    assert not (tmp_path / "lines.gpkg").exists()  # no line locations: neither writes one
+    from osgeo import ogr
+
+    assert ogr.Open(str(tmp_path / "e.gpkg")).GetLayerByName("errors_lines") is None
