@@ -55,7 +55,6 @@ from .manifest import load_feature_index
 from .paths import shorten
 from .progress import ProgressFn, StopFn, check_stop
 from .sidecar import guess_class_field
-from .wkb import WkbArray, decode, known_valid
 
 FEATURE_STATUSES = (
     "added",
@@ -397,20 +396,8 @@ def _valid_polygons(rows: np.ndarray, wkbs: List[bytes]) -> Tuple[np.ndarray, np
     raw = np.empty(len(wkbs), dtype=object)
     raw[:] = wkbs
     geoms = shapely.from_wkb(raw, on_invalid="ignore") if len(raw) else raw
-    return _with_area(rows, geoms, np.zeros(len(geoms), bool))
-
-
-def _with_area(
-    rows: np.ndarray, geoms: np.ndarray, known: np.ndarray
-) -> Tuple[np.ndarray, np.ndarray]:
-    """(rows, geometries) of the geometries with an area, invalid ones made valid first;
-    ``known`` marks those valid for certain, which GEOS need not check."""
     if len(geoms):
-        bad = np.zeros(len(geoms), bool)
-        ask = np.flatnonzero(~known)
-        if len(ask):
-            g = geoms[ask]
-            bad[ask] = ~shapely.is_valid(g) & ~shapely.is_missing(g)
+        bad = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)
         if bad.any():
             geoms[bad] = shapely.make_valid(geoms[bad])
         keep = shapely.area(geoms) > 0
@@ -744,13 +731,10 @@ def _key_values_of(side: _Columns, name: str) -> Optional[List[Any]]:
 
 
 def _polygons_columns(side: _Columns, idx: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """As ``_polygons``, for rows ``idx`` of a column side: core.wkb decodes the packed WKB
-    as ``shapely.from_wkb`` would, without a ``bytes`` object per feature, and judges convex
-    rings valid without GEOS."""
+    """As ``_polygons``, for rows ``idx`` of a column side."""
     offsets = side.index.wkb_offsets
     rows = idx[offsets[idx + 1] > offsets[idx]]
-    packed = WkbArray(np.frombuffer(side.index.wkb_blob, np.uint8), offsets).take(rows)
-    return _with_area(rows, decode(packed), known_valid(packed))
+    return _valid_polygons(rows, side.index.wkbs(rows))  # type: ignore[arg-type]
 
 
 def _same_class_columns(
