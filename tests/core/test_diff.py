@@ -230,6 +230,9 @@ def _random_layers(seed: int, class_values: List[Any]):
         geom = None if i % 97 == 5 else shapely.box(x, y, x + s, y + s)
         base.append((geom, {"class": rng.choice(class_values), "note": f"n{i % 250}"}))
     base += [base[3], base[3], (base[7][0], {"class": class_values[0], "note": "dup"})]
+    bowtie = shapely.Polygon([(50, 50), (60, 60), (60, 50), (50, 60)])  # invalid: made valid
+    concave = shapely.Polygon([(80, 80), (90, 80), (90, 90), (85, 84), (80, 90)])
+    base += [(bowtie, {"class": class_values[0]}), (concave, {"class": class_values[0]})]
     head: List[Feature] = []
     for g, a in base:
         r = rng.random()
@@ -249,6 +252,7 @@ def _random_layers(seed: int, class_values: List[Any]):
         (shapely.box(300 + k, 300, 301 + k, 301), {"class": class_values[0]}) for k in range(5)
     ]
     head += [head[10], head[10]]
+    head += [(shapely.affinity.translate(g, 0.5, 0), a) for g, a in base[-2:]]
     rng.shuffle(head)
     return base, head
 
