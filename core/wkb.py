@@ -172,12 +172,27 @@ def _coords(rd: _Reader, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
         width = int(counts[0]) * 16
         rows = _strided(rd.data, f"V{width}")[starts]
         return rows.view("<f8").reshape(-1, 2)
+    total = int(counts.sum())
+    if total > _LONG_RINGS * len(counts):
+        # Long rings (land cover): each ring's bytes copied at once; an index per point would
+        # cost more than the copy.
+        out = np.empty((total, 2), dtype=np.float64)
+        flat = out.reshape(-1).view(np.uint8)
+        pos = 0
+        for s, c in zip(starts.tolist(), counts.tolist()):
+            flat[pos : pos + 16 * c] = rd.data[s : s + 16 * c]
+            pos += 16 * c
+        return out
     first = np.zeros(len(counts), dtype=np.int64)
     if len(counts) > 1:
         np.cumsum(counts[:-1], out=first[1:])
     # Byte position of point k (k counted over all rings) = ring start + 16 * (k - ring's first).
     pos = np.repeat(starts - 16 * first, counts) + 16 * np.arange(int(first[-1] + counts[-1]))
     return rd.point[pos].view("<f8").reshape(-1, 2)
+
+
+# Rings of more points than this on average are copied ring by ring (see ``_coords``).
+_LONG_RINGS = 64
 
 
 def _offsets(counts: np.ndarray) -> np.ndarray:

@@ -67,6 +67,7 @@ class _Parts:
     def __init__(self, pool: ThreadPoolExecutor, keep_valid: bool) -> None:
         self.pool = pool
         self.keep_valid = keep_valid
+        self.use_known = not keep_valid  # ask ``wkb.known_valid`` before GEOS
         self.fids: list[np.ndarray] = []
         self.geoms: list[np.ndarray] = []
         self.null: list[np.ndarray] = []
@@ -85,9 +86,15 @@ class _Parts:
         not parsed at all."""
         n = len(chunk)
         known = np.zeros(n, dtype=bool)
-        if not self.keep_valid and isinstance(chunk, WkbArray):
+        if self.use_known and isinstance(chunk, WkbArray):
             known = _wkb.known_valid(chunk)
+            # On a layer of concave cells it decides little and costs about what GEOS does:
+            # from the first chunk where it decides less than half, GEOS decides alone.
+            self.use_known = bool(np.count_nonzero(known) * 2 >= n)
         ask = np.flatnonzero(~known)
+        if ask.size * 2 > n:  # a copy of most of the chunk costs more than parsing it all
+            known[:] = False
+            ask = np.arange(n)
         if ask.size == n:
             # (a copy when given geometries: valid ones may be let go below)
             geoms = parse(chunk) if parse is not None else np.array(chunk, dtype=object)

@@ -226,3 +226,29 @@ def test_bounds_equal_shapely_on_anything_else():
     np.testing.assert_array_equal(got, _shapely_bounds(blobs))
     assert np.isnan(got[-3:]).all()
     assert wkbmod.bounds(wkbmod.WkbArray.from_objects([])).shape == (0, 4)
+
+
+def test_long_rings_are_copied_ring_by_ring_with_the_same_result(count_fallback, monkeypatch):
+    rng = np.random.default_rng(4)
+    polys = []
+    for k in range(40):  # land cover: rings of hundreds of points, some holes
+        m = int(rng.integers(100, 900))
+        ang = np.sort(rng.uniform(0, 2 * np.pi, m))
+        x, y, r = 100.0 * k, 0.0, 40.0
+        shell = np.c_[x + r * np.cos(ang), y + r * np.sin(ang)]
+        holes = [np.c_[x + 5 * np.cos(ang[::7]), y + 5 * np.sin(ang[::7])]] if k % 3 else []
+        polys.append(shapely.Polygon(shell, holes))
+    multis = [shapely.MultiPolygon(polys[i : i + 3]) for i in range(0, 30, 3)]
+    blobs = list(shapely.to_wkb(np.array(polys + multis, dtype=object)))
+    calls = []
+    monkeypatch.setattr(wkbmod, "_LONG_RINGS", 64)
+    real = wkbmod._coords
+    monkeypatch.setattr(
+        wkbmod, "_coords", lambda rd, s, c: calls.append(c.sum() > 64 * len(c)) or real(rd, s, c)
+    )
+    ref = _reference(blobs)
+    count_fallback.clear()
+    _same(wkbmod.decode(blobs), ref)
+    assert count_fallback == []
+    assert calls
+    assert all(calls)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from labelguard.core import wkb
 from labelguard.core.geos import shapely
 from labelguard.core.topology import check_topology
@@ -70,6 +71,7 @@ def geos_valid(blobs: list) -> np.ndarray:
     return ~shapely.is_missing(geoms) & shapely.is_valid(geoms) & ~shapely.is_empty(geoms)
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered in from_wkb")
 def test_known_valid_never_says_valid_where_geos_does_not():
     rng = np.random.default_rng(3)
     lines = shapely.linestrings(rng.uniform(0, 10, (500, 3, 2)).round(0))  # some repeat points
@@ -97,3 +99,24 @@ def test_validity_only_gives_the_same_findings_with_and_without_the_shortcut():
     assert fast.findings == plain.findings
     assert fast.counts == plain.counts
     assert fast.counts["invalid"] >= 8
+
+
+def test_the_shortcut_is_left_off_where_it_decides_little_with_the_same_findings(monkeypatch):
+    from labelguard.core.topology import parse
+
+    monkeypatch.setattr(parse, "_PARSE_CHUNK", 50)
+    concave = [
+        shapely.Polygon([(x, 0), (x + 10, 0), (x + 10, 10), (x + 5, 1), (x, 10)])
+        for x in range(0, 1500, 15)
+    ]
+    rng = np.random.default_rng(9)
+    geoms = concave + list(rotated_boxes(rng, 200)) + tricky() + concave[:10]
+    blobs = list(shapely.to_wkb(np.array(geoms, dtype=object)))
+    fids = np.arange(1, len(blobs) + 1)
+    calls = []
+    real = wkb.known_valid
+    monkeypatch.setattr(wkb, "known_valid", lambda arr: calls.append(len(arr)) or real(arr))
+    fast = check_topology(fids, wkb.WkbArray.from_objects(blobs), ["invalid", "empty"])
+    plain = check_topology(fids, np.array(blobs, dtype=object), ["invalid", "empty"])
+    assert fast.findings == plain.findings
+    assert calls == [50]  # the first chunk (concave cells) turned it off
