@@ -15,6 +15,8 @@ from ..progress import Ticker
 from ..wkb import WkbArray
 
 _PARSE_CHUNK = 32_768
+# Features of a chunk that ``wkb.known_valid`` is first asked about (see ``add_chunk``).
+_SAMPLE = 512
 # Chunks parsed ahead of the oldest one whose validity test is still running.
 _AHEAD = 4
 
@@ -87,10 +89,13 @@ class _Parts:
         n = len(chunk)
         known = np.zeros(n, dtype=bool)
         if self.use_known and isinstance(chunk, WkbArray):
-            known = _wkb.known_valid(chunk)
-            # On a layer of concave cells it decides little and costs about what GEOS does:
-            # from the first chunk where it decides less than half, GEOS decides alone.
-            self.use_known = bool(np.count_nonzero(known) * 2 >= n)
+            # On concave cells it decides little and costs about what GEOS does: a sample
+            # of the chunk says whether to ask it for the whole chunk.
+            known = _wkb.known_valid(chunk[:_SAMPLE])
+            if n > _SAMPLE and np.count_nonzero(known) * 2 >= len(known):
+                known = _wkb.known_valid(chunk)
+            elif n > _SAMPLE:
+                known = np.zeros(n, dtype=bool)
         ask = np.flatnonzero(~known)
         if ask.size * 2 > n:  # a copy of most of the chunk costs more than parsing it all
             known[:] = False

@@ -105,6 +105,7 @@ def test_the_shortcut_is_left_off_where_it_decides_little_with_the_same_findings
     from labelguard.core.topology import parse
 
     monkeypatch.setattr(parse, "_PARSE_CHUNK", 50)
+    monkeypatch.setattr(parse, "_SAMPLE", 10)
     concave = [
         shapely.Polygon([(x, 0), (x + 10, 0), (x + 10, 10), (x + 5, 1), (x, 10)])
         for x in range(0, 1500, 15)
@@ -119,4 +120,6 @@ def test_the_shortcut_is_left_off_where_it_decides_little_with_the_same_findings
     fast = check_topology(fids, wkb.WkbArray.from_objects(blobs), ["invalid", "empty"])
     plain = check_topology(fids, np.array(blobs, dtype=object), ["invalid", "empty"])
     assert fast.findings == plain.findings
-    assert calls == [50]  # the first chunk (concave cells) turned it off
+    # Concave cells (chunks 1-2): the sample of 10 decides little and the chunk goes to
+    # GEOS; boxes (chunks 3-6) are asked for the whole chunk of 50.
+    assert calls[:10] == [10, 10, 10, 50, 10, 50, 10, 50, 10, 50]
