@@ -263,7 +263,11 @@ def _bbox_overlap_area(ba: np.ndarray, bb: np.ndarray) -> np.ndarray:
 
 
 def overlapping_pairs(
-    ctx: RuleContext, polys: np.ndarray, suspect: np.ndarray, ticker: Ticker
+    ctx: RuleContext,
+    polys: np.ndarray,
+    suspect: np.ndarray,
+    ticker: Ticker,
+    tree: shapely.STRtree | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """(i, j, area, pieces) for every pair of polygons whose interiors intersect, i < j,
     indices into ``polys``, sorted; ``area`` is that of the polygonal part of the
@@ -277,7 +281,7 @@ def overlapping_pairs(
     of 200 000 packed squares has 8.7 million.
     """
     m = len(polys)
-    tree = shapely.STRtree(polys)
+    tree = shapely.STRtree(polys) if tree is None else tree
     bounds = shapely.bounds(polys)
     tested = np.zeros(m, dtype=bool)
     frontier = suspect.copy()
@@ -360,6 +364,7 @@ def pair_rules(
         ticker.advance(1)
         return
     need_gaps = "gap" in active
+    tree = shapely.STRtree(polys)  # one index for the suspects, the pairs and the gaps
     if PREFER_GEOS_COVERAGE and _geos.HAS_COVERAGE and not need_gaps:
         suspect = coverage_suspects(polys)
         free, owner, shared = np.empty((0, 2, 2)), np.zeros(0, np.int64), suspect
@@ -367,16 +372,16 @@ def pair_rules(
         balance = _edge_balance(polys)
         free, owner, shared = balance.free, balance.owner, balance.shared
         suspect = balance.suspect
+        if active & OVERLAP_RULES:
+            suspect = confirmed_suspects(polys, balance, tree)
     ticker.check()
     pairs_ticker = ticker.sub(1, 0.3, 0.85)
     if active & OVERLAP_RULES:
-        if not (PREFER_GEOS_COVERAGE and _geos.HAS_COVERAGE and not need_gaps):
-            suspect = confirmed_suspects(polys, balance, shapely.STRtree(polys))
-        i, j, area, pieces = overlapping_pairs(ctx, polys, suspect, pairs_ticker)
+        i, j, area, pieces = overlapping_pairs(ctx, polys, suspect, pairs_ticker, tree)
         _overlap_findings(ctx, idx, polys, i, j, area, active, pieces)
     ticker.check()
     if need_gaps:
-        _gap_findings(ctx, idx, polys, free, owner, shared, cover_extra)
+        _gap_findings(ctx, idx, polys, free, owner, shared, cover_extra, tree)
     ticker.sub(1, 0.85, 1.0).advance(1)
 
 
@@ -510,16 +515,8 @@ def _summary_findings(
     area: np.ndarray,
 ) -> None:
     """One finding per feature ``gi`` for its pairs beyond the cap (sorted by ``gi``)."""
-    b = shapely.bounds(polys)
-    box = np.stack(
-        [
-            np.maximum(b[i, 0], b[j, 0]),
-            np.maximum(b[i, 1], b[j, 1]),
-            np.minimum(b[i, 2], b[j, 2]),
-            np.minimum(b[i, 3], b[j, 3]),
-        ],
-        axis=1,
-    )
+    bi, bj = shapely.bounds(polys[i]), shapely.bounds(polys[j])  # of these pairs only
+    box = np.concatenate([np.maximum(bi[:, :2], bj[:, :2]), np.minimum(bi[:, 2:], bj[:, 2:])], 1)
     cuts = np.flatnonzero(gi[1:] != gi[:-1]) + 1
     starts = np.r_[0, cuts]
     lo = np.minimum.reduceat(box[:, :2], starts, axis=0)
@@ -592,13 +589,13 @@ def _gap_findings(
     owner: np.ndarray,
     shared: np.ndarray,
     cover_extra: np.ndarray | None,
+    tree: shapely.STRtree,
 ) -> None:
     """Gaps: faces of the unbalanced segments (``free``, taken from polygons ``owner``) covered
     by no polygon (nor by ``cover_extra``) and bounded by at least two features; ``shared``
     marks the polygons with a balanced segment."""
     if len(free) == 0:
         return
-    tree = shapely.STRtree(polys)
     faces = _gap_faces(polys, free, owner, _isolated(polys, shared, tree))
     if len(faces) == 0:
         return

@@ -69,7 +69,6 @@ class _Parts:
     def __init__(self, pool: ThreadPoolExecutor, keep_valid: bool) -> None:
         self.pool = pool
         self.keep_valid = keep_valid
-        self.use_known = not keep_valid  # ask ``wkb.known_valid`` before GEOS
         self.fids: list[np.ndarray] = []
         self.geoms: list[np.ndarray] = []
         self.null: list[np.ndarray] = []
@@ -88,14 +87,8 @@ class _Parts:
         not parsed at all."""
         n = len(chunk)
         known = np.zeros(n, dtype=bool)
-        if self.use_known and isinstance(chunk, WkbArray):
-            # On concave cells it decides little and costs about what GEOS does: a sample
-            # of the chunk says whether to ask it for the whole chunk.
-            known = _wkb.known_valid(chunk[:_SAMPLE])
-            if n > _SAMPLE and np.count_nonzero(known) * 2 >= len(known):
-                known = _wkb.known_valid(chunk)
-            elif n > _SAMPLE:
-                known = np.zeros(n, dtype=bool)
+        if not self.keep_valid and isinstance(chunk, WkbArray):
+            known = _known_valid(chunk)
         ask = np.flatnonzero(~known)
         if ask.size * 2 > n:  # a copy of most of the chunk costs more than parsing it all
             known[:] = False
@@ -147,6 +140,18 @@ class _Parts:
             cat(self.valid, bool),
             self.unreadable,
         )
+
+
+def _known_valid(chunk: WkbArray) -> np.ndarray:
+    """``wkb.known_valid`` of a chunk, asked of a sample first: on concave cells it decides
+    little and costs about what GEOS does, so the chunk is asked only when the sample is at
+    least half decided."""
+    sample = _wkb.known_valid(chunk[:_SAMPLE])
+    if len(chunk) <= _SAMPLE:
+        return sample
+    if np.count_nonzero(sample) * 2 < len(sample):
+        return np.zeros(len(chunk), dtype=bool)
+    return _wkb.known_valid(chunk)
 
 
 def _in_fid_order(parsed: Parsed) -> Parsed:
