@@ -262,6 +262,11 @@ def _valid_bits(address: Optional[int], offset: int, length: int) -> Optional[np
     return bits[offset : offset + length].astype(bool)
 
 
+class InconsistentBatch(RuntimeError):
+    """An Arrow batch whose buffers contradict each other (seen once from GDAL 3.10's GPKG
+    stream under a spatial filter); the layer is then read through OGR's features."""
+
+
 def _arrow_packed_batches(lyr, batch_size: int) -> Optional[Iterator[VectorBatch]]:
     """Batches of (fids, WkbArray) straight from the Arrow buffers, or None when the stream
     does not have the expected int64 fid and binary geometry columns."""
@@ -292,6 +297,8 @@ def _arrow_packed_batches(lyr, batch_size: int) -> Optional[Iterator[VectorBatch
             g = arr.children[geom[0]].contents
             offsets = _buffer(g.buffers[1], offset_type, g.offset + n + 1)[g.offset :]
             offsets = offsets.astype(np.int64)
+            if n and (offsets[0] < 0 or np.any(offsets[1:] < offsets[:-1])):
+                raise InconsistentBatch(f"geometry offsets of a batch of {n} do not rise")
             data = _buffer(g.buffers[2], ctypes.c_uint8, int(offsets[-1]) if n else 0)
             wkb = WkbArray(data, offsets)
             valid = _valid_bits(g.buffers[0], g.offset, n) if g.null_count else None
@@ -426,10 +433,20 @@ def read_ogr(
         packed = (_arrow_batches if use_arrow else _feature_batches)(lyr, names, batch_size)
         if packed_wkb:  # attributes wanted too, or an unexpected Arrow schema: pack here
             packed = (VectorBatch(b.fids, WkbArray.from_objects(b.wkb), b.columns) for b in packed)
+    yielded = False
     try:
         while True:
             try:
                 batch = next(packed, None)
+            except InconsistentBatch as exc:
+                if yielded:  # batches went out already: no second pass over the layer here
+                    message = f"GDAL's Arrow stream of '{path}' is inconsistent: {exc}"
+                    raise Unreadable(message) from exc
+                packed = (  # nothing went out yet: read the same features one by one
+                    VectorBatch(b.fids, WkbArray.from_objects(b.wkb), b.columns)
+                    for b in _feature_batches(lyr, names, batch_size)
+                )
+                continue
             except RuntimeError as exc:  # GDAL read error in the middle of the layer
                 if opening.is_locked_message(str(exc)):
                     raise opening.locked_error(path, opening.LOCK_WAIT_SECONDS) from exc
@@ -438,6 +455,7 @@ def read_ogr(
                 break
             if should_stop is not None and should_stop():
                 raise Cancelled()
+            yielded = True
             yield batch
     finally:
         packed = None  # an Arrow stream goes before its dataset

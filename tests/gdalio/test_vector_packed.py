@@ -68,3 +68,37 @@ def test_packed_with_attributes_packs_the_numpy_batches(mixed_gpkg):
     assert [b.columns for b in plain] == [b.columns for b in packed]
     for a, b in zip(plain, packed):
         assert list(a.wkb) == list(b.wkb.to_objects())
+
+
+def _broken_after(good: int):
+    """An Arrow reader that gives ``good`` real batches, then one whose offsets fall."""
+    real = vector_io._arrow_packed_batches
+
+    def reader(lyr, batch_size):
+        batches = real(lyr, batch_size)
+
+        def gen():
+            for k, batch in enumerate(batches):
+                if k == good:
+                    raise vector_io.InconsistentBatch("geometry offsets of a batch do not rise")
+                yield batch
+
+        return gen()
+
+    return reader
+
+
+def test_an_inconsistent_first_batch_reads_the_layer_through_ogr_features(mixed_gpkg, monkeypatch):
+    expected = list(read_ogr(str(mixed_gpkg), "labels", batch_size=4, use_arrow=False))
+    monkeypatch.setattr(vector_io, "_arrow_packed_batches", _broken_after(0))
+    got = list(read_ogr(str(mixed_gpkg), "labels", batch_size=4, packed_wkb=True))
+    assert [b.fids.tolist() for b in got] == [b.fids.tolist() for b in expected]
+    assert [list(b.wkb.to_objects()) for b in got] == [list(b.wkb) for b in expected]
+
+
+def test_an_inconsistent_later_batch_is_a_clear_error(mixed_gpkg, monkeypatch):
+    from labelguard.core.errors import Unreadable
+
+    monkeypatch.setattr(vector_io, "_arrow_packed_batches", _broken_after(2))
+    with pytest.raises(Unreadable, match="Arrow stream of .*mixed.gpkg' is inconsistent"):
+        list(read_ogr(str(mixed_gpkg), "labels", batch_size=4, packed_wkb=True))
